@@ -1,0 +1,27 @@
+// The extension module fastconv._core: thin pybind11 wrappers over the operators.
+#include <pybind11/pybind11.h>
+
+#include "common/parallel.h"
+#include "kernels/kernel_table.h"
+
+namespace fastconv::bind {
+void bind_conv(pybind11::module_& m);
+void bind_pool(pybind11::module_& m);
+}  // namespace fastconv::bind
+
+PYBIND11_MODULE(_core, m) {
+  namespace py = pybind11;
+  m.doc() = "fastconv's C++ kernels; use the functions in the fastconv package instead.";
+  fastconv::bind::bind_conv(m);
+  fastconv::bind::bind_pool(m);
+  m.def("backend", &fastconv::active_backend, "Name of the microkernel set in use.");
+  m.def("set_backend", &fastconv::set_backend, py::arg("name"),
+        "Switch microkernel set; returns False if the name is unknown or unsupported here.");
+  m.def("available_backends", &fastconv::available_backends);
+  m.def("max_threads", &fastconv::max_threads);
+#ifdef _OPENMP
+  m.attr("openmp") = true;
+#else
+  m.attr("openmp") = false;
+#endif
+}

@@ -1,0 +1,79 @@
+#include "bindings_util.h"
+#include "conv/conv2d.h"
+#include "conv/conv_transpose2d.h"
+
+namespace fastconv::bind {
+namespace {
+
+void check_bias(const py::object& bias, const py::array& like, int64_t K) {
+  if (bias.is_none()) return;
+  if (!py::isinstance<py::array>(bias)) throw py::type_error("bias must be an ndarray or None");
+  py::array b = py::reinterpret_borrow<py::array>(bias);
+  check_array(b, "bias", like, 1);
+  check_shape(b, "bias", {K});
+}
+
+// x (N,C,H,W), w (K,C/groups,kh,kw), out (N,K,OH,OW); pads are (top, bottom, left, right).
+void conv2d_binding(py::array x, py::array w, py::object bias, py::array out, int64_t sh, int64_t sw, int64_t dh,
+                    int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t groups, int pad_mode,
+                    double fill, int algorithm, bool relu) {
+  check_array(x, "x", x, 4);
+  check_array(w, "weight", x, 4);
+  check_array(out, "out", x, 4, true);
+  Conv2dShape s{x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), w.shape(2), w.shape(3),
+                out.shape(2), out.shape(3), sh, sw, dh, dw, pt, pl, groups};
+  if (sh <= 0 || sw <= 0 || dh <= 0 || dw <= 0 || groups <= 0 || pt < 0 || pb < 0 || pl < 0 || pr < 0)
+    throw py::value_error("stride, dilation and groups must be positive, padding non-negative");
+  if (s.C % groups || s.K % groups || w.shape(1) != s.C / groups)
+    throw py::value_error("channel counts do not match groups");
+  const int64_t ekh = dh * (s.kh - 1) + 1, ekw = dw * (s.kw - 1) + 1;
+  if (ekh > s.H + pt + pb || ekw > s.W + pl + pr) throw py::value_error("kernel larger than padded input");
+  check_shape(out, "out", {s.N, s.K, (s.H + pt + pb - ekh) / sh + 1, (s.W + pl + pr - ekw) / sw + 1});
+  check_bias(bias, x, s.K);
+  if (pad_mode < 0 || pad_mode > 4 || algorithm < 0 || algorithm > 2)
+    throw py::value_error("unknown padding mode or algorithm");
+  dispatch_float(x, "x", [&](auto tag) {
+    using T = decltype(tag);
+    const T* b = optional_ptr<T>(bias);
+    T* o = mutable_ptr<T>(out);
+    py::gil_scoped_release release;
+    conv2d<T>(s, pb, pr, static_cast<PadMode>(pad_mode), static_cast<T>(fill),
+              static_cast<ConvAlgorithm>(algorithm), ptr<T>(x), ptr<T>(w), b, o, relu);
+  });
+}
+
+// x (N,C,H,W), w (C,K/groups,kh,kw), out (N,K,OH,OW).
+void conv_transpose2d_binding(py::array x, py::array w, py::object bias, py::array out, int64_t sh, int64_t sw,
+                              int64_t dh, int64_t dw, int64_t ph, int64_t pw, int64_t groups) {
+  check_array(x, "x", x, 4);
+  check_array(w, "weight", x, 4);
+  check_array(out, "out", x, 4, true);
+  if (sh <= 0 || sw <= 0 || dh <= 0 || dw <= 0 || groups <= 0 || ph < 0 || pw < 0)
+    throw py::value_error("stride, dilation and groups must be positive, padding non-negative");
+  ConvTranspose2dShape s{x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(1) * groups, w.shape(2),
+                         w.shape(3), out.shape(2), out.shape(3), sh, sw, dh, dw, ph, pw, groups};
+  if (s.C % groups || w.shape(0) != s.C) throw py::value_error("channel counts do not match groups");
+  if (out.shape(0) != s.N || out.shape(1) != s.K) throw py::value_error("out has the wrong shape");
+  check_bias(bias, x, s.K);
+  dispatch_float(x, "x", [&](auto tag) {
+    using T = decltype(tag);
+    const T* b = optional_ptr<T>(bias);
+    T* o = mutable_ptr<T>(out);
+    py::gil_scoped_release release;
+    conv_transpose2d<T>(s, ptr<T>(x), ptr<T>(w), b, o);
+  });
+}
+
+}  // namespace
+
+void bind_conv(py::module_& m) {
+  m.def("conv2d", &conv2d_binding, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("out"),
+        py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("pt"), py::arg("pb"), py::arg("pl"),
+        py::arg("pr"), py::arg("groups"), py::arg("pad_mode"), py::arg("fill"), py::arg("algorithm"),
+        py::arg("relu"));
+  m.def("conv_transpose2d", &conv_transpose2d_binding, py::arg("x"), py::arg("weight"), py::arg("bias"),
+        py::arg("out"), py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("ph"), py::arg("pw"),
+        py::arg("groups"));
+}
+
+}  // namespace fastconv::bind

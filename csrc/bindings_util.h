@@ -1,0 +1,59 @@
+// Helpers shared by the binding files: dtype dispatch and cheap buffer checks. The Python
+// layer has already validated user input; these checks keep a direct caller of _core from
+// crashing the process.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fastconv::bind {
+
+namespace py = pybind11;
+
+inline bool is_float32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
+inline bool is_float64(const py::array& a) { return a.dtype().is(py::dtype::of<double>()); }
+
+// Calls fn(T{}) with T the element type of `a` (float or double).
+template <class Fn>
+void dispatch_float(const py::array& a, const char* name, Fn&& fn) {
+  if (is_float32(a))
+    fn(float{});
+  else if (is_float64(a))
+    fn(double{});
+  else
+    throw py::type_error(std::string(name) + " must be float32 or float64");
+}
+
+inline void check_array(const py::array& a, const char* name, const py::array& like, int64_t ndim,
+                        bool writeable = false) {
+  if (!a.dtype().is(like.dtype())) throw py::type_error(std::string(name) + ": dtype mismatch");
+  if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(name) + " must be C-contiguous");
+  if (ndim >= 0 && a.ndim() != ndim)
+    throw py::value_error(std::string(name) + " must have " + std::to_string(ndim) + " dimensions");
+  if (writeable && !a.writeable()) throw py::value_error(std::string(name) + " must be writeable");
+}
+
+inline void check_shape(const py::array& a, const char* name, const std::vector<int64_t>& shape) {
+  bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
+  for (size_t i = 0; ok && i < shape.size(); ++i) ok = a.shape(i) == shape[i];
+  if (!ok) throw py::value_error(std::string(name) + " has the wrong shape");
+}
+
+template <class T>
+const T* ptr(const py::array& a) {
+  return static_cast<const T*>(a.data());
+}
+template <class T>
+T* mutable_ptr(py::array& a) {
+  return static_cast<T*>(a.mutable_data());
+}
+template <class T>
+const T* optional_ptr(const py::object& a) {
+  return a.is_none() ? nullptr : static_cast<const T*>(py::cast<py::array>(a).data());
+}
+
+}  // namespace fastconv::bind

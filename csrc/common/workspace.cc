@@ -1,0 +1,31 @@
+#include "common/workspace.h"
+
+#include <cstdlib>
+#include <new>
+
+namespace fastconv {
+namespace {
+
+struct ThreadBuffer {
+  void* data = nullptr;
+  size_t size = 0;
+  ~ThreadBuffer() { std::free(data); }
+};
+
+thread_local ThreadBuffer buffer;
+
+}  // namespace
+
+void* workspace(size_t bytes) {
+  if (bytes > buffer.size) {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void* fresh = std::aligned_alloc(64, rounded);
+    if (fresh == nullptr) throw std::bad_alloc();
+    std::free(buffer.data);
+    buffer.data = fresh;
+    buffer.size = rounded;
+  }
+  return buffer.data;
+}
+
+}  // namespace fastconv

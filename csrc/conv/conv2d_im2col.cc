@@ -1,0 +1,86 @@
+#include <algorithm>
+
+#include "common/aligned.h"
+#include "common/parallel.h"
+#include "common/workspace.h"
+#include "conv/conv2d.h"
+#include "conv/gemm_packing.h"
+
+namespace fastconv {
+namespace {
+
+constexpr int64_t kBlockK = 256;  // reduction depth of one packed B block
+constexpr int64_t kBlockN = 512;  // output pixels in one packed B block
+
+// Packs rows [k0, k0+kc) x pixels [p0, p0+ncols) of the implicit im2col matrix of image n,
+// group g straight from the input. Row r is (c, ky, kx); column p is (oy, ox).
+template <class T>
+void pack_im2col(const Conv2dShape& s, const T* x, int64_t n, int64_t g, int64_t k0, int64_t kc, int64_t ncols,
+                 int64_t NR, const int64_t* y_base, const int64_t* x_base, T* dst) {
+  const int64_t taps = s.kh * s.kw;
+  for (int64_t r = 0; r < kc; ++r) {
+    const int64_t row = k0 + r, c = row / taps, ky = (row % taps) / s.kw, kx = row % s.kw;
+    const T* xc = x + (n * s.C + g * s.Cg() + c) * s.H * s.W;
+    const int64_t dy = ky * s.dh, dx = kx * s.dw;
+    for (int64_t j = 0; j < ceil_div(ncols, NR) * NR; ++j) {
+      T v = T(0);
+      if (j < ncols) {
+        const int64_t iy = y_base[j] + dy, ix = x_base[j] + dx;
+        if (iy >= 0 && iy < s.H && ix >= 0 && ix < s.W) v = xc[iy * s.W + ix];
+      }
+      dst[(j / NR) * kc * NR + r * NR + j % NR] = v;
+    }
+  }
+}
+
+}  // namespace
+
+// C_g (Kg x OH*OW) = W_g (Kg x Cg*kh*kw) * im2col(x_n,g), one block of output pixels per
+// work item. Scratch per thread: kBlockK x kBlockN values plus 2 x kBlockN indices.
+template <class T>
+void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* out, bool relu) {
+  const Kernels<T>& kern = kernels<T>();
+  const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr;
+  const int64_t Kg = s.Kg(), R = s.Cg() * s.kh * s.kw, P = s.OH * s.OW;
+  const int64_t a_block = ceil_div(Kg, MR) * R * MR;
+  AlignedBuffer<T> a_packed(s.groups * a_block);
+  for (int64_t g = 0; g < s.groups; ++g) pack_a(w + g * Kg * R, Kg, R, MR, a_packed.get() + g * a_block);
+
+  const int64_t NC = std::min(ceil_div(P, NR) * NR, kBlockN);
+  const int64_t KC = std::min(R, kBlockK);
+  const int64_t panels = ceil_div(P, NC);
+  parallel_for(s.N * s.groups * panels, s.N * s.K * R * P, [&](int64_t task) {
+    const int64_t n = task / (s.groups * panels), g = (task / panels) % s.groups, p0 = (task % panels) * NC;
+    const int64_t ncols = std::min(NC, P - p0);
+    T* c = out + (n * s.K + g * Kg) * P + p0;
+    const T* bias_g = bias != nullptr ? bias + g * Kg : nullptr;
+    if (R == 0) {  // no input channels: the output is the bias alone
+      for (int64_t k = 0; k < Kg; ++k)
+        for (int64_t j = 0; j < ncols; ++j) {
+          T v = bias_g != nullptr ? bias_g[k] : T(0);
+          c[k * P + j] = relu && v < T(0) ? T(0) : v;
+        }
+      return;
+    }
+    const int64_t b_count = ceil_div(NC, NR) * NR * KC;
+    char* scratch = static_cast<char*>(workspace(b_count * sizeof(T) + 2 * NC * sizeof(int64_t)));
+    T* b_packed = reinterpret_cast<T*>(scratch);
+    int64_t* y_base = reinterpret_cast<int64_t*>(scratch + b_count * sizeof(T));
+    int64_t* x_base = y_base + NC;
+    for (int64_t j = 0; j < ncols; ++j) {
+      y_base[j] = ((p0 + j) / s.OW) * s.sh - s.pt;
+      x_base[j] = ((p0 + j) % s.OW) * s.sw - s.pl;
+    }
+    for (int64_t k0 = 0; k0 < R; k0 += KC) {
+      const int64_t kc = std::min(KC, R - k0);
+      pack_im2col(s, x, n, g, k0, kc, ncols, NR, y_base, x_base, b_packed);
+      gemm_block(kern, Kg, ncols, R, k0, kc, a_packed.get() + g * a_block, b_packed, c, P, bias_g, relu);
+    }
+  });
+}
+
+template void conv2d_im2col<float>(const Conv2dShape&, const float*, const float*, const float*, float*, bool);
+template void conv2d_im2col<double>(const Conv2dShape&, const double*, const double*, const double*, double*,
+                                    bool);
+
+}  // namespace fastconv

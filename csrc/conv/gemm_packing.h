@@ -1,0 +1,45 @@
+// Packing for the register-tiled GEMM (BLIS layout): A in blocks of MR rows stored k-major
+// (A_packed[block][k][0..MR)), B in micro-panels of NR columns stored k-major
+// (B_packed[panel][k][0..NR)). Rows / columns past the matrix edge are zero.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/kernel_table.h"
+
+namespace fastconv {
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// a: M x R row-major (leading dimension R); dst holds ceil(M/MR) * R * MR values.
+template <class T>
+void pack_a(const T* a, int64_t M, int64_t R, int64_t MR, T* dst) {
+  for (int64_t mb = 0; mb < ceil_div(M, MR); ++mb) {
+    T* block = dst + mb * R * MR;
+    for (int64_t k = 0; k < R; ++k)
+      for (int64_t i = 0; i < MR; ++i) {
+        int64_t row = mb * MR + i;
+        block[k * MR + i] = row < M ? a[row * R + k] : T(0);
+      }
+  }
+}
+
+// C[M x ncols] (ldc) = epilogue(A[:, k0:k0+kc] * B_packed), for one packed B block.
+// a_packed is the whole packed A (depth R); b_packed holds ceil(ncols/NR) micro-panels of depth kc.
+template <class T>
+void gemm_block(const Kernels<T>& kern, int64_t M, int64_t ncols, int64_t R, int64_t k0, int64_t kc,
+                const T* a_packed, const T* b_packed, T* c, int64_t ldc, const T* bias, bool relu_last) {
+  const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr;
+  const bool first = k0 == 0, last = k0 + kc == R;
+  for (int64_t mb = 0; mb < ceil_div(M, MR); ++mb) {
+    const int64_t m = std::min(MR, M - mb * MR);
+    const T* a = a_packed + mb * R * MR + k0 * MR;
+    GemmEpilogue<T> ep{!first, first && bias != nullptr ? bias + mb * MR : nullptr, relu_last && last};
+    for (int64_t nb = 0; nb < ceil_div(ncols, NR); ++nb) {
+      const int64_t n = std::min(NR, ncols - nb * NR);
+      kern.gemm_ukernel(kc, a, b_packed + nb * kc * NR, c + mb * MR * ldc + nb * NR, ldc, m, n, ep);
+    }
+  }
+}
+
+}  // namespace fastconv

@@ -1,0 +1,32 @@
+// Plain-data descriptions of the work a microkernel does. Shared by operators and kernels.
+#pragma once
+#include <cstdint>
+
+namespace fastconv {
+
+// One 2-D pooling window geometry over a single (H, W) plane. Windows start at
+// o*stride - pad; positions outside [0, H) x [0, W) are padding.
+struct PoolGeom {
+  int64_t H, W, OH, OW;
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+};
+
+enum class WindowPoolKind : int { Sum = 0, Avg = 1, Lp = 2 };
+
+// Divisor and power rules of the summing pools (PyTorch's avg_pool2d / lp_pool2d rules).
+struct WindowPoolParams {
+  WindowPoolKind kind;
+  bool count_include_pad;    // Avg: divide by the window clipped to the padded input
+  int64_t divisor_override;  // Avg: > 0 replaces the divisor
+  double norm_type;          // Lp: p
+};
+
+// Epilogue fused into the GEMM microkernel's output write.
+template <class T>
+struct GemmEpilogue {
+  bool accumulate;  // add to C instead of overwriting it
+  const T* bias;    // per-row bias added when !accumulate, or nullptr
+  bool relu;        // clamp at zero after this block (only on the last k block)
+};
+
+}  // namespace fastconv

@@ -1,0 +1,50 @@
+// The runtime dispatch table: one entry per microkernel role. The portable entries are
+// always present; an ISA's fill function overrides the entries it implements. Adding an
+// ISA means one folder of kernels plus one line in kernel_table.cc.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "kernels/geometry.h"
+
+namespace fastconv {
+
+template <class T>
+struct Kernels {
+  // C[m x n] (ldc) = epilogue(A_packed[mr x kc] * B_packed[kc x nr]); m <= mr, n <= nr.
+  // A is packed k-major with mr values per k, B k-major with nr values per k.
+  int64_t gemm_mr, gemm_nr;
+  void (*gemm_ukernel)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
+                       const GemmEpilogue<T>& ep);
+
+  // out[i] += w * in[i * in_step] for i < count (one kernel tap over one output row).
+  void (*axpy_strided)(T* out, const T* in, T w, int64_t count, int64_t in_step);
+
+  // One (H, W) plane of max pooling; idx (flat h*W+w) may be nullptr.
+  void (*max_pool_plane)(const T* in, T* out, int64_t* idx, const PoolGeom& g);
+
+  // One (H, W) plane of sum / average / power-average pooling.
+  void (*window_pool_plane)(const T* in, T* out, const PoolGeom& g, const WindowPoolParams& p);
+
+  // One (H, W) plane of adaptive pooling to (OH, OW): window i spans
+  // [floor(i*H/OH), ceil((i+1)*H/OH)). idx (flat h*W+w) may be nullptr.
+  void (*adaptive_avg_plane)(const T* in, T* out, int64_t H, int64_t W, int64_t OH, int64_t OW);
+  void (*adaptive_max_plane)(const T* in, T* out, int64_t* idx, int64_t H, int64_t W, int64_t OH, int64_t OW);
+
+  // out[i] = max(in[i], 0), NaN kept.
+  void (*relu)(const T* in, T* out, int64_t n);
+};
+
+template <class T>
+const Kernels<T>& kernels();
+
+// "portable" or an ISA name such as "avx2"; set_backend returns false for an unknown or
+// unsupported name and leaves the current backend in place.
+std::string active_backend();
+bool set_backend(const std::string& name);
+std::string available_backends();
+
+// Each ISA folder provides one of these; it overrides the entries it implements.
+void fill_portable(Kernels<float>& f, Kernels<double>& d);
+
+}  // namespace fastconv

@@ -1,0 +1,211 @@
+"""Argument normalisation and validation shared by the public API and the reference.
+
+Everything here is pure Python on small tuples: shapes, strides, paddings and the
+output-size formulas.  Errors name the argument and what was expected.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+PADDING_STRINGS = {"valid": "valid", "narrow": "valid", "same": "same", "full": "full", "wide": "full"}
+ACTIVATIONS = (None, "relu")
+ALGORITHMS = ("auto", "direct", "im2col")
+
+
+def as_float_array(x, name):
+    """``numpy.asarray(x)`` if it holds float32 or float64, else TypeError (never a cast)."""
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # objects numpy cannot convert at all
+        raise TypeError(f"{name} must be an array of float32 or float64, got {type(x).__name__}") from exc
+    if arr.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {arr.dtype}")
+    return arr
+
+
+def same_dtype(name_a, a, name_b, b):
+    if a.dtype != b.dtype:
+        raise TypeError(f"{name_b} has dtype {b.dtype} but {name_a} has dtype {a.dtype}; they must match")
+
+
+def check_ndim(arr, name, allowed, shape_text):
+    if arr.ndim not in allowed:
+        raise ValueError(f"{name} must be {shape_text}, got an array of shape {arr.shape}")
+
+
+def to_int(v, name):
+    """An exact integer (Python or NumPy int, not bool, not float)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+    return operator.index(v)
+
+
+def ntuple(v, n, name):
+    """An int or a sequence of n ints -> tuple of n ints."""
+    if isinstance(v, (list, tuple)):
+        if len(v) != n:
+            raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {v!r}")
+        return tuple(to_int(e, name) for e in v)
+    return (to_int(v, name),) * n
+
+
+def positive_tuple(v, n, name):
+    t = ntuple(v, n, name)
+    if any(e <= 0 for e in t):
+        raise ValueError(f"{name} must be positive, got {v!r}")
+    return t
+
+
+def nonnegative_tuple(v, n, name):
+    t = ntuple(v, n, name)
+    if any(e < 0 for e in t):
+        raise ValueError(f"{name} must be non-negative, got {v!r}")
+    return t
+
+
+def choice(v, name, allowed):
+    if v not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {v!r}")
+    return v
+
+
+def effective_kernel(k, d):
+    """Extent of a dilated kernel: d*(k-1)+1."""
+    return d * (k - 1) + 1
+
+
+# --------------------------------------------------------------------------- convolution
+
+
+def conv_padding(padding, in_sizes, kernel, stride, dilation, name="padding"):
+    """Per-side padding ``((before, after), ...)``, one pair per spatial dim.
+
+    Accepted: an int; one int per dim; one (before, after) pair per dim; for 1-D also a bare
+    (before, after); the strings "valid"/"narrow" (no padding), "same" (output size
+    ceil(in/stride), the odd pixel of padding at the end), "full"/"wide" (d*(k-1) each side).
+    """
+    n = len(in_sizes)
+    if isinstance(padding, str):
+        mode = PADDING_STRINGS.get(padding)
+        if mode is None:
+            raise ValueError(
+                f"{name} must be an int, a tuple, or one of {', '.join(map(repr, PADDING_STRINGS))}; got {padding!r}")
+        if mode == "valid":
+            return ((0, 0),) * n
+        if mode == "full":
+            return tuple((d * (k - 1),) * 2 for k, d in zip(kernel, dilation))
+        pads = []
+        for size, k, s, d in zip(in_sizes, kernel, stride, dilation):
+            out = -(-size // s)
+            total = max((out - 1) * s + effective_kernel(k, d) - size, 0)
+            pads.append((total // 2, total - total // 2))
+        return tuple(pads)
+    if isinstance(padding, (list, tuple)):
+        if all(isinstance(p, (list, tuple)) for p in padding) and len(padding) == n:
+            pairs = tuple(tuple(p) for p in padding)
+            if any(len(p) != 2 for p in pairs):
+                raise ValueError(f"{name} as per-side pairs must be {n} pairs (before, after); got {padding!r}")
+        elif n == 1 and len(padding) == 2 and not any(isinstance(p, (list, tuple)) for p in padding):
+            pairs = (tuple(padding),)
+        else:
+            t = ntuple(padding, n, name)
+            pairs = tuple((p, p) for p in t)
+    else:
+        p = to_int(padding, name)
+        pairs = ((p, p),) * n
+    pairs = tuple((to_int(a, name), to_int(b, name)) for a, b in pairs)
+    if any(a < 0 or b < 0 for a, b in pairs):
+        raise ValueError(f"{name} must be non-negative, got {padding!r}")
+    return pairs
+
+
+def conv_output_size(size, pad, k, s, d):
+    """floor((size + before + after - d*(k-1) - 1) / s) + 1."""
+    return (size + pad[0] + pad[1] - effective_kernel(k, d)) // s + 1
+
+
+def conv_output_sizes(in_sizes, pads, kernel, stride, dilation, name="weight"):
+    outs = []
+    for size, pad, k, s, d in zip(in_sizes, pads, kernel, stride, dilation):
+        if effective_kernel(k, d) > size + pad[0] + pad[1]:
+            raise ValueError(
+                f"{name}: the dilated kernel ({effective_kernel(k, d)}) is larger than the padded input "
+                f"({size + pad[0] + pad[1]}) along a spatial dimension")
+        outs.append(conv_output_size(size, pad, k, s, d))
+    return tuple(outs)
+
+
+def check_groups(groups, c_in, k_out, c_per_group_weight, x_name="x", w_name="weight"):
+    groups = to_int(groups, "groups")
+    if groups <= 0:
+        raise ValueError(f"groups must be positive, got {groups}")
+    if c_in % groups:
+        raise ValueError(f"{x_name} has {c_in} channels, not divisible by groups={groups}")
+    if k_out % groups:
+        raise ValueError(f"{w_name} has {k_out} output channels, not divisible by groups={groups}")
+    if c_in // groups != c_per_group_weight:
+        raise ValueError(
+            f"{w_name} expects {c_per_group_weight * groups} input channels (shape[1]={c_per_group_weight} "
+            f"x groups={groups}) but {x_name} has {c_in}")
+    return groups
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def pool_output_size(size, k, s, p, d, ceil_mode):
+    """PyTorch's rule: floor or ceil of (size + 2p - d*(k-1) - 1)/s, plus 1; in ceil mode a
+    last window that would start inside the right padding is dropped."""
+    span = size + 2 * p - effective_kernel(k, d)
+    out = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def pool_geometry(in_sizes, kernel_size, stride, padding, dilation, ceil_mode, n):
+    """Normalise pool arguments; returns (kernel, stride, padding, dilation, out_sizes)."""
+    kernel = positive_tuple(kernel_size, n, "kernel_size")
+    stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) \
+        else positive_tuple(stride, n, "stride")
+    pad = nonnegative_tuple(padding, n, "padding")
+    dil = positive_tuple(dilation, n, "dilation")
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise TypeError(f"ceil_mode must be a bool, got {type(ceil_mode).__name__}")
+    for k, p, d in zip(kernel, pad, dil):
+        if p > effective_kernel(k, d) // 2:
+            raise ValueError(
+                f"padding ({p}) must be at most half of the (dilated) kernel_size ({effective_kernel(k, d)})")
+    outs = []
+    for size, k, s, p, d in zip(in_sizes, kernel, stride, pad, dil):
+        if effective_kernel(k, d) > size + 2 * p:
+            raise ValueError(
+                f"kernel_size: the (dilated) pool window ({effective_kernel(k, d)}) is larger than the padded "
+                f"input ({size + 2 * p})")
+        outs.append(pool_output_size(size, k, s, p, d, bool(ceil_mode)))
+    return kernel, stride, pad, dil, tuple(outs)
+
+
+def adaptive_output_size(output_size, in_sizes, n):
+    """An int or a tuple of ints / None (None keeps the input size), as in PyTorch."""
+    if isinstance(output_size, (list, tuple)):
+        if len(output_size) != n:
+            raise ValueError(f"output_size must be an int or a tuple of {n}, got {output_size!r}")
+        sizes = tuple(s if o is None else to_int(o, "output_size") for o, s in zip(output_size, in_sizes))
+    else:
+        sizes = (to_int(output_size, "output_size"),) * n
+    if any(o <= 0 for o in sizes):
+        raise ValueError(f"output_size must be positive, got {output_size!r}")
+    return sizes
+
+
+def adaptive_window(i, in_size, out_size):
+    """Window [start, end) of adaptive pooling output i: floor(i*in/out) .. ceil((i+1)*in/out)."""
+    return (i * in_size) // out_size, -((-(i + 1) * in_size) // out_size)

@@ -1,0 +1,65 @@
+"""Glue between validated arguments and the extension: contiguous inputs, outputs, batching."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _args
+
+
+def float_input(x, name, ndims, shape_text):
+    """A C-contiguous float32/float64 array with one of ``ndims`` dimensions (copied only if needed)."""
+    arr = _args.as_float_array(x, name)
+    _args.check_ndim(arr, name, ndims, shape_text)
+    return np.ascontiguousarray(arr)
+
+
+def optional_bias(bias, k, like):
+    if bias is None:
+        return None
+    b = _args.as_float_array(bias, "bias")
+    _args.same_dtype("x", like, "bias", b)
+    if b.shape != (k,):
+        raise ValueError(f"bias must have shape ({k},) (one value per output channel), got {b.shape}")
+    return np.ascontiguousarray(b)
+
+
+def output(out, shape, dtype, inputs, allow_same=()):
+    """A new array of ``shape``, or ``out`` checked to be exactly that (never a silent copy).
+
+    ``out`` must not overlap any array in ``inputs``, except that it may be one of
+    ``allow_same`` itself (in-place elementwise ops).
+    """
+    if out is None:
+        return np.empty(shape, dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"out must have dtype {dtype}, got {out.dtype}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"out must have shape {tuple(shape)}, got {out.shape}")
+    if not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError("out must be writeable")
+    for arr in inputs:
+        if arr is None or any(out is a for a in allow_same):
+            continue
+        if np.may_share_memory(out, arr) and np.shares_memory(out, arr):
+            raise ValueError("out must not overlap the input arrays")
+    return out
+
+
+def add_batch(x, batched_ndim):
+    """(x with a leading batch axis, whether one was added) for unbatched input."""
+    if x.ndim == batched_ndim:
+        return x, False
+    return x[np.newaxis], True
+
+
+def drop_batch(result, added):
+    if not added:
+        return result
+    if isinstance(result, tuple):
+        return tuple(r[0] for r in result)
+    return result[0]

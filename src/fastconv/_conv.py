@@ -1,0 +1,150 @@
+"""Convolution: conv2d, conv1d, conv_transpose2d."""
+
+from __future__ import annotations
+
+from . import _args, _common, _core
+
+_PAD_MODE_CODE = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
+_ALGORITHM_CODE = {"auto": 0, "direct": 1, "im2col": 2}
+
+
+def _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, activation, algorithm, out, nd):
+    """Shared body of conv1d (nd=1) and conv2d (nd=2); the 1-D case runs as 2-D with H=1."""
+    batched = nd + 2
+    names = "(N, C, L) or (C, L)" if nd == 1 else "(N, C, H, W) or (C, H, W)"
+    wnames = "(K, C/groups, k)" if nd == 1 else "(K, C/groups, kh, kw)"
+    xa = _common.float_input(x, "x", (batched - 1, batched), names)
+    w = _common.float_input(weight, "weight", (batched,), wnames)
+    _args.same_dtype("x", xa, "weight", w)
+    _args.choice(padding_mode, "padding_mode", tuple(_PAD_MODE_CODE))
+    _args.choice(activation, "activation", _args.ACTIVATIONS)
+    _args.choice(algorithm, "algorithm", _args.ALGORITHMS)
+    xb, added = _common.add_batch(xa, batched)
+    b = _common.optional_bias(bias, w.shape[0], xa)
+    groups = _args.check_groups(groups, xb.shape[1], w.shape[0], w.shape[1])
+    in_sizes, kernel = xb.shape[2:], w.shape[2:]
+    stride = _args.positive_tuple(stride, nd, "stride")
+    dilation = _args.positive_tuple(dilation, nd, "dilation")
+    pads = _args.conv_padding(padding, in_sizes, kernel, stride, dilation)
+    out_sizes = _args.conv_output_sizes(in_sizes, pads, kernel, stride, dilation)
+    shape = (xb.shape[0], w.shape[0]) + out_sizes
+    result = _common.output(out, shape[1:] if added else shape, xa.dtype, (x, weight, bias, xa, w, b))
+    if nd == 1:  # as 2-D with H = 1
+        xb, w, stride, dilation, pads = xb[:, :, None], w[:, :, None], (1,) + stride, (1,) + dilation, \
+            ((0, 0),) + pads
+    out4 = result.reshape((shape[0], shape[1], 1, shape[2]) if nd == 1 else shape)
+    _core.conv2d(xb, w, b, out4, stride[0], stride[1], dilation[0], dilation[1], pads[0][0], pads[0][1],
+                 pads[1][0], pads[1][1], groups, _PAD_MODE_CODE[padding_mode], 0.0, _ALGORITHM_CODE[algorithm],
+                 activation == "relu")
+    return result
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, padding_mode="zeros",
+           activation=None, algorithm="auto", out=None):
+    """2-D convolution (cross-correlation, as in deep learning) of NCHW images.
+
+    Parameters
+    ----------
+    x : array_like, (N, C, H, W) or (C, H, W), float32 or float64
+    weight : array_like, (K, C/groups, kh, kw), same dtype as x
+    bias : array_like, (K,), optional
+    stride, dilation : int or (int, int)
+    padding : int, (ph, pw), ((top, bottom), (left, right)), or "valid"/"narrow", "same", "full"/"wide"
+        "same" gives an output of ceil(in/stride) with any odd pixel of padding at the bottom/right;
+        "full" pads dilation*(k-1) on each side.
+    groups : int
+        C and K must both be divisible by groups; groups == C is a depthwise convolution.
+    padding_mode : "zeros", "reflect", "replicate" or "circular"
+    activation : None or "relu", fused into the output write
+    algorithm : "auto", "direct" or "im2col"
+    out : ndarray, optional
+        C-contiguous array of the output shape and dtype, written in place and returned.
+
+    Returns
+    -------
+    ndarray, (N, K, OH, OW) (or (K, OH, OW) for 3-D x), with
+    OH = floor((H + top + bottom - dilation*(kh-1) - 1) / stride) + 1 (and likewise OW).
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> x = np.ones((1, 1, 4, 4), np.float32)
+    >>> fastconv.conv2d(x, np.ones((1, 1, 3, 3), np.float32), padding="same")[0, 0]
+    array([[4., 6., 6., 4.],
+           [6., 9., 9., 6.],
+           [6., 9., 9., 6.],
+           [4., 6., 6., 4.]], dtype=float32)
+    """
+    return _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, activation, algorithm, out, 2)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, padding_mode="zeros",
+           activation=None, algorithm="auto", out=None):
+    """1-D convolution (cross-correlation) of (N, C, L) signals, e.g. audio or text embeddings.
+
+    Parameters are those of :func:`conv2d` with one spatial dimension: weight is (K, C/groups, k);
+    padding is an int, (p,), (left, right), ((left, right),) or a padding string.
+
+    Returns
+    -------
+    ndarray, (N, K, OL) (or (K, OL) for 2-D x), OL = floor((L + left + right - dilation*(k-1) - 1) / stride) + 1.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.conv1d(np.arange(5.0).reshape(1, 1, 5), np.array([[[1.0, -1.0]]]))
+    array([[[-1., -1., -1., -1.]]])
+    """
+    return _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, activation, algorithm, out, 1)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 2-D convolution (the adjoint of conv2d; "deconvolution") of NCHW images.
+
+    Parameters
+    ----------
+    x : array_like, (N, C, H, W) or (C, H, W)
+    weight : array_like, (C, K/groups, kh, kw)
+    bias : array_like, (K,), optional
+    stride, padding, output_padding, dilation : int or (int, int)
+        output_padding must be smaller than stride or dilation (per dimension), as in PyTorch.
+    groups : int
+
+    Returns
+    -------
+    ndarray, (N, K, OH, OW) with OH = (H-1)*stride - 2*padding + dilation*(kh-1) + output_padding + 1.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.conv_transpose2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)), stride=2).shape
+    (1, 1, 4, 4)
+    """
+    xa = _common.float_input(x, "x", (3, 4), "(N, C, H, W) or (C, H, W)")
+    w = _common.float_input(weight, "weight", (4,), "(C, K/groups, kh, kw)")
+    _args.same_dtype("x", xa, "weight", w)
+    xb, added = _common.add_batch(xa, 4)
+    groups = _args.to_int(groups, "groups")
+    if groups <= 0:
+        raise ValueError(f"groups must be positive, got {groups}")
+    C = xb.shape[1]
+    if C % groups:
+        raise ValueError(f"x has {C} channels, not divisible by groups={groups}")
+    if w.shape[0] != C:
+        raise ValueError(f"weight must have shape (C={C}, K/groups, kh, kw) matching x's channels, got {w.shape}")
+    K = w.shape[1] * groups
+    b = _common.optional_bias(bias, K, xa)
+    stride = _args.positive_tuple(stride, 2, "stride")
+    dilation = _args.positive_tuple(dilation, 2, "dilation")
+    pad = _args.nonnegative_tuple(padding, 2, "padding")
+    opad = _args.nonnegative_tuple(output_padding, 2, "output_padding")
+    for op, s, d in zip(opad, stride, dilation):
+        if op >= s and op >= d:
+            raise ValueError(f"output_padding {output_padding!r} must be smaller than either stride or dilation")
+    out_sizes = tuple((size - 1) * s - 2 * p + d * (k - 1) + op + 1
+                      for size, s, p, d, k, op in zip(xb.shape[2:], stride, pad, dilation, w.shape[2:], opad))
+    if any(o <= 0 for o in out_sizes):
+        raise ValueError(f"padding {padding!r} is too large: the output size would be {out_sizes}")
+    result = _common.output(None, (xb.shape[0], K) + out_sizes, xa.dtype, ())
+    _core.conv_transpose2d(xb, w, b, result, stride[0], stride[1], dilation[0], dilation[1], pad[0], pad[1], groups)
+    return _common.drop_batch(result, added)

@@ -1,0 +1,29 @@
+"""Elementwise activation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _args, _common, _core
+
+
+def relu(x, out=None):
+    """max(x, 0) elementwise for any shape; NaN stays NaN (as PyTorch).
+
+    Parameters
+    ----------
+    x : array_like, float32 or float64
+    out : ndarray, optional
+        C-contiguous array of x's shape and dtype; may be x itself (in place).
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.relu(np.array([-1.0, 0.5, np.nan]))
+    array([0. , 0.5, nan])
+    """
+    xa = _args.as_float_array(x, "x")
+    xc = np.ascontiguousarray(xa)
+    result = _common.output(out, xa.shape, xa.dtype, (x, xa), allow_same=(xc,))
+    _core.relu(xc, result)
+    return result

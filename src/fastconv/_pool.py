@@ -1,0 +1,268 @@
+"""Pooling: max / avg / sum / lp windows, adaptive and global pools, in 1-D and 2-D."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from . import _args, _common, _core
+
+_SUM, _AVG, _LP = 0, 1, 2
+
+
+def _pool_input(x, nd):
+    names = "(N, C, L) or (C, L)" if nd == 1 else "(N, C, H, W) or (C, H, W)"
+    xa = _common.float_input(x, "x", (nd + 1, nd + 2), names)
+    xb, added = _common.add_batch(xa, nd + 2)
+    return (xb[:, :, None] if nd == 1 else xb), added
+
+
+def _as_2d(geometry, nd):
+    """Pool geometry tuples for a 1-D pool run as 2-D with H = 1."""
+    return tuple(((1,) if name != "pad" else (0,)) + t for name, t in zip(("k", "s", "pad", "d"), geometry)) \
+        if nd == 1 else geometry
+
+
+def _finish(result, added, nd):
+    """Drop the H=1 axis of a 1-D pool and the batch axis of unbatched input."""
+    if nd == 1:
+        result = tuple(r[:, :, 0] for r in result) if isinstance(result, tuple) else result[:, :, 0]
+    return _common.drop_batch(result, added)
+
+
+def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd):
+    xb, added = _pool_input(x, nd)
+    k, s, p, d, outs = _args.pool_geometry(xb.shape[4 - nd:], kernel_size, stride, padding, dilation, ceil_mode, nd)
+    k, s, p, d = _as_2d((k, s, p, d), nd)
+    shape = xb.shape[:2] + ((1,) if nd == 1 else ()) + outs
+    out = np.empty(shape, xb.dtype)
+    idx = np.empty(shape, np.int64) if return_indices else None
+    _core.max_pool2d(xb, out, idx, k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1])
+    return _finish((out, idx) if return_indices else out, added, nd)
+
+
+def _window_pool(x, kernel_size, stride, padding, ceil_mode, kind, count_include_pad, divisor_override, norm_type,
+                 nd):
+    xb, added = _pool_input(x, nd)
+    k, s, p, _, outs = _args.pool_geometry(xb.shape[4 - nd:], kernel_size, stride, padding, 1, ceil_mode, nd)
+    k, s, p, _ = _as_2d((k, s, p, (1,) * nd), nd)
+    out = np.empty(xb.shape[:2] + ((1,) if nd == 1 else ()) + outs, xb.dtype)
+    _core.window_pool2d(xb, out, k[0], k[1], s[0], s[1], p[0], p[1], kind, bool(count_include_pad),
+                        divisor_override, norm_type)
+    return _finish(out, added, nd)
+
+
+def _divisor(divisor_override):
+    if divisor_override is None:
+        return 0
+    d = _args.to_int(divisor_override, "divisor_override")
+    if d <= 0:
+        raise ValueError(f"divisor_override must be a positive int, got {divisor_override!r}")
+    return d
+
+
+def _check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """2-D max pooling of NCHW data (PyTorch semantics: implicit -inf padding, NaN propagates).
+
+    Parameters
+    ----------
+    x : array_like, (N, C, H, W) or (C, H, W), float32 or float64
+    kernel_size, stride, padding, dilation : int or (int, int); stride defaults to kernel_size
+        padding is at most half the dilated kernel.
+    ceil_mode : bool
+        Round the output size up; a last window that would start in the right padding is dropped.
+    return_indices : bool
+        Also return int64 flat indices (h*W + w within each plane) of the maxima.
+
+    Returns
+    -------
+    ndarray (N, C, OH, OW), and the indices if asked, with
+    OH = floor_or_ceil((H + 2*padding - dilation*(kh-1) - 1) / stride) + 1.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.max_pool2d(np.arange(16.0).reshape(1, 4, 4), 2)
+    array([[[ 5.,  7.],
+            [13., 15.]]])
+    """
+    _check_bool(return_indices, "return_indices")
+    return _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """2-D average pooling of NCHW data (PyTorch semantics).
+
+    Parameters
+    ----------
+    x : array_like, (N, C, H, W) or (C, H, W)
+    kernel_size, stride, padding : int or (int, int); stride defaults to kernel_size
+    ceil_mode : bool
+    count_include_pad : bool
+        Divide by the window size including zero padding (clipped to the padded input) or
+        only by the number of input pixels in the window.
+    divisor_override : int, optional
+        Divide every window sum by this instead.
+
+    Returns
+    -------
+    ndarray (N, C, OH, OW), OH = floor_or_ceil((H + 2*padding - kh) / stride) + 1.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.avg_pool2d(np.arange(16.0).reshape(1, 4, 4), 2)
+    array([[[ 2.5,  4.5],
+            [10.5, 12.5]]])
+    """
+    _check_bool(count_include_pad, "count_include_pad")
+    return _window_pool(x, kernel_size, stride, padding, ceil_mode, _AVG, count_include_pad,
+                        _divisor(divisor_override), 0.0, 2)
+
+
+def sum_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """2-D sum pooling: the sum over each window (zero padding). Sizes as :func:`avg_pool2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.sum_pool2d(np.arange(16.0).reshape(1, 4, 4), 2)
+    array([[[10., 18.],
+            [42., 50.]]])
+    """
+    return _window_pool(x, kernel_size, stride, padding, ceil_mode, _SUM, False, 0, 0.0, 2)
+
+
+def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """2-D power-average pooling, PyTorch's ``lp_pool2d``: (sum over the window of x**p) ** (1/p).
+
+    In ceil_mode, windows cut by the input's edge are scaled by kh*kw / (window size), as PyTorch does.
+    Sizes as :func:`avg_pool2d` with padding 0.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.lp_pool2d(np.full((1, 2, 2), 3.0), 2, 2)
+    array([[[6.]]])
+    """
+    if isinstance(norm_type, (bool, np.bool_)) or not isinstance(norm_type, numbers.Real):
+        raise TypeError(f"norm_type must be a real number, got {type(norm_type).__name__}")
+    p = float(norm_type)
+    if not (math.isfinite(p) and p > 0):
+        raise ValueError(f"norm_type must be a finite positive number, got {norm_type!r}")
+    return _window_pool(x, kernel_size, stride, 0, ceil_mode, _LP, True, 0, p, 2)
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """1-D max pooling of (N, C, L) data; options and sizes as :func:`max_pool2d`, indices along L.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.max_pool1d(np.array([[1.0, 3.0, 2.0, 0.0]]), 2)
+    array([[3., 2.]])
+    """
+    _check_bool(return_indices, "return_indices")
+    return _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1)
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """1-D average pooling of (N, C, L) data; options and sizes as :func:`avg_pool2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.avg_pool1d(np.array([[1.0, 3.0, 2.0, 0.0]]), 2)
+    array([[2., 1.]])
+    """
+    _check_bool(count_include_pad, "count_include_pad")
+    return _window_pool(x, kernel_size, stride, padding, ceil_mode, _AVG, count_include_pad, 0, 0.0, 1)
+
+
+def sum_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """1-D sum pooling of (N, C, L) data; sizes as :func:`avg_pool1d`.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.sum_pool1d(np.array([[1.0, 3.0, 2.0, 0.0]]), 2)
+    array([[4., 2.]])
+    """
+    return _window_pool(x, kernel_size, stride, padding, ceil_mode, _SUM, False, 0, 0.0, 1)
+
+
+def _adaptive(x, output_size, is_max, return_indices):
+    xb, added = _pool_input(x, 2)
+    outs = _args.adaptive_output_size(output_size, xb.shape[2:], 2)
+    if xb.shape[2] == 0 or xb.shape[3] == 0:
+        raise ValueError(f"x must have non-empty spatial dimensions for adaptive pooling, got {xb.shape}")
+    out = np.empty(xb.shape[:2] + outs, xb.dtype)
+    idx = np.empty(out.shape, np.int64) if return_indices else None
+    _core.adaptive_pool2d(xb, out, idx, is_max)
+    return _common.drop_batch((out, idx) if return_indices else out, added)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average pooling to a fixed output size (PyTorch semantics).
+
+    Output cell i covers input rows floor(i*H/OH) .. ceil((i+1)*H/OH) - 1 (likewise columns).
+
+    Parameters
+    ----------
+    x : array_like, (N, C, H, W) or (C, H, W)
+    output_size : int or (int or None, int or None); None keeps that input size
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.adaptive_avg_pool2d(np.arange(9.0).reshape(1, 3, 3), 2)
+    array([[[2., 3.],
+            [5., 6.]]])
+    """
+    return _adaptive(x, output_size, False, False)
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """Max pooling to a fixed output size; windows as :func:`adaptive_avg_pool2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.adaptive_max_pool2d(np.arange(9.0).reshape(1, 3, 3), 2)
+    array([[[4., 5.],
+            [7., 8.]]])
+    """
+    _check_bool(return_indices, "return_indices")
+    return _adaptive(x, output_size, True, return_indices)
+
+
+def global_avg_pool2d(x):
+    """Mean over each whole (H, W) plane: (N, C, H, W) -> (N, C, 1, 1).
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.global_avg_pool2d(np.arange(8.0).reshape(2, 2, 2))[:, 0, 0]
+    array([1.5, 5.5])
+    """
+    return _adaptive(x, 1, False, False)
+
+
+def global_max_pool2d(x):
+    """Max over each whole (H, W) plane: (N, C, H, W) -> (N, C, 1, 1).
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.global_max_pool2d(np.arange(8.0).reshape(2, 2, 2))[:, 0, 0]
+    array([3., 7.])
+    """
+    return _adaptive(x, 1, True, False)
