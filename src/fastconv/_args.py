@@ -179,10 +179,9 @@ def pool_geometry(in_sizes, kernel_size, stride, padding, dilation, ceil_mode, n
     dil = positive_tuple(dilation, n, "dilation")
     if not isinstance(ceil_mode, (bool, np.bool_)):
         raise TypeError(f"ceil_mode must be a bool, got {type(ceil_mode).__name__}")
-    for k, p, d in zip(kernel, pad, dil):
-        if p > effective_kernel(k, d) // 2:
-            raise ValueError(
-                f"padding ({p}) must be at most half of the (dilated) kernel_size ({effective_kernel(k, d)})")
+    for k, p in zip(kernel, pad):
+        if p > k // 2:  # PyTorch's rule, on the undilated kernel
+            raise ValueError(f"padding ({p}) must be at most half of kernel_size ({k})")
     outs = []
     for size, k, s, p, d in zip(in_sizes, kernel, stride, pad, dil):
         if effective_kernel(k, d) > size + 2 * p:

@@ -1,0 +1,46 @@
+"""conv2d on the shape suite: fastconv (each algorithm) vs the NumPy reference and PyTorch.
+
+Run: pytest benches --benchmark-enable --benchmark-group-by=param:name
+"""
+
+import numpy as np
+import pytest
+from conftest import SHAPES, F, conv_case, torch
+
+import fastconv
+from fastconv import reference
+
+NAMES = sorted(SHAPES["conv2d"])
+# The NumPy reference is slow; time it only where it finishes in well under a second.
+REFERENCE_NAMES = ["S1_resnet3x3", "S3_pointwise", "S4_depthwise", "S5b_lenet2", "S8_image5x5"]
+
+
+def _record(benchmark, flops):
+    benchmark.extra_info["GFLOP"] = flops / 1e9
+
+
+@pytest.mark.parametrize("algorithm", ["auto", "direct", "im2col"])
+@pytest.mark.parametrize("name", NAMES)
+def test_fastconv(benchmark, name, algorithm):
+    x, w, kwargs, flops = conv_case(name)
+    _record(benchmark, flops)
+    y = benchmark(fastconv.conv2d, x, w, algorithm=algorithm, **kwargs)
+    assert y.shape[0] == x.shape[0] and y.shape[1] == w.shape[0]
+
+
+@pytest.mark.parametrize("name", REFERENCE_NAMES)
+def test_reference(benchmark, name):
+    x, w, kwargs, flops = conv_case(name)
+    _record(benchmark, flops)
+    benchmark.pedantic(reference.conv2d, args=(x, w), kwargs=kwargs, rounds=3, iterations=1)
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
+@pytest.mark.parametrize("name", NAMES)
+def test_torch(benchmark, name):
+    x, w, kwargs, flops = conv_case(name)
+    _record(benchmark, flops)
+    xt, wt = torch.from_numpy(x), torch.from_numpy(w)
+    with torch.no_grad():
+        y = benchmark(F.conv2d, xt, wt, **kwargs)
+    np.testing.assert_allclose(y.numpy(), fastconv.conv2d(x, w, **kwargs), rtol=1e-3, atol=1e-3)

@@ -1,0 +1,48 @@
+"""Pooling on the shape suite: fastconv vs the NumPy reference and PyTorch.
+
+Run: pytest benches --benchmark-enable --benchmark-group-by=param:name
+"""
+
+import numpy as np
+import pytest
+from conftest import SHAPES, F, pool_case, torch
+
+import fastconv
+from fastconv import reference
+
+NAMES = sorted(SHAPES["pool2d"])
+
+
+def _call(lib, x, s):
+    if s["op"] == "global_avg":
+        return lib.adaptive_avg_pool2d(x, 1)
+    fn = lib.max_pool2d if s["op"] == "max" else lib.avg_pool2d
+    return fn(x, s["k"], s["stride"], s["padding"])
+
+
+def _record(benchmark, x, s):
+    benchmark.extra_info["MB_moved"] = x.nbytes / 1e6
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fastconv(benchmark, name):
+    x, s = pool_case(name)
+    _record(benchmark, x, s)
+    benchmark(_call, fastconv, x, s)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference(benchmark, name):
+    x, s = pool_case(name)
+    _record(benchmark, x, s)
+    benchmark.pedantic(_call, args=(reference, x, s), rounds=3, iterations=1)
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
+@pytest.mark.parametrize("name", NAMES)
+def test_torch(benchmark, name):
+    x, s = pool_case(name)
+    _record(benchmark, x, s)
+    y = benchmark(_call, F, torch.from_numpy(x), s)
+    np.testing.assert_array_equal(y.numpy(), _call(fastconv, x, s)) if s["op"] == "max" else \
+        np.testing.assert_allclose(y.numpy(), _call(fastconv, x, s), rtol=1e-5, atol=1e-6)

@@ -1,0 +1,48 @@
+"""Shared test helpers: the backend fixture, random data and the tolerance rule."""
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _core
+
+BACKENDS = _core.available_backends().split(",")
+DTYPES = (np.float32, np.float64)
+
+
+@pytest.fixture(params=BACKENDS, autouse=True)
+def backend(request):
+    """Every test runs once per microkernel set this CPU supports (the portable one always)."""
+    previous = fastconv.backend()
+    fastconv.set_backend(request.param)
+    yield request.param
+    fastconv.set_backend(previous)
+
+
+def random(shape, dtype=np.float64, seed=0, low=-1.0, high=1.0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(low, high, size=shape).astype(dtype)
+
+
+def assert_close(actual, expected, magnitude=None, terms=1):
+    """Compare with a bound that fits the dtype and the reduction length.
+
+    A sum of ``terms`` products computed in floating point differs from the exact one by at
+    most about ``terms * eps * sum(|products|)``; ``magnitude`` is that sum of absolute values
+    per output (e.g. the reference applied to |x| and |w|), or |expected| when omitted. The
+    bound is tight enough that reading a wrong element fails.
+    """
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
+    eps = np.finfo(actual.dtype).eps
+    mag = np.abs(expected) if magnitude is None else np.abs(np.asarray(magnitude, dtype=np.float64))
+    tol = 2 * eps * (terms + 1) * mag + np.finfo(actual.dtype).tiny
+    nan_a, nan_e = np.isnan(actual), np.isnan(expected)
+    assert np.array_equal(nan_a, nan_e), "NaN positions differ"
+    err = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+    bad = ~nan_a & (err > tol)
+    assert not bad.any(), (
+        f"{bad.sum()} of {bad.size} elements out of tolerance; worst error {err[bad].max():.3g} "
+        f"at {np.unravel_index(np.argmax(np.where(bad, err, 0)), err.shape)}")
