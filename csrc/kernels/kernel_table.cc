@@ -16,6 +16,9 @@ bool always() { return true; }
 // Ordered from most portable to most specialised; the last supported one is the default.
 const Backend kBackends[] = {
     {"portable", always, fill_portable},
+#ifdef FASTCONV_HAVE_AVX2
+    {"avx2", cpu_has_avx2_fma, fill_avx2},
+#endif
 };
 
 struct Active {

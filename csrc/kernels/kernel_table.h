@@ -46,5 +46,9 @@ std::string available_backends();
 
 // Each ISA folder provides one of these; it overrides the entries it implements.
 void fill_portable(Kernels<float>& f, Kernels<double>& d);
+#ifdef FASTCONV_HAVE_AVX2
+bool cpu_has_avx2_fma();
+void fill_avx2(Kernels<float>& f, Kernels<double>& d);
+#endif
 
 }  // namespace fastconv

@@ -4,7 +4,7 @@ The functions mirror ``torch.nn.functional`` (and ``scipy.signal`` for correlate
 convolve2d); ``fastconv.reference`` holds the same functions in plain NumPy.
 """
 
-from . import _core
+from . import _core, reference
 from ._config import backend, set_backend, show_config
 from ._conv import conv1d, conv2d, conv_transpose2d
 from ._correlate import convolve2d, correlate2d

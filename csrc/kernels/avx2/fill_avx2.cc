@@ -1,0 +1,26 @@
+// The AVX2+FMA backend: overrides the dispatch entries it has kernels for.
+#include "kernels/avx2/gemm_6x2v_avx2.h"
+#include "kernels/kernel_table.h"
+
+namespace fastconv {
+namespace avx2 {
+namespace {
+
+template <class T>
+void fill(Kernels<T>& k) {
+  k.gemm_mr = 6;
+  k.gemm_nr = 2 * Vec<T>::kLanes;
+  k.gemm_ukernel = gemm_6x2v<T>;
+}
+
+}  // namespace
+}  // namespace avx2
+
+bool cpu_has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+
+void fill_avx2(Kernels<float>& f, Kernels<double>& d) {
+  avx2::fill(f);
+  avx2::fill(d);
+}
+
+}  // namespace fastconv

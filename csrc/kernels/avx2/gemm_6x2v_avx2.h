@@ -1,0 +1,58 @@
+// GEMM microkernel: 6 rows x 2 vectors (6x16 for float, 6x8 for double) in 12 accumulators.
+// A packed 6 values per k, B packed 2 vectors per k (see Kernels::gemm_ukernel).
+#pragma once
+#include "kernels/avx2/vec_avx2.h"
+#include "kernels/geometry.h"
+
+namespace fastconv::avx2 {
+
+template <class T>
+void gemm_6x2v(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
+               const GemmEpilogue<T>& ep) {
+  using X = Vec<T>;
+  using V = typename X::V;
+  constexpr int MR = 6, L = X::kLanes, NR = 2 * L;
+  V acc[MR][2];
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = X::zero();
+  for (int64_t k = 0; k < kc; ++k) {
+    const V b0 = X::load(b + k * NR), b1 = X::load(b + k * NR + L);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const V ai = X::set1(a[k * MR + i]);
+      acc[i][0] = X::fma(ai, b0, acc[i][0]);
+      acc[i][1] = X::fma(ai, b1, acc[i][1]);
+    }
+  }
+  const V zero = X::zero();
+  if (m == MR && n == NR) {
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      T* ci = c + i * ldc;
+      V base0 = ep.accumulate ? X::load(ci) : (ep.bias != nullptr ? X::set1(ep.bias[i]) : zero);
+      V base1 = ep.accumulate ? X::load(ci + L) : (ep.bias != nullptr ? X::set1(ep.bias[i]) : zero);
+      V v0 = X::add(base0, acc[i][0]), v1 = X::add(base1, acc[i][1]);
+      if (ep.relu) {
+        v0 = X::max_keep_nan(zero, v0);
+        v1 = X::max_keep_nan(zero, v1);
+      }
+      X::store(ci, v0);
+      X::store(ci + L, v1);
+    }
+    return;
+  }
+  alignas(64) T tile[MR][NR];
+  for (int i = 0; i < MR; ++i) {
+    X::store(tile[i], acc[i][0]);
+    X::store(tile[i] + L, acc[i][1]);
+  }
+  for (int64_t i = 0; i < m; ++i) {
+    T* ci = c + i * ldc;
+    const T base = ep.bias != nullptr ? ep.bias[i] : T(0);
+    for (int64_t j = 0; j < n; ++j) {
+      T v = ep.accumulate ? ci[j] + tile[i][j] : base + tile[i][j];
+      ci[j] = ep.relu ? (v < T(0) ? T(0) : v) : v;
+    }
+  }
+}
+
+}  // namespace fastconv::avx2
