@@ -18,7 +18,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_backend", &fastconv::set_backend, py::arg("name"),
         "Switch microkernel set; returns False if the name is unknown or unsupported here.");
   m.def("available_backends", &fastconv::available_backends);
-  m.def("max_threads", &fastconv::max_threads);
+  m.def("get_num_threads", &fastconv::num_threads);
+  m.def("set_num_threads", &fastconv::set_num_threads, py::arg("n"));
 #ifdef _OPENMP
   m.attr("openmp") = true;
 #else

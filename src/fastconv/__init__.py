@@ -5,7 +5,7 @@ convolve2d); ``fastconv.reference`` holds the same functions in plain NumPy.
 """
 
 from . import _core, reference
-from ._config import backend, set_backend, show_config
+from ._config import backend, get_num_threads, set_backend, set_num_threads, show_config
 from ._conv import conv1d, conv2d, conv_transpose2d
 from ._correlate import convolve2d, correlate2d
 from ._elementwise import relu
@@ -18,5 +18,5 @@ __all__ = [
     "conv1d", "conv2d", "conv_transpose2d", "correlate2d", "convolve2d",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "sum_pool1d", "sum_pool2d", "lp_pool2d",
     "adaptive_avg_pool2d", "adaptive_max_pool2d", "global_avg_pool2d", "global_max_pool2d", "relu",
-    "backend", "set_backend", "show_config",
+    "backend", "set_backend", "get_num_threads", "set_num_threads", "show_config",
 ]

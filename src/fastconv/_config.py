@@ -21,7 +21,22 @@ def set_backend(name):
         raise ValueError(f"name must be one of {_core.available_backends()!r} on this CPU, got {name!r}")
 
 
+def get_num_threads():
+    """Threads fastconv's kernels use in this thread (set_num_threads, capped by OpenMP's limit)."""
+    return _core.get_num_threads()
+
+
+def set_num_threads(n):
+    """Use at most ``n`` threads (n >= 1); OMP_NUM_THREADS and threadpoolctl limits still apply."""
+    from . import _args
+
+    n = _args.to_int(n, "n")
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    _core.set_num_threads(n)
+
+
 def show_config():
     """Print the backend, the available backends and the thread count."""
     print(f"fastconv backend: {_core.backend()} (available: {_core.available_backends()})")
-    print(f"OpenMP: {'yes' if _core.openmp else 'no'}, max threads: {_core.max_threads()}")
+    print(f"OpenMP: {'yes' if _core.openmp else 'no'}, threads: {_core.get_num_threads()}")
