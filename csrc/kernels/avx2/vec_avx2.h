@@ -24,8 +24,29 @@ struct Vec<float> {
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   // max(a, b) that returns b when b is NaN (so NaN in b propagates).
   static V max_keep_nan(V a, V b) { return _mm256_max_ps(a, b); }
-  static V gt_or_nan(V v, V best) { return _mm256_cmp_ps(v, best, _CMP_NLE_UQ); }
+  static V div(V a, V b) { return _mm256_div_ps(a, b); }
+  // Lanes where v > best or v is NaN (PyTorch's max pooling rule).
+  static V gt_or_nan(V v, V best) {
+    return _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  }
   static V blend(V a, V b, V mask) { return _mm256_blendv_ps(a, b, mask); }
+  // Elements p[0], p[2], ..., p[14] (reads p[0..15]).
+  static V load_even(const float* p) {
+    const __m256 even = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), 0x88);
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8));
+  }
+  // Flat indices as 32-bit lanes (planes of fewer than 2^31 pixels).
+  using I = __m256i;
+  static I index_lanes(int64_t base, int64_t step) {
+    return _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(base)),
+                            _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                               _mm256_set1_epi32(static_cast<int32_t>(step))));
+  }
+  static I blend_index(I a, I b, V mask) { return _mm256_blendv_epi8(a, b, _mm256_castps_si256(mask)); }
+  static void store_index(int64_t* p, I v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 4), _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)));
+  }
 };
 
 template <>
@@ -40,8 +61,21 @@ struct Vec<double> {
   static V add(V a, V b) { return _mm256_add_pd(a, b); }
   static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
   static V max_keep_nan(V a, V b) { return _mm256_max_pd(a, b); }
-  static V gt_or_nan(V v, V best) { return _mm256_cmp_pd(v, best, _CMP_NLE_UQ); }
+  static V div(V a, V b) { return _mm256_div_pd(a, b); }
+  static V gt_or_nan(V v, V best) {
+    return _mm256_or_pd(_mm256_cmp_pd(v, best, _CMP_GT_OQ), _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
+  }
   static V blend(V a, V b, V mask) { return _mm256_blendv_pd(a, b, mask); }
+  // Elements p[0], p[2], p[4], p[6] (reads p[0..7]).
+  static V load_even(const double* p) {
+    return _mm256_permute4x64_pd(_mm256_unpacklo_pd(_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)), 0xD8);
+  }
+  using I = __m256i;  // 64-bit index lanes
+  static I index_lanes(int64_t base, int64_t step) {
+    return _mm256_setr_epi64x(base, base + step, base + 2 * step, base + 3 * step);
+  }
+  static I blend_index(I a, I b, V mask) { return _mm256_blendv_epi8(a, b, _mm256_castpd_si256(mask)); }
+  static void store_index(int64_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
 };
 
 }  // namespace fastconv::avx2

@@ -1,6 +1,7 @@
 #include "kernels/kernel_table.h"
 #include "kernels/portable/gemm_portable.h"
-#include "kernels/portable/pool_portable.h"
+#define FASTCONV_ISA portable
+#include "kernels/generic/pool_planes.h"
 
 namespace fastconv {
 namespace portable {
