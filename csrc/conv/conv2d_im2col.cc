@@ -12,23 +12,37 @@ namespace {
 constexpr int64_t kBlockK = 256;  // reduction depth of one packed B block
 constexpr int64_t kBlockN = 512;  // output pixels in one packed B block
 
-// Packs rows [k0, k0+kc) x pixels [p0, p0+ncols) of the implicit im2col matrix of image n,
-// group g straight from the input. Row r is (c, ky, kx); column p is (oy, ox).
+// Packs rows [k0, k0+kc) x pixels [0, ncols) of the block's implicit im2col matrix of image
+// n, group g, straight from the input, one NR-wide micro-panel at a time (sequential
+// writes). Row r is (c, ky, kx); column j is output pixel (oy, ox) whose window starts at
+// (y_base[j], x_base[j]). A micro-panel that lies in one output row and inside the input is
+// a strided copy; anything else is copied element by element with zero padding.
 template <class T>
 void pack_im2col(const Conv2dShape& s, const T* x, int64_t n, int64_t g, int64_t k0, int64_t kc, int64_t ncols,
                  int64_t NR, const int64_t* y_base, const int64_t* x_base, T* dst) {
   const int64_t taps = s.kh * s.kw;
-  for (int64_t r = 0; r < kc; ++r) {
-    const int64_t row = k0 + r, c = row / taps, ky = (row % taps) / s.kw, kx = row % s.kw;
-    const T* xc = x + (n * s.C + g * s.Cg() + c) * s.H * s.W;
-    const int64_t dy = ky * s.dh, dx = kx * s.dw;
-    for (int64_t j = 0; j < ceil_div(ncols, NR) * NR; ++j) {
-      T v = T(0);
-      if (j < ncols) {
-        const int64_t iy = y_base[j] + dy, ix = x_base[j] + dx;
-        if (iy >= 0 && iy < s.H && ix >= 0 && ix < s.W) v = xc[iy * s.W + ix];
+  const T* xg = x + (n * s.C + g * s.Cg()) * s.H * s.W;
+  for (int64_t j0 = 0; j0 < ncols; j0 += NR, dst += kc * NR) {
+    const int64_t cols = std::min(NR, ncols - j0);
+    const bool one_row = cols == NR && y_base[j0] == y_base[j0 + NR - 1];
+    for (int64_t r = 0; r < kc; ++r) {
+      const int64_t row = k0 + r, c = row / taps, ky = (row % taps) / s.kw, kx = row % s.kw;
+      const T* xc = xg + c * s.H * s.W;
+      const int64_t iy = y_base[j0] + ky * s.dh, ix0 = x_base[j0] + kx * s.dw;
+      T* d = dst + r * NR;
+      if (one_row && iy >= 0 && iy < s.H && ix0 >= 0 && ix0 + (NR - 1) * s.sw < s.W) {
+        const T* src = xc + iy * s.W + ix0;
+        for (int64_t jj = 0; jj < NR; ++jj) d[jj] = src[jj * s.sw];
+        continue;
       }
-      dst[(j / NR) * kc * NR + r * NR + j % NR] = v;
+      for (int64_t jj = 0; jj < NR; ++jj) {
+        T v = T(0);
+        if (jj < cols) {
+          const int64_t y = y_base[j0 + jj] + ky * s.dh, xx = x_base[j0 + jj] + kx * s.dw;
+          if (y >= 0 && y < s.H && xx >= 0 && xx < s.W) v = xc[y * s.W + xx];
+        }
+        d[jj] = v;
+      }
     }
   }
 }

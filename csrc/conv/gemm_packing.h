@@ -31,13 +31,14 @@ void gemm_block(const Kernels<T>& kern, int64_t M, int64_t ncols, int64_t R, int
                 const T* a_packed, const T* b_packed, T* c, int64_t ldc, const T* bias, bool relu_last) {
   const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr;
   const bool first = k0 == 0, last = k0 + kc == R;
-  for (int64_t mb = 0; mb < ceil_div(M, MR); ++mb) {
-    const int64_t m = std::min(MR, M - mb * MR);
-    const T* a = a_packed + mb * R * MR + k0 * MR;
-    GemmEpilogue<T> ep{!first, first && bias != nullptr ? bias + mb * MR : nullptr, relu_last && last};
-    for (int64_t nb = 0; nb < ceil_div(ncols, NR); ++nb) {
-      const int64_t n = std::min(NR, ncols - nb * NR);
-      kern.gemm_ukernel(kc, a, b_packed + nb * kc * NR, c + mb * MR * ldc + nb * NR, ldc, m, n, ep);
+  // B micro-panel (kc x NR) outer so it stays in L1 while the A blocks stream from L2.
+  for (int64_t nb = 0; nb < ceil_div(ncols, NR); ++nb) {
+    const int64_t n = std::min(NR, ncols - nb * NR);
+    for (int64_t mb = 0; mb < ceil_div(M, MR); ++mb) {
+      const int64_t m = std::min(MR, M - mb * MR);
+      GemmEpilogue<T> ep{!first, first && bias != nullptr ? bias + mb * MR : nullptr, relu_last && last};
+      kern.gemm_ukernel(kc, a_packed + mb * R * MR + k0 * MR, b_packed + nb * kc * NR, c + mb * MR * ldc + nb * NR,
+                        ldc, m, n, ep);
     }
   }
 }
