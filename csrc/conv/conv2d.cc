@@ -5,10 +5,12 @@
 namespace fastconv {
 
 ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s) {
-  // GEMM pays once the reduction and the number of output channels per group are long
-  // enough to fill its register tile; tiny reductions and depthwise layers run direct.
+  // Measured on the benchmark suite (benches/, one Zen 3 core): the GEMM wins once a group
+  // has enough output channels to fill the 6-row register tile and the reduction is long
+  // enough to amortise packing (S1-S3, S5b-S7); depthwise layers, single-filter image
+  // filters and very short reductions (S4, S5a, S8) run direct.
   const int64_t reduction = s.Cg() * s.kh * s.kw;
-  return (reduction >= 16 && s.Kg() >= 4) ? ConvAlgorithm::Im2col : ConvAlgorithm::Direct;
+  return (s.Kg() >= 6 && reduction >= 32) ? ConvAlgorithm::Im2col : ConvAlgorithm::Direct;
 }
 
 template <class T>

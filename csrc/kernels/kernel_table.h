@@ -17,8 +17,11 @@ struct Kernels {
   void (*gemm_ukernel)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
                        const GemmEpilogue<T>& ep);
 
-  // out[i] += w * in[i * in_step] for i < count (one kernel tap over one output row).
-  void (*axpy_strided)(T* out, const T* in, T w, int64_t count, int64_t in_step);
+  // One output row of a direct convolution, all taps at once, added to out:
+  // out[i] += sum over (ky, kx) of w[ky*kw + kx] * in[ky*row_step + i*sw + kx*dw], i < count,
+  // accumulated in (ky, kx) order. Every element read must exist (the caller pads).
+  void (*conv_row)(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw,
+                   int64_t count, int64_t sw);
 
   // One (H, W) plane of max pooling; idx (flat h*W+w) may be nullptr.
   void (*max_pool_plane)(const T* in, T* out, int64_t* idx, const PoolGeom& g);

@@ -1,4 +1,5 @@
 // The AVX2+FMA backend: overrides the dispatch entries it has kernels for.
+#include "kernels/avx2/conv_row_avx2.h"
 #include "kernels/avx2/elementwise_avx2.h"
 #include "kernels/avx2/gemm_6x2v_avx2.h"
 #include "kernels/avx2/pool_avx2.h"
@@ -13,7 +14,7 @@ void fill(Kernels<T>& k) {
   k.gemm_mr = 6;
   k.gemm_nr = 2 * Vec<T>::kLanes;
   k.gemm_ukernel = gemm_6x2v<T>;
-  k.axpy_strided = axpy_strided_avx2<T>;
+  k.conv_row = conv_row_avx2<T>;
   k.max_pool_plane = max_pool_plane_avx2<T>;
   k.window_pool_plane = window_pool_plane_avx2<T>;
   k.relu = relu_avx2<T>;

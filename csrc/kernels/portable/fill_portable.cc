@@ -8,8 +8,14 @@ namespace portable {
 namespace {
 
 template <class T>
-void axpy_strided(T* out, const T* in, T w, int64_t count, int64_t in_step) {
-  for (int64_t i = 0; i < count; ++i) out[i] += w * in[i * in_step];
+void conv_row(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw, int64_t count,
+              int64_t sw) {
+  for (int64_t i = 0; i < count; ++i) {
+    T acc = out[i];
+    for (int64_t ky = 0; ky < kh; ++ky)
+      for (int64_t kx = 0; kx < kw; ++kx) acc += w[ky * kw + kx] * in[ky * row_step + i * sw + kx * dw];
+    out[i] = acc;
+  }
 }
 
 template <class T>
@@ -23,7 +29,7 @@ void fill(Kernels<T>& k) {
   k.gemm_mr = MR;
   k.gemm_nr = NR;
   k.gemm_ukernel = gemm_ukernel<T, MR, NR>;
-  k.axpy_strided = axpy_strided<T>;
+  k.conv_row = conv_row<T>;
   k.max_pool_plane = max_pool_plane<T>;
   k.window_pool_plane = window_pool_plane<T>;
   k.adaptive_avg_plane = adaptive_avg_plane<T>;

@@ -1,0 +1,57 @@
+// Direct-convolution row kernel: a strip of 4 vectors (32 float / 16 double outputs) of one
+// output row stays in registers while every tap is applied, then is stored once. Stride 1
+// loads contiguously, stride 2 deinterleaves; other strides and the row's tail are scalar.
+#pragma once
+#include "kernels/avx2/vec_avx2.h"
+
+namespace fastconv::avx2 {
+
+template <class T, int SW, int NV>
+void conv_row_strip(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw) {
+  using X = Vec<T>;
+  constexpr int L = X::kLanes;
+  typename X::V acc[NV];
+  for (int v = 0; v < NV; ++v) acc[v] = X::load(out + v * L);
+  for (int64_t ky = 0; ky < kh; ++ky) {
+    const T* row = in + ky * row_step;
+    for (int64_t kx = 0; kx < kw; ++kx) {
+      const typename X::V wv = X::set1(w[ky * kw + kx]);
+      const T* p = row + kx * dw;
+      for (int v = 0; v < NV; ++v) {
+        const typename X::V x = SW == 1 ? X::load(p + v * L) : X::load_even(p + v * L * SW);
+        acc[v] = X::fma(wv, x, acc[v]);
+      }
+    }
+  }
+  for (int v = 0; v < NV; ++v) X::store(out + v * L, acc[v]);
+}
+
+template <class T, int SW>
+int64_t conv_row_vectors(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw,
+                         int64_t count) {
+  constexpr int L = Vec<T>::kLanes;
+  // Stride 2 loads one element past the last output's tap: stop a vector short of the end.
+  const int64_t limit = SW == 1 ? count : count - 1;
+  int64_t i = 0;
+  for (; i + 4 * L <= limit; i += 4 * L) conv_row_strip<T, SW, 4>(out + i, in + i * SW, row_step, w, kh, kw, dw);
+  for (; i + L <= limit; i += L) conv_row_strip<T, SW, 1>(out + i, in + i * SW, row_step, w, kh, kw, dw);
+  return i;
+}
+
+template <class T>
+void conv_row_avx2(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw,
+                   int64_t count, int64_t sw) {
+  int64_t i = 0;
+  if (sw == 1)
+    i = conv_row_vectors<T, 1>(out, in, row_step, w, kh, kw, dw, count);
+  else if (sw == 2)
+    i = conv_row_vectors<T, 2>(out, in, row_step, w, kh, kw, dw, count);
+  for (; i < count; ++i) {
+    T acc = out[i];
+    for (int64_t ky = 0; ky < kh; ++ky)
+      for (int64_t kx = 0; kx < kw; ++kx) acc += w[ky * kw + kx] * in[ky * row_step + i * sw + kx * dw];
+    out[i] = acc;
+  }
+}
+
+}  // namespace fastconv::avx2
