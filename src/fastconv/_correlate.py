@@ -22,8 +22,9 @@ def _correlate(image, kernel, mode, boundary, fillvalue, flip):
         fill = float(fillvalue)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"fillvalue must be a real number, got {type(fillvalue).__name__}") from exc
-    if a.size == 0 or k.size == 0:
-        raise ValueError("image and kernel must not be empty")
+    for name, arr in (("image", a), ("kernel", k)):
+        if arr.size == 0:
+            raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
     swapped = False
     if mode == "valid" and not all(i >= j for i, j in zip(a.shape, k.shape)):
         if not all(j >= i for i, j in zip(a.shape, k.shape)):

@@ -260,6 +260,9 @@ def _scipy_args(image, kernel, mode, boundary, fillvalue):
         if fv.size != 1 or not np.issubdtype(fv.dtype, np.number) or np.iscomplexobj(fv):
             raise TypeError(f"fillvalue must be a real number, got {fillvalue!r}")
         fillvalue = fv.item()
+    for name, arr in (("image", image), ("kernel", kernel)):
+        if arr.size == 0:
+            raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
     return image, kernel, float(fillvalue)
 
 

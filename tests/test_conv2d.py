@@ -1,0 +1,265 @@
+"""fastconv.conv2d against fastconv.reference over awkward geometries, every algorithm and dtype.
+
+Every comparison uses conftest.assert_close with magnitude = the reference applied to |x|, |w|
+(and |bias|) and terms = C/groups * kh * kw, i.e. the float rounding bound of the reduction.
+"""
+
+import numpy as np
+import pytest
+
+import fastconv
+from conftest import DTYPES, assert_close, random
+from fastconv import reference as ref
+
+ALGORITHMS = ("direct", "im2col", "auto")
+
+
+def make(xshape, wshape, dtype, bias=False, seed=0):
+    """Random x, weight and (optionally) bias of one dtype."""
+    x = random(xshape, dtype, seed)
+    w = random(wshape, dtype, seed + 1)
+    b = random((wshape[0],), dtype, seed + 2) if bias else None
+    return x, w, b
+
+
+def check(x, w, b=None, **kw):
+    """fastconv.conv2d matches the reference within the rounding bound; returns fastconv's result."""
+    got = fastconv.conv2d(x, w, b, **kw)
+    expected = ref.conv2d(x, w, b, **kw)
+    mag_kw = {k: v for k, v in kw.items() if k != "activation"}
+    magnitude = ref.conv2d(np.abs(x), np.abs(w), None if b is None else np.abs(b), **mag_kw)
+    assert_close(got, expected, magnitude, terms=w.shape[1] * w.shape[2] * w.shape[3])
+    return got
+
+
+# (id, x shape, weight shape, keyword arguments; bias=True means a random bias)
+CASES = [
+    ("1x1-image-1x1-kernel", (2, 3, 1, 1), (4, 3, 1, 1), {}),
+    ("1x1-image-padded-3x3", (1, 2, 1, 1), (3, 2, 3, 3), dict(padding=1, bias=True)),
+    ("1x1-image-stride", (1, 2, 1, 1), (5, 2, 1, 1), dict(stride=3)),
+    ("kernel-equals-input", (2, 3, 6, 7), (2, 3, 6, 7), dict(bias=True)),
+    ("kernel-equals-padded-input", (1, 2, 5, 4), (3, 2, 7, 6), dict(padding=1)),
+    ("kernel-equals-asym-padded-input", (1, 2, 3, 3), (5, 2, 6, 4), dict(padding=((1, 2), (0, 1)))),
+    ("odd-sizes", (1, 3, 7, 9), (5, 3, 3, 5), {}),
+    ("even-kernel", (2, 2, 8, 6), (3, 2, 2, 4), dict(padding=1)),
+    ("1-row-kernel", (1, 3, 5, 9), (4, 3, 1, 4), dict(stride=(1, 2))),
+    ("stride-larger-than-kernel", (1, 2, 11, 13), (3, 2, 2, 3), dict(stride=(4, 5))),
+    ("stride-larger-than-kernel-padded", (2, 3, 9, 8), (4, 3, 1, 2), dict(stride=3, padding=2)),
+    ("stride-larger-than-input", (1, 2, 3, 4), (4, 2, 2, 2), dict(stride=7, padding=1)),
+    ("dilation", (1, 2, 9, 10), (3, 2, 3, 2), dict(dilation=(2, 3))),
+    ("dilation-stride-padding", (2, 3, 10, 9), (4, 3, 3, 3), dict(stride=2, dilation=2, padding=2, bias=True)),
+    ("dilated-kernel-equals-input", (1, 2, 5, 7), (4, 2, 3, 4), dict(dilation=2)),
+    ("groups-K-gt-C", (1, 4, 6, 7), (6, 2, 3, 3), dict(groups=2)),
+    ("groups-K-lt-C", (1, 6, 5, 5), (3, 2, 3, 3), dict(groups=3, bias=True)),
+    ("groups-wide", (1, 4, 5, 6), (16, 2, 2, 2), dict(groups=2)),
+    ("depthwise", (2, 5, 8, 8), (5, 1, 3, 3), dict(groups=5, padding=1, bias=True)),
+    ("depthwise-multiplier", (1, 3, 6, 6), (6, 1, 3, 3), dict(groups=3, stride=2)),
+    ("depthwise-wide", (1, 4, 7, 7), (16, 1, 3, 3), dict(groups=4, padding=1)),
+    ("asym-padding", (1, 2, 5, 6), (3, 2, 3, 3), dict(padding=((0, 2), (3, 1)))),
+    ("asym-padding-stride", (2, 3, 7, 7), (4, 3, 2, 3), dict(padding=((2, 0), (1, 3)), stride=2)),
+    ("pair-padding", (1, 2, 5, 6), (3, 2, 3, 3), dict(padding=(2, 0))),
+    ("padding-beyond-kernel", (1, 2, 3, 3), (4, 2, 2, 2), dict(padding=3)),
+    ("relu", (2, 3, 6, 6), (5, 3, 3, 3), dict(activation="relu")),
+    ("bias-relu", (2, 3, 6, 5), (7, 3, 3, 2), dict(bias=True, activation="relu", padding=1)),
+    ("reduction-288", (1, 32, 6, 6), (8, 32, 3, 3), dict(padding=1)),
+    ("reduction-257", (1, 257, 3, 3), (5, 257, 1, 1), dict(bias=True)),
+    ("reduction-630-bias-relu", (2, 70, 5, 5), (5, 70, 3, 3), dict(bias=True, activation="relu")),
+    ("plane-930", (1, 2, 30, 31), (4, 2, 3, 3), dict(padding=1)),
+    ("plane-1025", (1, 1, 41, 25), (7, 1, 1, 1), dict(bias=True)),
+    ("reduction-270-plane-600", (1, 30, 24, 25), (9, 30, 3, 3), dict(padding=1, bias=True)),
+    ("groups-reduction-270-plane-529", (1, 60, 23, 23), (8, 30, 3, 3), dict(groups=2, padding=1)),
+    ("wide-rows-stride-2", (1, 3, 7, 75), (4, 3, 3, 3), dict(stride=2, padding=1, bias=True)),
+    ("wide-rows-stride-2-dilated", (2, 2, 5, 90), (3, 2, 2, 3), dict(stride=(1, 2), dilation=(1, 3), padding=(0, 2))),
+    ("wide-rows-stride-3", (1, 2, 4, 100), (3, 2, 2, 2), dict(stride=3)),
+    ("wide-depthwise-stride-2", (1, 4, 6, 70), (4, 1, 3, 3), dict(groups=4, stride=2, padding=((0, 2), (1, 2)))),
+    ("batch-0", (0, 3, 5, 5), (4, 3, 3, 3), dict(bias=True)),
+    ("no-input-channels", (2, 0, 4, 4), (3, 0, 3, 3), dict(bias=True, activation="relu")),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("xshape, wshape, kw", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_matches_reference(xshape, wshape, kw, algorithm, dtype):
+    kw = dict(kw)
+    x, w, b = make(xshape, wshape, dtype, bias=kw.pop("bias", False))
+    got = check(x, w, b, algorithm=algorithm, **kw)
+    assert got.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("padding", ["valid", "narrow", "same", "full", "wide"])
+@pytest.mark.parametrize("kernel, stride, dilation", [
+    ((3, 3), 1, 1), ((2, 4), 1, 1), ((2, 2), 2, 1), ((3, 4), 3, 1), ((1, 5), (2, 3), 1), ((3, 2), 2, 2),
+])
+def test_padding_strings(padding, kernel, stride, dilation, algorithm, dtype):
+    H, W = 9, 10
+    x, w, b = make((2, 3, H, W), (4, 3) + kernel, dtype, bias=True)
+    got = check(x, w, b, stride=stride, padding=padding, dilation=dilation, algorithm=algorithm)
+    s = (stride, stride) if isinstance(stride, int) else stride
+    eff = [dilation * (k - 1) + 1 for k in kernel]
+    expected_shape = {
+        "valid": [(n - e) // st + 1 for n, e, st in zip((H, W), eff, s)],
+        "same": [-(-n // st) for n, st in zip((H, W), s)],
+        "full": [(n + e - 2) // st + 1 for n, e, st in zip((H, W), eff, s)],
+    }[{"narrow": "valid", "wide": "full"}.get(padding, padding)]
+    assert got.shape == (2, 4, *expected_shape)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("out_width, stride, padding", [
+    (ow, s, p) for ow in (1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 64, 65)
+    for s, p in ((1, 0), (1, 2), (2, 0), (2, 1), (3, 1)) if (ow - 1) * s + 3 - 2 * p >= 1])
+def test_output_row_lengths_around_vector_widths(out_width, stride, padding, algorithm, dtype):
+    """Rows of every length around the SIMD width (8 / 16 lanes), the 4-vector strip and the
+    GEMM's NR, so full vectors, strips, tails and the stride-2 last-vector rule are all hit."""
+    W = (out_width - 1) * stride + 3 - 2 * padding  # kernel width 3
+    x, w, b = make((1, 2, 4, W), (3, 2, 2, 3), dtype, bias=True)
+    got = check(x, w, b, stride=(1, stride), padding=(0, padding), algorithm=algorithm)
+    assert got.shape == (1, 3, 3, out_width)
+
+
+def test_same_puts_the_odd_pixel_at_the_bottom_right():
+    # "same" with an even kernel, stride 1: total padding k-1, the extra pixel after.
+    x, w, _ = make((1, 2, 6, 7), (3, 2, 2, 4), np.float64)
+    np.testing.assert_array_equal(fastconv.conv2d(x, w, padding="same"),
+                                  fastconv.conv2d(x, w, padding=((0, 1), (1, 2))))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("xhw, khw, kw", [
+    ((5, 6), (3, 3), dict(padding=1)),
+    ((5, 6), (2, 3), dict(padding=((0, 3), (2, 1)), stride=2)),
+    ((4, 5), (3, 2), dict(padding="same", dilation=2)),
+    ((2, 3), (3, 3), dict(padding=((4, 5), (6, 3)))),  # pads larger than the input
+    ((3, 2), (2, 2), dict(padding=7, stride=3)),  # pads several times the input
+    ((1, 1), (3, 3), dict(padding=2)),  # a single pixel: reflect has period 0
+])
+def test_padding_modes(padding_mode, xhw, khw, kw, algorithm, dtype):
+    x, w, b = make((2, 3) + xhw, (5, 3) + khw, dtype, bias=True)
+    check(x, w, b, padding_mode=padding_mode, algorithm=algorithm, **kw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_bias_and_activation(bias, activation, algorithm, dtype):
+    x, w, b = make((2, 6, 7, 8), (8, 6, 3, 3), dtype, bias=bias)
+    got = check(x, w, b, padding=1, activation=activation, algorithm=algorithm)
+    if activation == "relu":
+        assert (got >= 0).all() and (got == 0).any()
+    else:
+        assert (got < 0).any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("kw", [dict(), dict(padding="same", groups=2, padding_mode="reflect", bias=True),
+                                dict(stride=2, dilation=(1, 2), padding=((1, 0), (2, 2)), activation="relu")])
+def test_unbatched_input(kw, algorithm, dtype):
+    kw = dict(kw)
+    x, w, b = make((4, 6, 7), (6, 4 // kw.get("groups", 1), 3, 2), dtype, bias=kw.pop("bias", False))
+    got = check(x, w, b, algorithm=algorithm, **kw)
+    batched = fastconv.conv2d(x[None], w, b, algorithm=algorithm, **kw)
+    assert got.shape == batched.shape[1:]
+    np.testing.assert_array_equal(got, batched[0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("padding_mode", ["zeros", "replicate"])
+@pytest.mark.parametrize("unbatched", [False, True])
+def test_out_is_written_in_place_and_returned(unbatched, padding_mode, algorithm, dtype):
+    x, w, b = make((2, 3, 9, 8), (5, 3, 3, 3), dtype, bias=True)
+    if unbatched:
+        x = x[1]
+    kw = dict(stride=(2, 1), padding=1, activation="relu", algorithm=algorithm, padding_mode=padding_mode)
+    out = np.full(ref.conv2d(x, w, b, **kw).shape, np.nan, dtype)
+    got = fastconv.conv2d(x, w, b, out=out, **kw)
+    assert got is out
+    assert_close(out, check(x, w, b, **kw), terms=27)  # same computation: identical up to rounding
+    np.testing.assert_array_equal(out, fastconv.conv2d(x, w, b, **kw))
+
+
+def _noncontiguous(kind, dtype):
+    """(x view, weight view, bias view) of the named layout, all with the same values as make()."""
+    x, w, b = make((2, 4, 7, 6), (6, 2, 3, 2), dtype, bias=True)
+    if kind == "transposed":  # x stored as (W, H, C, N), weight as (kw, kh, C, K)
+        return (np.ascontiguousarray(x.transpose(3, 2, 1, 0)).transpose(3, 2, 1, 0),
+                np.ascontiguousarray(w.transpose(3, 2, 1, 0)).transpose(3, 2, 1, 0), b)
+    if kind == "sliced":  # every other pixel of a larger array, every third bias of a longer one
+        big = np.zeros((2, 8, 14, 18), dtype)
+        big[:, ::2, ::2, ::3] = x
+        bb = np.zeros(18, dtype)
+        bb[::3] = b
+        return big[:, ::2, ::2, ::3], np.asfortranarray(w), bb[::3]
+    if kind == "negative-strides":
+        return (np.ascontiguousarray(x[::-1, :, ::-1, ::-1])[::-1, :, ::-1, ::-1],
+                np.ascontiguousarray(w[:, ::-1, :, ::-1])[:, ::-1, :, ::-1],
+                np.ascontiguousarray(b[::-1])[::-1])
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("kind", ["transposed", "sliced", "negative-strides"])
+def test_noncontiguous_input_gives_the_same_answer(kind, algorithm, dtype):
+    x, w, b = _noncontiguous(kind, dtype)
+    assert not (x.flags.c_contiguous or w.flags.c_contiguous)
+    kw = dict(stride=(1, 2), padding=((1, 2), (0, 1)), groups=2, padding_mode="reflect", algorithm=algorithm)
+    got = check(x, w, b, **kw)
+    contiguous = fastconv.conv2d(np.ascontiguousarray(x), np.ascontiguousarray(w), np.ascontiguousarray(b), **kw)
+    np.testing.assert_array_equal(got, contiguous)
+    x0, w0, b0 = make((2, 4, 7, 6), (6, 2, 3, 2), dtype, bias=True)
+    np.testing.assert_array_equal(got, fastconv.conv2d(x0, w0, b0, **kw))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_algorithms_agree(dtype):
+    x, w, b = make((2, 12, 11, 13), (10, 6, 3, 3), dtype, bias=True)
+    kw = dict(padding=1, groups=2, stride=(1, 2))
+    results = [check(x, w, b, algorithm=a, **kw) for a in ALGORITHMS]
+    magnitude = ref.conv2d(np.abs(x), np.abs(w), np.abs(b), **kw)
+    for r in results[1:]:
+        assert_close(r, results[0], magnitude, terms=6 * 9)
+
+
+def test_list_input_is_accepted():
+    x = [[[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]]]
+    got = fastconv.conv2d(x, [[[[1.0, -1.0]]]], [0.5])
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, [[[[-0.5, -0.5], [-0.5, -0.5]]]])
+
+
+def test_numpy_integer_arguments_are_accepted():
+    x, w, b = make((1, 4, 6, 6), (4, 2, 3, 3), np.float64)
+    np.testing.assert_array_equal(
+        fastconv.conv2d(x, w, stride=np.int64(2), padding=(np.int32(1), 1), dilation=np.int8(1), groups=np.int64(2)),
+        fastconv.conv2d(x, w, stride=2, padding=1, groups=2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("where", ["x-nan", "x-inf", "weight-inf", "weight-nan", "bias-inf"])
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(padding=((2, 0), (0, 1)), stride=2, activation="relu"),
+                                dict(padding=1, padding_mode="reflect", groups=2)])
+def test_nonfinite_values_propagate_like_the_reference(where, kw, algorithm, dtype):
+    """NaN / inf reach exactly the outputs they reach in the reference (zero padding times an
+    infinite weight is NaN, as in PyTorch). Integer data keeps every finite output exact."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(-3, 4, (2, 4, 5, 6)).astype(dtype)
+    w = rng.integers(-3, 4, (6, 4 // kw.get("groups", 1), 3, 3)).astype(dtype)
+    b = rng.integers(-3, 4, 6).astype(dtype)
+    target, value = {"x-nan": (x, np.nan), "x-inf": (x, np.inf), "weight-inf": (w, -np.inf),
+                     "weight-nan": (w, np.nan), "bias-inf": (b, np.inf)}[where]
+    target.flat[target.size // 3] = value
+    with np.errstate(invalid="ignore"):
+        expected = ref.conv2d(x, w, b, algorithm=algorithm, **kw)
+    got = fastconv.conv2d(x, w, b, algorithm=algorithm, **kw)
+    np.testing.assert_array_equal(got, expected)
+    assert not np.isfinite(got).all()
