@@ -172,6 +172,8 @@ def pool_output_size(size, k, s, p, d, ceil_mode):
 
 def pool_geometry(in_sizes, kernel_size, stride, padding, dilation, ceil_mode, n):
     """Normalise pool arguments; returns (kernel, stride, padding, dilation, out_sizes)."""
+    if any(size == 0 for size in in_sizes):
+        raise ValueError(f"x must have non-empty spatial dimensions for pooling, got spatial shape {tuple(in_sizes)}")
     kernel = positive_tuple(kernel_size, n, "kernel_size")
     stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) \
         else positive_tuple(stride, n, "stride")

@@ -24,6 +24,6 @@ def relu(x, out=None):
     """
     xa = _args.as_float_array(x, "x")
     xc = np.ascontiguousarray(xa)
-    result = _common.output(out, xa.shape, xa.dtype, (x, xa), allow_same=(xc,))
+    result = _common.output(out, xa.shape, xa.dtype, (x, xa), allow_same=(xa, xc))
     _core.relu(xc, result)
     return result

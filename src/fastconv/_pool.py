@@ -75,7 +75,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     ----------
     x : array_like, (N, C, H, W) or (C, H, W), float32 or float64
     kernel_size, stride, padding, dilation : int or (int, int); stride defaults to kernel_size
-        padding is at most half the dilated kernel.
+        padding is at most half of kernel_size (as PyTorch).
     ceil_mode : bool
         Round the output size up; a last window that would start in the right padding is dropped.
     return_indices : bool
