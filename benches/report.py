@@ -1,0 +1,122 @@
+"""Side-by-side timing report on the shape suite: fastconv vs the NumPy reference and PyTorch.
+
+    python benches/report.py [--threads 1 2] [--repeat-seconds 0.5] [--shapes S1_resnet3x3 P1_max2x2s2 ...]
+
+Every number is the median of many calls in this one process; ratios are peer time divided
+by fastconv time (above 1: fastconv is faster). GFLOP/s = 2*N*K*(C/groups)*kh*kw*OH*OW / t
+for convolutions; GB/s = (input + output bytes) / t for pooling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+import fastconv
+from fastconv import reference
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    torch = None
+
+SHAPES = json.loads((pathlib.Path(__file__).parent / "bench_shapes.json").read_text())
+PEAK_GFLOPS_PER_CORE = 102.0  # Zen 3 at 3.1 GHz: 2 FMA x 8 float lanes x 2 flops per cycle
+REFERENCE_MAX_SECONDS = 2.0   # the NumPy reference is timed only where one call is quick
+
+
+def median_time(fn, seconds, min_reps=5, max_reps=2000):
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_reps or (time.perf_counter() - start < seconds and len(times) < max_reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def conv_calls(s):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((s["N"], s["C"], s["H"], s["W"]), dtype=np.float32)
+    w = rng.standard_normal((s["K"], s["C"] // s["groups"], s["kh"], s["kw"]), dtype=np.float32)
+    kw = dict(stride=s["stride"], padding=s["padding"], groups=s["groups"])
+    y = fastconv.conv2d(x, w, **kw)
+    work = 2 * s["N"] * s["K"] * (s["C"] // s["groups"]) * s["kh"] * s["kw"] * y.shape[2] * y.shape[3]
+    calls = {"fastconv": lambda: fastconv.conv2d(x, w, **kw),
+             "reference": lambda: reference.conv2d(x, w, **kw)}
+    if torch is not None:
+        xt, wt = torch.from_numpy(x), torch.from_numpy(w)
+        xcl = xt.contiguous(memory_format=torch.channels_last)
+        wcl = wt.contiguous(memory_format=torch.channels_last)
+        calls["torch NCHW"] = lambda: F.conv2d(xt, wt, **kw)
+        calls["torch channels_last"] = lambda: F.conv2d(xcl, wcl, **kw)
+    return calls, work / 1e9, "GFLOP/s"
+
+
+def pool_calls(s):
+    x = np.random.default_rng(0).standard_normal((s["N"], s["C"], s["H"], s["W"]), dtype=np.float32)
+
+    def call(lib, v):
+        if s["op"] == "global_avg":
+            return lib.adaptive_avg_pool2d(v, 1)
+        fn = lib.max_pool2d if s["op"] == "max" else lib.avg_pool2d
+        return fn(v, s["k"], s["stride"], s["padding"])
+
+    y = call(fastconv, x)
+    calls = {"fastconv": lambda: call(fastconv, x), "reference": lambda: call(reference, x)}
+    if torch is not None:
+        xt = torch.from_numpy(x)
+        xcl = xt.contiguous(memory_format=torch.channels_last)
+        calls["torch NCHW"] = lambda: call(F, xt)
+        calls["torch channels_last"] = lambda: call(F, xcl)
+    return calls, (x.nbytes + y.nbytes) / 1e9, "GB/s"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeat-seconds", type=float, default=0.5)
+    parser.add_argument("--shapes", nargs="*", default=None)
+    args = parser.parse_args(argv)
+    cases = [(n, s, conv_calls) for n, s in SHAPES["conv2d"].items()] + \
+            [(n, s, pool_calls) for n, s in SHAPES["pool2d"].items()]
+    if args.shapes:
+        cases = [c for c in cases if c[0] in args.shapes]
+    peers = ["reference"] + (["torch NCHW", "torch channels_last"] if torch is not None else [])
+    print(f"fastconv {fastconv.__version__}, backend {fastconv.backend()}, torch "
+          f"{torch.__version__ if torch is not None else 'not installed'}; float32; medians\n")
+    header = "| shape | threads | fastconv ms | rate | % peak | " + " | ".join(f"vs {p}" for p in peers) + " |"
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for threads in args.threads:
+        fastconv.set_num_threads(threads)
+        if torch is not None:
+            torch.set_num_threads(threads)
+        for i, (name, s, make) in enumerate(cases):
+            print(f"  [{threads}t {i + 1}/{len(cases)}] {name}", end="\r", file=sys.stderr, flush=True)
+            calls, amount, unit = make(s)
+            ours = median_time(calls["fastconv"], args.repeat_seconds)
+            ratios = []
+            for peer in peers:
+                if peer == "reference":
+                    t0 = time.perf_counter()
+                    calls[peer]()
+                    if time.perf_counter() - t0 > REFERENCE_MAX_SECONDS:
+                        ratios.append("—")
+                        continue
+                ratios.append(f"{median_time(calls[peer], args.repeat_seconds, min_reps=3) / ours:.2f}x")
+            rate = amount / ours
+            peak = f"{100 * rate / (PEAK_GFLOPS_PER_CORE * threads):.0f}%" if unit == "GFLOP/s" else ""
+            print(f"| {name} | {threads} | {ours * 1e3:.3f} | {rate:.1f} {unit} | {peak} | " + " | ".join(ratios) + " |")
+    print(file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
