@@ -46,3 +46,22 @@ def assert_close(actual, expected, magnitude=None, terms=1):
     assert not bad.any(), (
         f"{bad.sum()} of {bad.size} elements out of tolerance; worst error {err[bad].max():.3g} "
         f"at {np.unravel_index(np.argmax(np.where(bad, err, 0)), err.shape)}")
+
+
+def special(shape, dtype, seed=0, frac=0.2):
+    """Random values with a fraction ``frac`` non-finite: half NaN, a quarter +inf, a quarter -inf."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, shape)
+    u = rng.uniform(size=shape) / frac
+    x[u < 0.5] = np.nan
+    x[(u >= 0.5) & (u < 0.75)] = np.inf
+    x[(u >= 0.75) & (u < 1)] = -np.inf
+    return x.astype(dtype)
+
+
+def ties(shape, dtype, seed=0):
+    """Small integers, zeros of both signs: most windows hold repeated maxima."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-1, 2, shape).astype(dtype)
+    x[(x == 0) & (rng.uniform(size=shape) < 0.5)] = -0.0
+    return x

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from conftest import DTYPES, assert_close, random
+from conftest import DTYPES, assert_close, random, special
 from fastconv import reference as ref
 
 
@@ -40,17 +40,6 @@ def check(name, x, **kw):
     k = kw["kernel_size"]
     assert_close(got, want, magnitude=getattr(ref, name)(np.abs(x), **kw), terms=k if isinstance(k, int) else k[0])
     return got
-
-
-def special(shape, dtype, seed=0, frac=0.2):
-    """Random values with a fraction ``frac`` non-finite: half NaN, a quarter +inf, a quarter -inf."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1, 1, shape)
-    u = rng.uniform(size=shape) / frac
-    x[u < 0.5] = np.nan
-    x[(u >= 0.5) & (u < 0.75)] = np.inf
-    x[(u >= 0.75) & (u < 1)] = -np.inf
-    return x.astype(dtype)
 
 
 def geom(id_, shape, **kw):

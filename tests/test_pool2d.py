@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from conftest import DTYPES, assert_close, random
+from conftest import DTYPES, assert_close, random, special, ties
 from fastconv import reference as ref
 
 
@@ -56,25 +56,6 @@ def check_summing(name, x, terms, *args, **kwargs):
     bad = ~np.isfinite(want)
     assert np.array_equal(got[bad], want[bad], equal_nan=True)
     return got
-
-
-def special(shape, dtype, seed=0, frac=0.2):
-    """Random values with a fraction ``frac`` non-finite: half NaN, a quarter +inf, a quarter -inf."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1, 1, shape)
-    u = rng.uniform(size=shape) / frac
-    x[u < 0.5] = np.nan
-    x[(u >= 0.5) & (u < 0.75)] = np.inf
-    x[(u >= 0.75) & (u < 1)] = -np.inf
-    return x.astype(dtype)
-
-
-def ties(shape, dtype, seed=0):
-    """Small integers, zeros of both signs: most windows hold repeated maxima."""
-    rng = np.random.default_rng(seed)
-    x = rng.integers(-1, 2, shape).astype(dtype)
-    x[(x == 0) & (rng.uniform(size=shape) < 0.5)] = -0.0
-    return x
 
 
 # --------------------------------------------------------------------------- geometries
