@@ -2,7 +2,11 @@
 // output row stays in registers while every tap is applied, then is stored once. Stride 1
 // loads contiguously, stride 2 deinterleaves; other strides and the row's tail are scalar.
 #pragma once
+#ifndef FASTCONV_ISA
+#define FASTCONV_ISA avx2
+#endif
 #include "kernels/avx2/vec_avx2.h"
+#include "kernels/generic/conv_row.h"
 
 namespace fastconv::avx2 {
 
@@ -46,12 +50,7 @@ void conv_row_avx2(T* out, const T* in, int64_t row_step, const T* w, int64_t kh
     i = conv_row_vectors<T, 1>(out, in, row_step, w, kh, kw, dw, count);
   else if (sw == 2)
     i = conv_row_vectors<T, 2>(out, in, row_step, w, kh, kw, dw, count);
-  for (; i < count; ++i) {
-    T acc = out[i];
-    for (int64_t ky = 0; ky < kh; ++ky)
-      for (int64_t kx = 0; kx < kw; ++kx) acc += w[ky * kw + kx] * in[ky * row_step + i * sw + kx * dw];
-    out[i] = acc;
-  }
+  conv_row_scalar(out, in, row_step, w, kh, kw, dw, i, count, sw);
 }
 
 }  // namespace fastconv::avx2

@@ -1,8 +1,11 @@
 // GEMM microkernel: 6 rows x 2 vectors (6x16 for float, 6x8 for double) in 12 accumulators.
 // A packed 6 values per k, B packed 2 vectors per k (see Kernels::gemm_ukernel).
 #pragma once
+#ifndef FASTCONV_ISA
+#define FASTCONV_ISA avx2
+#endif
 #include "kernels/avx2/vec_avx2.h"
-#include "kernels/geometry.h"
+#include "kernels/generic/conv_row.h"
 
 namespace fastconv::avx2 {
 
@@ -45,14 +48,7 @@ void gemm_6x2v(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
     X::store(tile[i], acc[i][0]);
     X::store(tile[i] + L, acc[i][1]);
   }
-  for (int64_t i = 0; i < m; ++i) {
-    T* ci = c + i * ldc;
-    const T base = ep.bias != nullptr ? ep.bias[i] : T(0);
-    for (int64_t j = 0; j < n; ++j) {
-      T v = ep.accumulate ? ci[j] + tile[i][j] : base + tile[i][j];
-      ci[j] = ep.relu ? (v < T(0) ? T(0) : v) : v;
-    }
-  }
+  store_tile(&tile[0][0], NR, c, ldc, m, n, ep);
 }
 
 }  // namespace fastconv::avx2

@@ -3,7 +3,9 @@
 // whose windows leave the input on the left or right, and other strides, use the scalar
 // per-window code; both follow the same order, so results equal the portable ones.
 #pragma once
+#ifndef FASTCONV_ISA
 #define FASTCONV_ISA avx2
+#endif
 #include "kernels/avx2/vec_avx2.h"
 #include "kernels/generic/pool_planes.h"
 

@@ -1,6 +1,6 @@
 #include "kernels/kernel_table.h"
-#include "kernels/portable/gemm_portable.h"
 #define FASTCONV_ISA portable
+#include "kernels/portable/gemm_portable.h"
 #include "kernels/generic/pool_planes.h"
 
 namespace fastconv {
@@ -10,12 +10,7 @@ namespace {
 template <class T>
 void conv_row(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw, int64_t count,
               int64_t sw) {
-  for (int64_t i = 0; i < count; ++i) {
-    T acc = out[i];
-    for (int64_t ky = 0; ky < kh; ++ky)
-      for (int64_t kx = 0; kx < kw; ++kx) acc += w[ky * kw + kx] * in[ky * row_step + i * sw + kx * dw];
-    out[i] = acc;
-  }
+  conv_row_scalar(out, in, row_step, w, kh, kw, dw, 0, count, sw);
 }
 
 template <class T>

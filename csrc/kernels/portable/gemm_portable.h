@@ -1,10 +1,12 @@
 // Register-tiled GEMM microkernel in plain C++ (the compiler may auto-vectorise it for
 // the baseline ISA). MR x NR accumulators; see Kernels::gemm_ukernel for the layout.
 #pragma once
-#include <algorithm>
 #include <cstdint>
 
-#include "kernels/geometry.h"
+#ifndef FASTCONV_ISA
+#define FASTCONV_ISA portable
+#endif
+#include "kernels/generic/conv_row.h"
 
 namespace fastconv::portable {
 
@@ -18,14 +20,7 @@ void gemm_ukernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NR; ++j) acc[i][j] += ak[i] * bk[j];
   }
-  for (int64_t i = 0; i < m; ++i) {
-    T* ci = c + i * ldc;
-    const T base = ep.bias != nullptr ? ep.bias[i] : T(0);
-    for (int64_t j = 0; j < n; ++j) {
-      T v = ep.accumulate ? ci[j] + acc[i][j] : base + acc[i][j];
-      ci[j] = ep.relu ? (v < T(0) ? T(0) : v) : v;
-    }
-  }
+  store_tile(&acc[0][0], NR, c, ldc, m, n, ep);
 }
 
 }  // namespace fastconv::portable

@@ -1,0 +1,39 @@
+// Scalar direct-convolution row and GEMM tile store, shared by every ISA (the portable
+// kernels themselves, and the tails of SIMD kernels). Per-ISA namespace: the including file
+// defines FASTCONV_ISA (see pool_window.h).
+#pragma once
+#ifndef FASTCONV_ISA
+#error "define FASTCONV_ISA (the ISA namespace) before including generic/conv_row.h"
+#endif
+#include <cstdint>
+
+#include "kernels/geometry.h"
+
+namespace fastconv::FASTCONV_ISA {
+
+// out[i] += sum over (ky, kx) of w[ky*kw + kx] * in[ky*row_step + i*sw + kx*dw], i in [begin, count).
+template <class T>
+void conv_row_scalar(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw,
+                     int64_t begin, int64_t count, int64_t sw) {
+  for (int64_t i = begin; i < count; ++i) {
+    T acc = out[i];
+    for (int64_t ky = 0; ky < kh; ++ky)
+      for (int64_t kx = 0; kx < kw; ++kx) acc += w[ky * kw + kx] * in[ky * row_step + i * sw + kx * dw];
+    out[i] = acc;
+  }
+}
+
+// Writes the m x n corner of an accumulator tile (row stride ld) to C with the epilogue.
+template <class T>
+void store_tile(const T* tile, int64_t ld, T* c, int64_t ldc, int64_t m, int64_t n, const GemmEpilogue<T>& ep) {
+  for (int64_t i = 0; i < m; ++i) {
+    T* ci = c + i * ldc;
+    const T base = ep.bias != nullptr ? ep.bias[i] : T(0);
+    for (int64_t j = 0; j < n; ++j) {
+      const T v = ep.accumulate ? ci[j] + tile[i * ld + j] : base + tile[i * ld + j];
+      ci[j] = ep.relu ? (v < T(0) ? T(0) : v) : v;
+    }
+  }
+}
+
+}  // namespace fastconv::FASTCONV_ISA
