@@ -83,7 +83,7 @@ def bad_argument_cases():
                     yield pytest.param(name, arg, value, exc, id=f"{name}-{arg}={value!r}")
 
 
-@pytest.mark.parametrize("name,arg,value,exc", bad_argument_cases())
+@pytest.mark.parametrize("name,arg,value,exc", list(bad_argument_cases()))
 def test_bad_argument_is_named(name, arg, value, exc):
     with pytest.raises(exc, match=rf"\b{arg}\b"):
         call(name, **{arg: value})
