@@ -16,8 +16,9 @@ bool always() { return true; }
 // Ordered from most portable to most specialised; the last supported one is the default.
 const Backend kBackends[] = {
     {"portable", always, fill_portable},
-#ifdef FASTCONV_HAVE_AVX2
+#ifdef FASTCONV_X86_KERNELS
     {"avx2", cpu_has_avx2_fma, fill_avx2},
+    {"avx512", cpu_has_avx512f, fill_avx512},
 #endif
 };
 

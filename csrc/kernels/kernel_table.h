@@ -49,9 +49,11 @@ std::string available_backends();
 
 // Each ISA folder provides one of these; it overrides the entries it implements.
 void fill_portable(Kernels<float>& f, Kernels<double>& d);
-#ifdef FASTCONV_HAVE_AVX2
+#ifdef FASTCONV_X86_KERNELS
 bool cpu_has_avx2_fma();
 void fill_avx2(Kernels<float>& f, Kernels<double>& d);
+bool cpu_has_avx512f();
+void fill_avx512(Kernels<float>& f, Kernels<double>& d);
 #endif
 
 }  // namespace fastconv

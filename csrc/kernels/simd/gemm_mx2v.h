@@ -1,25 +1,23 @@
-// GEMM microkernel: 6 rows x 2 vectors (6x16 for float, 6x8 for double) in 12 accumulators.
-// A packed 6 values per k, B packed 2 vectors per k (see Kernels::gemm_ukernel).
+// GEMM microkernel: MR rows x 2 vectors in 2*MR accumulators (AVX2: 6x16 float / 6x8 double;
+// AVX-512: 14x32 / 14x16). A packed MR values per k, B 2 vectors per k (Kernels::gemm_ukernel).
+// ISA-neutral SIMD kernel template: the including fill file defines FASTCONV_ISA and
+// provides that ISA's Vec<T> traits (see avx2/vec_avx2.h) before including this header.
 #pragma once
-#ifndef FASTCONV_ISA
-#define FASTCONV_ISA avx2
-#endif
-#include "kernels/avx2/vec_avx2.h"
 #include "kernels/generic/conv_row.h"
 
-namespace fastconv::avx2 {
+namespace fastconv::FASTCONV_ISA {
 
-template <class T>
-void gemm_6x2v(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
+template <class T, int MR>
+void gemm_mx2v(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
                const GemmEpilogue<T>& ep) {
   using X = Vec<T>;
   using V = typename X::V;
-  constexpr int MR = 6, L = X::kLanes, NR = 2 * L;
+  constexpr int L = X::kLanes, NR = 2 * L;
   V acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = X::zero();
   for (int64_t k = 0; k < kc; ++k) {
     const V b0 = X::load(b + k * NR), b1 = X::load(b + k * NR + L);
-#pragma GCC unroll 6
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const V ai = X::set1(a[k * MR + i]);
       acc[i][0] = X::fma(ai, b0, acc[i][0]);
@@ -28,7 +26,7 @@ void gemm_6x2v(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
   }
   const V zero = X::zero();
   if (m == MR && n == NR) {
-#pragma GCC unroll 6
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       T* ci = c + i * ldc;
       V base0 = ep.accumulate ? X::load(ci) : (ep.bias != nullptr ? X::set1(ep.bias[i]) : zero);
@@ -51,4 +49,4 @@ void gemm_6x2v(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
   store_tile(&tile[0][0], NR, c, ldc, m, n, ep);
 }
 
-}  // namespace fastconv::avx2
+}  // namespace fastconv::FASTCONV_ISA

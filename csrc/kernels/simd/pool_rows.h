@@ -3,13 +3,11 @@
 // whose windows leave the input on the left or right, and other strides, use the scalar
 // per-window code; both follow the same order, so results equal the portable ones.
 #pragma once
-#ifndef FASTCONV_ISA
-#define FASTCONV_ISA avx2
-#endif
-#include "kernels/avx2/vec_avx2.h"
+// ISA-neutral SIMD kernel template: the including fill file defines FASTCONV_ISA and
+// provides that ISA's Vec<T> traits (see avx2/vec_avx2.h) before including this header.
 #include "kernels/generic/pool_planes.h"
 
-namespace fastconv::avx2 {
+namespace fastconv::FASTCONV_ISA {
 
 template <class T, int SW>
 typename Vec<T>::V load_strided(const T* p) {
@@ -53,7 +51,7 @@ void max_pool_plane_strided(const T* in, T* out, int64_t* idx, const PoolGeom& g
         const T* row = in + y * g.W + x0;
         for (int64_t kx = 0; kx < g.kw; ++kx) {
           const V v = load_strided<T, SW>(row + kx * g.dw);
-          const V take = X::gt_or_nan(v, best);
+          const auto take = X::gt_or_nan(v, best);
           best = X::blend(best, v, take);
           if (with_index) best_i = X::blend_index(best_i, X::index_lanes(y * g.W + x0 + kx * g.dw, SW), take);
         }
@@ -69,7 +67,7 @@ void max_pool_plane_strided(const T* in, T* out, int64_t* idx, const PoolGeom& g
 }
 
 template <class T>
-void max_pool_plane_avx2(const T* in, T* out, int64_t* idx, const PoolGeom& g) {
+void max_pool_plane_simd(const T* in, T* out, int64_t* idx, const PoolGeom& g) {
   const bool index_fits = sizeof(T) == 8 || g.H * g.W < (int64_t{1} << 31);
   if (g.sw == 1 && index_fits)
     max_pool_plane_strided<T, 1>(in, out, idx, g);
@@ -104,7 +102,7 @@ void window_pool_plane_strided(const T* in, T* out, const PoolGeom& g, const Win
 
 // Lp pooling (a pow per element) stays scalar.
 template <class T>
-void window_pool_plane_avx2(const T* in, T* out, const PoolGeom& g, const WindowPoolParams& p) {
+void window_pool_plane_simd(const T* in, T* out, const PoolGeom& g, const WindowPoolParams& p) {
   if (p.kind != WindowPoolKind::Lp && g.sw == 1)
     window_pool_plane_strided<T, 1>(in, out, g, p);
   else if (p.kind != WindowPoolKind::Lp && g.sw == 2)
@@ -113,4 +111,4 @@ void window_pool_plane_avx2(const T* in, T* out, const PoolGeom& g, const Window
     window_pool_plane(in, out, g, p);
 }
 
-}  // namespace fastconv::avx2
+}  // namespace fastconv::FASTCONV_ISA

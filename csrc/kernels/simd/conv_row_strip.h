@@ -1,14 +1,11 @@
-// Direct-convolution row kernel: a strip of 4 vectors (32 float / 16 double outputs) of one
-// output row stays in registers while every tap is applied, then is stored once. Stride 1
+// ISA-neutral SIMD kernel template: the including fill file defines FASTCONV_ISA and
+// provides that ISA's Vec<T> traits (see avx2/vec_avx2.h) before including this header.
+// Direct-convolution row kernel: a strip of 4 vectors of one output row stays in registers while every tap is applied, then is stored once. Stride 1
 // loads contiguously, stride 2 deinterleaves; other strides and the row's tail are scalar.
 #pragma once
-#ifndef FASTCONV_ISA
-#define FASTCONV_ISA avx2
-#endif
-#include "kernels/avx2/vec_avx2.h"
 #include "kernels/generic/conv_row.h"
 
-namespace fastconv::avx2 {
+namespace fastconv::FASTCONV_ISA {
 
 template <class T, int SW, int NV>
 void conv_row_strip(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw) {
@@ -43,7 +40,7 @@ int64_t conv_row_vectors(T* out, const T* in, int64_t row_step, const T* w, int6
 }
 
 template <class T>
-void conv_row_avx2(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw,
+void conv_row_simd(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw,
                    int64_t count, int64_t sw) {
   int64_t i = 0;
   if (sw == 1)
@@ -53,4 +50,4 @@ void conv_row_avx2(T* out, const T* in, int64_t row_step, const T* w, int64_t kh
   conv_row_scalar(out, in, row_step, w, kh, kw, dw, i, count, sw);
 }
 
-}  // namespace fastconv::avx2
+}  // namespace fastconv::FASTCONV_ISA

@@ -1,0 +1,77 @@
+// 512-bit vector traits (AVX-512F only), the same interface as avx2/vec_avx2.h; comparison
+// results are mask registers. Include only from files compiled with -mavx512f.
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace fastconv::avx512 {
+
+template <class T>
+struct Vec;
+
+template <>
+struct Vec<float> {
+  using V = __m512;
+  using M = __mmask16;
+  static constexpr int kLanes = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V set1(float v) { return _mm512_set1_ps(v); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V div(V a, V b) { return _mm512_div_ps(a, b); }
+  static V max_keep_nan(V a, V b) { return _mm512_max_ps(a, b); }
+  static M gt_or_nan(V v, V best) {
+    return _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  }
+  static V blend(V a, V b, M take_b) { return _mm512_mask_blend_ps(take_b, a, b); }
+  static V load_even(const float* p) {  // p[0], p[2], ..., p[30] (reads p[0..31])
+    const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(p), idx, _mm512_loadu_ps(p + 16));
+  }
+  using I = __m512i;  // 32-bit index lanes (planes of fewer than 2^31 pixels)
+  static I index_lanes(int64_t base, int64_t step) {
+    return _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(base)),
+                            _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32(static_cast<int32_t>(step))));
+  }
+  static I blend_index(I a, I b, M take_b) { return _mm512_mask_blend_epi32(take_b, a, b); }
+  static void store_index(int64_t* p, I v) {
+    _mm512_storeu_si512(p, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)));
+    _mm512_storeu_si512(p + 8, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)));
+  }
+};
+
+template <>
+struct Vec<double> {
+  using V = __m512d;
+  using M = __mmask8;
+  static constexpr int kLanes = 8;
+  static V zero() { return _mm512_setzero_pd(); }
+  static V set1(double v) { return _mm512_set1_pd(v); }
+  static V load(const double* p) { return _mm512_loadu_pd(p); }
+  static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static V div(V a, V b) { return _mm512_div_pd(a, b); }
+  static V max_keep_nan(V a, V b) { return _mm512_max_pd(a, b); }
+  static M gt_or_nan(V v, V best) {
+    return _mm512_cmp_pd_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q);
+  }
+  static V blend(V a, V b, M take_b) { return _mm512_mask_blend_pd(take_b, a, b); }
+  static V load_even(const double* p) {  // p[0], p[2], ..., p[14] (reads p[0..15])
+    const __m512i idx = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    return _mm512_permutex2var_pd(_mm512_loadu_pd(p), idx, _mm512_loadu_pd(p + 8));
+  }
+  using I = __m512i;  // 64-bit index lanes
+  static I index_lanes(int64_t base, int64_t step) {
+    return _mm512_add_epi64(_mm512_set1_epi64(base),
+                            _mm512_mullox_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_epi64(step)));
+  }
+  static I blend_index(I a, I b, M take_b) { return _mm512_mask_blend_epi64(take_b, a, b); }
+  static void store_index(int64_t* p, I v) { _mm512_storeu_si512(p, v); }
+};
+
+}  // namespace fastconv::avx512

@@ -1,0 +1,23 @@
+// Fills a dispatch table with the ISA-neutral SIMD kernels instantiated for the including
+// ISA (FASTCONV_ISA and its Vec<T> traits must be defined first). MR: GEMM tile rows.
+#pragma once
+#include "kernels/kernel_table.h"
+#include "kernels/simd/conv_row_strip.h"
+#include "kernels/simd/gemm_mx2v.h"
+#include "kernels/simd/pool_rows.h"
+#include "kernels/simd/relu.h"
+
+namespace fastconv::FASTCONV_ISA {
+
+template <class T, int MR>
+void fill_simd(Kernels<T>& k) {
+  k.gemm_mr = MR;
+  k.gemm_nr = 2 * Vec<T>::kLanes;
+  k.gemm_ukernel = gemm_mx2v<T, MR>;
+  k.conv_row = conv_row_simd<T>;
+  k.max_pool_plane = max_pool_plane_simd<T>;
+  k.window_pool_plane = window_pool_plane_simd<T>;
+  k.relu = relu_simd<T>;
+}
+
+}  // namespace fastconv::FASTCONV_ISA
