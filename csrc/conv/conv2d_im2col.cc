@@ -2,6 +2,7 @@
 
 #include "common/aligned.h"
 #include "common/parallel.h"
+#include "common/ranges.h"
 #include "common/workspace.h"
 #include "conv/conv2d.h"
 #include "conv/gemm_packing.h"
@@ -15,34 +16,41 @@ constexpr int64_t kBlockN = 512;  // output pixels in one packed B block
 // Packs rows [k0, k0+kc) x pixels [0, ncols) of the block's implicit im2col matrix of image
 // n, group g, straight from the input, one NR-wide micro-panel at a time (sequential
 // writes). Row r is (c, ky, kx); column j is output pixel (oy, ox) whose window starts at
-// (y_base[j], x_base[j]). A micro-panel that lies in one output row and inside the input is
-// a strided copy; anything else is copied element by element with zero padding.
+// (y_base[j], x_base[j]). A micro-panel is split into runs of one output row; each run is a
+// strided copy of one input row between two runs of zero padding.
 template <class T>
 void pack_im2col(const Conv2dShape& s, const T* x, int64_t n, int64_t g, int64_t k0, int64_t kc, int64_t ncols,
                  int64_t NR, const int64_t* y_base, const int64_t* x_base, T* dst) {
+  struct Run {
+    int64_t begin, end, y, x;  // columns [begin, end) of the panel; window origin of `begin`
+  };
+  Run runs[64];  // NR <= 64 columns, so at most NR runs
   const int64_t taps = s.kh * s.kw;
   const T* xg = x + (n * s.C + g * s.Cg()) * s.H * s.W;
   for (int64_t j0 = 0; j0 < ncols; j0 += NR, dst += kc * NR) {
     const int64_t cols = std::min(NR, ncols - j0);
-    const bool one_row = cols == NR && y_base[j0] == y_base[j0 + NR - 1];
+    int64_t nruns = 0;
+    for (int64_t j = 0; j < cols; ++j)
+      if (j == 0 || y_base[j0 + j] != y_base[j0 + j - 1]) runs[nruns++] = {j, j + 1, y_base[j0 + j], x_base[j0 + j]};
+      else runs[nruns - 1].end = j + 1;
     for (int64_t r = 0; r < kc; ++r) {
       const int64_t row = k0 + r, c = row / taps, ky = (row % taps) / s.kw, kx = row % s.kw;
       const T* xc = xg + c * s.H * s.W;
-      const int64_t iy = y_base[j0] + ky * s.dh, ix0 = x_base[j0] + kx * s.dw;
       T* d = dst + r * NR;
-      if (one_row && iy >= 0 && iy < s.H && ix0 >= 0 && ix0 + (NR - 1) * s.sw < s.W) {
-        const T* src = xc + iy * s.W + ix0;
-        for (int64_t jj = 0; jj < NR; ++jj) d[jj] = src[jj * s.sw];
-        continue;
+      for (int64_t i = 0; i < nruns; ++i) {
+        const Run& run = runs[i];
+        const int64_t iy = run.y + ky * s.dh, ix = run.x + kx * s.dw;
+        const Range ok = (iy >= 0 && iy < s.H) ? valid_range(run.end - run.begin, s.sw, ix, s.W) : Range{0, 0};
+        T* seg = d + run.begin;
+        for (int64_t j = 0; j < ok.begin; ++j) seg[j] = T(0);
+        const T* src = xc + iy * s.W + ix;
+        if (s.sw == 1)
+          std::copy(src + ok.begin, src + ok.end, seg + ok.begin);
+        else
+          for (int64_t j = ok.begin; j < ok.end; ++j) seg[j] = src[j * s.sw];
+        for (int64_t j = ok.end; j < run.end - run.begin; ++j) seg[j] = T(0);
       }
-      for (int64_t jj = 0; jj < NR; ++jj) {
-        T v = T(0);
-        if (jj < cols) {
-          const int64_t y = y_base[j0 + jj] + ky * s.dh, xx = x_base[j0 + jj] + kx * s.dw;
-          if (y >= 0 && y < s.H && xx >= 0 && xx < s.W) v = xc[y * s.W + xx];
-        }
-        d[jj] = v;
-      }
+      for (int64_t j = cols; j < NR; ++j) d[j] = T(0);
     }
   }
 }
