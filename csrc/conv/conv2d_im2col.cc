@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <vector>
 
 #include "common/aligned.h"
 #include "common/parallel.h"
@@ -10,8 +11,8 @@
 namespace fastconv {
 namespace {
 
-constexpr int64_t kBlockK = 256;  // reduction depth of one packed B block
-constexpr int64_t kBlockN = 512;  // output pixels in one packed B block
+constexpr int64_t kBlockK = 256;  // reduction depth of one B block
+constexpr int64_t kBlockN = 512;  // output pixels of one work item
 
 // Packs rows [k0, k0+kc) x pixels [0, ncols) of the block's implicit im2col matrix of image
 // n, group g, straight from the input, one NR-wide micro-panel at a time (sequential
@@ -55,35 +56,25 @@ void pack_im2col(const Conv2dShape& s, const T* x, int64_t n, int64_t g, int64_t
   }
 }
 
-}  // namespace
-
-// C_g (Kg x OH*OW) = W_g (Kg x Cg*kh*kw) * im2col(x_n,g), one block of output pixels per
-// work item. Scratch per thread: kBlockK x kBlockN values plus 2 x kBlockN indices.
+// Output planes of one image and group when the input has no input channels: the bias alone.
 template <class T>
-void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* out, bool relu) {
-  const Kernels<T>& kern = kernels<T>();
-  const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr;
-  const int64_t Kg = s.Kg(), R = s.Cg() * s.kh * s.kw, P = s.OH * s.OW;
-  const int64_t a_block = ceil_div(Kg, MR) * R * MR;
-  AlignedBuffer<T> a_packed(s.groups * a_block);
-  for (int64_t g = 0; g < s.groups; ++g) pack_a(w + g * Kg * R, Kg, R, MR, a_packed.get() + g * a_block);
+void write_bias_only(T* c, int64_t Kg, int64_t P, const T* bias_g, bool relu) {
+  for (int64_t k = 0; k < Kg; ++k) {
+    const T v = bias_g != nullptr ? bias_g[k] : T(0);
+    std::fill(c + k * P, c + (k + 1) * P, relu && v < T(0) ? T(0) : v);
+  }
+}
 
-  const int64_t NC = std::min(ceil_div(P, NR) * NR, kBlockN);
-  const int64_t KC = std::min(R, kBlockK);
-  const int64_t panels = ceil_div(P, NC);
+// Blocks of kBlockN output pixels, B packed per block from the input (any stride).
+template <class T>
+void gemm_packed_blocks(const Conv2dShape& s, const T* x, const T* a_packed, int64_t a_block, const T* bias, T* out,
+                        bool relu) {
+  const Kernels<T>& kern = kernels<T>();
+  const int64_t NR = kern.gemm_nr, Kg = s.Kg(), R = s.Cg() * s.kh * s.kw, P = s.OH * s.OW;
+  const int64_t NC = std::min(ceil_div(P, NR) * NR, kBlockN), KC = std::min(R, kBlockK), panels = ceil_div(P, NC);
   parallel_for(s.N * s.groups * panels, s.N * s.K * R * P, [&](int64_t task) {
     const int64_t n = task / (s.groups * panels), g = (task / panels) % s.groups, p0 = (task % panels) * NC;
     const int64_t ncols = std::min(NC, P - p0);
-    T* c = out + (n * s.K + g * Kg) * P + p0;
-    const T* bias_g = bias != nullptr ? bias + g * Kg : nullptr;
-    if (R == 0) {  // no input channels: the output is the bias alone
-      for (int64_t k = 0; k < Kg; ++k)
-        for (int64_t j = 0; j < ncols; ++j) {
-          T v = bias_g != nullptr ? bias_g[k] : T(0);
-          c[k * P + j] = relu && v < T(0) ? T(0) : v;
-        }
-      return;
-    }
     const int64_t b_count = ceil_div(NC, NR) * NR * KC;
     char* scratch = static_cast<char*>(workspace(b_count * sizeof(T) + 2 * NC * sizeof(int64_t)));
     T* b_packed = reinterpret_cast<T*>(scratch);
@@ -93,12 +84,97 @@ void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
       y_base[j] = ((p0 + j) / s.OW) * s.sh - s.pt;
       x_base[j] = ((p0 + j) % s.OW) * s.sw - s.pl;
     }
+    T* c = out + (n * s.K + g * Kg) * P + p0;
+    const T* bias_g = bias != nullptr ? bias + g * Kg : nullptr;
     for (int64_t k0 = 0; k0 < R; k0 += KC) {
       const int64_t kc = std::min(KC, R - k0);
       pack_im2col(s, x, n, g, k0, kc, ncols, NR, y_base, x_base, b_packed);
-      gemm_block(kern, Kg, ncols, R, k0, kc, a_packed.get() + g * a_block, b_packed, c, P, bias_g, relu);
+      gemm_block(kern, Kg, ncols, R, k0, kc, a_packed + g * a_block, b_packed, c, P, bias_g, relu);
     }
   });
+}
+
+// Unit horizontal stride and no padding (the caller pads first): micro-panels are NR
+// consecutive outputs of one row, and B row (c, ky, kx) of a micro-panel is the input row
+// it reads, used in place at offset c*H*W + ky*dh*W + kx*dw. A micro-panel whose last read
+// would pass x_end (the last rows of the last plane, without the caller's slack) is packed.
+template <class T>
+void gemm_in_place_rows(const Conv2dShape& s, const T* x, const T* x_end, const T* a_packed, int64_t a_block,
+                        const T* bias, T* out, bool relu) {
+  const Kernels<T>& kern = kernels<T>();
+  const int64_t NR = kern.gemm_nr, Kg = s.Kg(), R = s.Cg() * s.kh * s.kw, P = s.OH * s.OW;
+  const int64_t KC = std::min(R, kBlockK), taps = s.kh * s.kw;
+  std::vector<int64_t> offsets(R);
+  for (int64_t r = 0; r < R; ++r)
+    offsets[r] = (r / taps) * s.H * s.W + ((r % taps) / s.kw) * s.dh * s.W + (r % s.kw) * s.dw;
+  const int64_t reach = offsets[R - 1] + NR;  // elements a micro-panel reads past its origin
+  const int64_t rows_per_task = std::max<int64_t>(1, kBlockN / s.OW), row_blocks = ceil_div(s.OH, rows_per_task);
+  parallel_for(s.N * s.groups * row_blocks, s.N * s.K * R * P, [&](int64_t task) {
+    const int64_t n = task / (s.groups * row_blocks), g = (task / row_blocks) % s.groups;
+    const int64_t oy_end = std::min(s.OH, (task % row_blocks + 1) * rows_per_task);
+    const T* xg = x + (n * s.C + g * s.Cg()) * s.H * s.W;
+    const T* a_g = a_packed + g * a_block;
+    const T* bias_g = bias != nullptr ? bias + g * Kg : nullptr;
+    for (int64_t oy = (task % row_blocks) * rows_per_task; oy < oy_end; ++oy) {
+      for (int64_t ox0 = 0; ox0 < s.OW; ox0 += NR) {
+        const int64_t ncols = std::min(NR, s.OW - ox0);
+        const T* base = xg + oy * s.sh * s.W + ox0;
+        T* c = out + (n * s.K + g * Kg) * P + oy * s.OW + ox0;
+        const bool in_place = base + reach <= x_end;
+        for (int64_t k0 = 0; k0 < R; k0 += KC) {
+          const int64_t kc = std::min(KC, R - k0);
+          if (in_place) {
+            gemm_block_in_place(kern, Kg, ncols, R, k0, kc, a_g, base, offsets.data(), c, P, bias_g, relu);
+            continue;
+          }
+          int64_t y_base[64], x_base[64];
+          for (int64_t j = 0; j < ncols; ++j) y_base[j] = oy * s.sh, x_base[j] = ox0 + j;
+          T* b_packed = workspace_as<T>(kc * NR);
+          pack_im2col(s, x, n, g, k0, kc, ncols, NR, y_base, x_base, b_packed);
+          gemm_block(kern, Kg, ncols, R, k0, kc, a_g, b_packed, c, P, bias_g, relu);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+// C_g (Kg x OH*OW) = W_g (Kg x Cg*kh*kw) * im2col(x_n,g) without materialising im2col.
+// Unit horizontal stride: B is read in place from the input (or from one zero-padded copy
+// of it when there is padding: N*C*(H+pads)*(W+pads) values). Other strides: B is packed
+// per block of 512 output pixels; scratch per thread 256 x 512 values plus 1024 indices.
+template <class T>
+void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* out, bool relu) {
+  const Kernels<T>& kern = kernels<T>();
+  const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr, Kg = s.Kg(), R = s.Cg() * s.kh * s.kw, P = s.OH * s.OW;
+  if (s.N * s.K * P == 0) return;
+  if (R == 0) {
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t g = 0; g < s.groups; ++g)
+        write_bias_only(out + (n * s.K + g * Kg) * P, Kg, P, bias != nullptr ? bias + g * Kg : nullptr, relu);
+    return;
+  }
+  const int64_t a_block = ceil_div(Kg, MR) * R * MR;
+  AlignedBuffer<T> a_packed(s.groups * a_block);
+  for (int64_t g = 0; g < s.groups; ++g) pack_a(w + g * Kg * R, Kg, R, MR, a_packed.get() + g * a_block);
+  if (s.sw != 1) {
+    gemm_packed_blocks(s, x, a_packed.get(), a_block, bias, out, relu);
+    return;
+  }
+  const int64_t Hp = std::max(s.pt + s.H, (s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1);
+  const int64_t Wp = std::max(s.pl + s.W, s.OW + (s.kw - 1) * s.dw);
+  if (Hp == s.H && Wp == s.W && s.pt == 0 && s.pl == 0) {
+    gemm_in_place_rows(s, x, x + s.N * s.C * s.H * s.W, a_packed.get(), a_block, bias, out, relu);
+    return;
+  }
+  const int64_t padded_count = s.N * s.C * Hp * Wp;
+  AlignedBuffer<T> padded(padded_count + NR);  // NR of slack: no micro-panel is ever packed
+  pad2d(x, padded.get(), s.N * s.C, s.H, s.W, s.pt, Hp - s.H - s.pt, s.pl, Wp - s.W - s.pl, PadMode::Constant, T(0));
+  std::fill(padded.get() + padded_count, padded.get() + padded_count + NR, T(0));
+  Conv2dShape ps = s;
+  ps.H = Hp, ps.W = Wp, ps.pt = ps.pl = 0;
+  gemm_in_place_rows(ps, padded.get(), padded.get() + padded_count + NR, a_packed.get(), a_block, bias, out, relu);
 }
 
 template void conv2d_im2col<float>(const Conv2dShape&, const float*, const float*, const float*, float*, bool);

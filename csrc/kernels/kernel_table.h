@@ -16,6 +16,10 @@ struct Kernels {
   int64_t gemm_mr, gemm_nr;
   void (*gemm_ukernel)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
                        const GemmEpilogue<T>& ep);
+  // The same with B read in place: row k is base[offsets[k] .. offsets[k] + nr), all nr
+  // values readable (columns past n are computed and discarded).
+  void (*gemm_ukernel_offsets)(int64_t kc, const T* a, const T* base, const int64_t* offsets, T* c, int64_t ldc,
+                               int64_t m, int64_t n, const GemmEpilogue<T>& ep);
 
   // One output row of a direct convolution, all taps at once, added to out:
   // out[i] += sum over (ky, kx) of w[ky*kw + kx] * in[ky*row_step + i*sw + kx*dw], i < count,

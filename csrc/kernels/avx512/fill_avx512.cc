@@ -16,7 +16,8 @@ void fill(Kernels<T>& k) {
   constexpr int MR = 14;
   k.gemm_mr = MR;
   k.gemm_nr = 2 * Vec<T>::kLanes;
-  k.gemm_ukernel = gemm_mx2v<T, MR>;
+  k.gemm_ukernel = gemm_packed<T, MR>;
+  k.gemm_ukernel_offsets = gemm_offsets<T, MR>;
   k.relu = relu_simd<T>;
 }
 

@@ -23,6 +23,21 @@ void conv_row_scalar(T* out, const T* in, int64_t row_step, const T* w, int64_t 
   }
 }
 
+// How a GEMM microkernel finds row k of its kc x NR block of B: packed rows one after
+// another, or rows read in place at base + offsets[k] (an input plane, see conv2d_im2col.cc).
+template <class T>
+struct PackedRows {
+  const T* b;
+  int64_t nr;
+  const T* row(int64_t k) const { return b + k * nr; }
+};
+template <class T>
+struct OffsetRows {
+  const T* base;
+  const int64_t* offsets;
+  const T* row(int64_t k) const { return base + offsets[k]; }
+};
+
 // Writes the m x n corner of an accumulator tile (row stride ld) to C with the epilogue.
 template <class T>
 void store_tile(const T* tile, int64_t ld, T* c, int64_t ldc, int64_t m, int64_t n, const GemmEpilogue<T>& ep) {

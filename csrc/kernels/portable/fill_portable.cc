@@ -23,7 +23,8 @@ void fill(Kernels<T>& k) {
   constexpr int MR = 4, NR = 8;
   k.gemm_mr = MR;
   k.gemm_nr = NR;
-  k.gemm_ukernel = gemm_ukernel<T, MR, NR>;
+  k.gemm_ukernel = gemm_packed<T, MR, NR>;
+  k.gemm_ukernel_offsets = gemm_offsets<T, MR, NR>;
   k.conv_row = conv_row<T>;
   k.max_pool_plane = max_pool_plane<T>;
   k.window_pool_plane = window_pool_plane<T>;

@@ -10,17 +10,28 @@
 
 namespace fastconv::portable {
 
-template <class T, int MR, int NR>
-void gemm_ukernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
-                  const GemmEpilogue<T>& ep) {
+template <class T, int MR, int NR, class Rows>
+void gemm_tile(int64_t kc, const T* a, Rows b, T* c, int64_t ldc, int64_t m, int64_t n, const GemmEpilogue<T>& ep) {
   T acc[MR][NR] = {};
   for (int64_t k = 0; k < kc; ++k) {
     const T* ak = a + k * MR;
-    const T* bk = b + k * NR;
+    const T* bk = b.row(k);
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NR; ++j) acc[i][j] += ak[i] * bk[j];
   }
   store_tile(&acc[0][0], NR, c, ldc, m, n, ep);
+}
+
+template <class T, int MR, int NR>
+void gemm_packed(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
+                 const GemmEpilogue<T>& ep) {
+  gemm_tile<T, MR, NR>(kc, a, PackedRows<T>{b, NR}, c, ldc, m, n, ep);
+}
+
+template <class T, int MR, int NR>
+void gemm_offsets(int64_t kc, const T* a, const T* base, const int64_t* offsets, T* c, int64_t ldc, int64_t m,
+                  int64_t n, const GemmEpilogue<T>& ep) {
+  gemm_tile<T, MR, NR>(kc, a, OffsetRows<T>{base, offsets}, c, ldc, m, n, ep);
 }
 
 }  // namespace fastconv::portable

@@ -13,7 +13,8 @@ template <class T, int MR>
 void fill_simd(Kernels<T>& k) {
   k.gemm_mr = MR;
   k.gemm_nr = 2 * Vec<T>::kLanes;
-  k.gemm_ukernel = gemm_mx2v<T, MR>;
+  k.gemm_ukernel = gemm_packed<T, MR>;
+  k.gemm_ukernel_offsets = gemm_offsets<T, MR>;
   k.conv_row = conv_row_simd<T>;
   k.max_pool_plane = max_pool_plane_simd<T>;
   k.window_pool_plane = window_pool_plane_simd<T>;

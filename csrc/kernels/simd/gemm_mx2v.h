@@ -7,16 +7,16 @@
 
 namespace fastconv::FASTCONV_ISA {
 
-template <class T, int MR>
-void gemm_mx2v(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
-               const GemmEpilogue<T>& ep) {
+template <class T, int MR, class Rows>
+void gemm_mx2v(int64_t kc, const T* a, Rows b, T* c, int64_t ldc, int64_t m, int64_t n, const GemmEpilogue<T>& ep) {
   using X = Vec<T>;
   using V = typename X::V;
   constexpr int L = X::kLanes, NR = 2 * L;
   V acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = X::zero();
   for (int64_t k = 0; k < kc; ++k) {
-    const V b0 = X::load(b + k * NR), b1 = X::load(b + k * NR + L);
+    const T* bk = b.row(k);
+    const V b0 = X::load(bk), b1 = X::load(bk + L);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const V ai = X::set1(a[k * MR + i]);
@@ -47,6 +47,18 @@ void gemm_mx2v(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
     X::store(tile[i] + L, acc[i][1]);
   }
   store_tile(&tile[0][0], NR, c, ldc, m, n, ep);
+}
+
+template <class T, int MR>
+void gemm_packed(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
+                 const GemmEpilogue<T>& ep) {
+  gemm_mx2v<T, MR>(kc, a, PackedRows<T>{b, 2 * Vec<T>::kLanes}, c, ldc, m, n, ep);
+}
+
+template <class T, int MR>
+void gemm_offsets(int64_t kc, const T* a, const T* base, const int64_t* offsets, T* c, int64_t ldc, int64_t m,
+                  int64_t n, const GemmEpilogue<T>& ep) {
+  gemm_mx2v<T, MR>(kc, a, OffsetRows<T>{base, offsets}, c, ldc, m, n, ep);
 }
 
 }  // namespace fastconv::FASTCONV_ISA
