@@ -141,8 +141,8 @@ void gemm_in_place_rows(const Conv2dShape& s, const T* x, const T* x_end, const 
 }  // namespace
 
 // C_g (Kg x OH*OW) = W_g (Kg x Cg*kh*kw) * im2col(x_n,g) without materialising im2col.
-// Unit horizontal stride: B is read in place from the input (or from one zero-padded copy
-// of it when there is padding: N*C*(H+pads)*(W+pads) values). Other strides: B is packed
+// Unit horizontal stride: B is read in place from the input (or, when there is padding,
+// from a zero-padded copy of one image at a time: C*(H+pads)*(W+pads) values). Other strides: B is packed
 // per block of 512 output pixels; scratch per thread 256 x 512 values plus 1024 indices.
 template <class T>
 void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* out, bool relu) {
@@ -168,13 +168,18 @@ void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
     gemm_in_place_rows(s, x, x + s.N * s.C * s.H * s.W, a_packed.get(), a_block, bias, out, relu);
     return;
   }
-  const int64_t padded_count = s.N * s.C * Hp * Wp;
+  // One image at a time, so that its padded copy is still in cache when the GEMM reads it.
+  const int64_t image_in = s.C * s.H * s.W, image_out = s.K * P, padded_count = s.C * Hp * Wp;
   AlignedBuffer<T> padded(padded_count + NR);  // NR of slack: no micro-panel is ever packed
-  pad2d(x, padded.get(), s.N * s.C, s.H, s.W, s.pt, Hp - s.H - s.pt, s.pl, Wp - s.W - s.pl, PadMode::Constant, T(0));
   std::fill(padded.get() + padded_count, padded.get() + padded_count + NR, T(0));
   Conv2dShape ps = s;
-  ps.H = Hp, ps.W = Wp, ps.pt = ps.pl = 0;
-  gemm_in_place_rows(ps, padded.get(), padded.get() + padded_count + NR, a_packed.get(), a_block, bias, out, relu);
+  ps.N = 1, ps.H = Hp, ps.W = Wp, ps.pt = ps.pl = 0;
+  for (int64_t n = 0; n < s.N; ++n) {
+    pad2d(x + n * image_in, padded.get(), s.C, s.H, s.W, s.pt, Hp - s.H - s.pt, s.pl, Wp - s.W - s.pl,
+          PadMode::Constant, T(0));
+    gemm_in_place_rows(ps, padded.get(), padded.get() + padded_count + NR, a_packed.get(), a_block, bias,
+                       out + n * image_out, relu);
+  }
 }
 
 template void conv2d_im2col<float>(const Conv2dShape&, const float*, const float*, const float*, float*, bool);
