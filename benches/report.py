@@ -4,7 +4,8 @@
 
 Every number is the median of many calls in this one process; ratios are peer time divided
 by fastconv time (above 1: fastconv is faster). GFLOP/s = 2*N*K*(C/groups)*kh*kw*OH*OW / t
-for convolutions; GB/s = (input + output bytes) / t for pooling.
+for convolutions; GB/s = (input + output bytes) / t for pooling. "% peak" is of this machine's
+float32 FMA peak on the active backend, measured first with fastconv's register-only probe.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ except ImportError:
     torch = None
 
 SHAPES = json.loads((pathlib.Path(__file__).parent / "bench_shapes.json").read_text())
-PEAK_GFLOPS_PER_CORE = 102.0  # Zen 3 at 3.1 GHz: 2 FMA x 8 float lanes x 2 flops per cycle
 REFERENCE_MAX_SECONDS = 2.0   # the NumPy reference is timed only where one call is quick
 
 
@@ -40,6 +40,19 @@ def median_time(fn, seconds, min_reps=5, max_reps=2000):
         fn()
         times.append(time.perf_counter() - t)
     return float(np.median(times))
+
+
+def peak_gflops_per_core():
+    """float32 FMA throughput of one core on the active backend, from fastconv's own probe."""
+    from fastconv import _core
+
+    _core.fma_probe(10**6)
+    best = 0.0
+    for _ in range(5):
+        t = time.perf_counter()
+        _, flops = _core.fma_probe(2 * 10**7)
+        best = max(best, flops / (time.perf_counter() - t) / 1e9)
+    return best
 
 
 def conv_calls(s):
@@ -90,8 +103,10 @@ def main(argv=None):
     if args.shapes:
         cases = [c for c in cases if c[0] in args.shapes]
     peers = ["reference"] + (["torch NCHW", "torch channels_last"] if torch is not None else [])
-    print(f"fastconv {fastconv.__version__}, backend {fastconv.backend()}, torch "
-          f"{torch.__version__ if torch is not None else 'not installed'}; float32; medians\n")
+    fastconv.set_num_threads(1)
+    peak = peak_gflops_per_core()
+    print(f"fastconv {fastconv.__version__}, backend {fastconv.backend()} (measured peak {peak:.0f} GFLOP/s "
+          f"per core), torch {torch.__version__ if torch is not None else 'not installed'}; float32; medians\n")
     header = "| shape | threads | fastconv ms | rate | % peak | " + " | ".join(f"vs {p}" for p in peers) + " |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
@@ -113,8 +128,8 @@ def main(argv=None):
                         continue
                 ratios.append(f"{median_time(calls[peer], args.repeat_seconds, min_reps=3) / ours:.2f}x")
             rate = amount / ours
-            peak = f"{100 * rate / (PEAK_GFLOPS_PER_CORE * threads):.0f}%" if unit == "GFLOP/s" else ""
-            print(f"| {name} | {threads} | {ours * 1e3:.3f} | {rate:.1f} {unit} | {peak} | " + " | ".join(ratios) + " |")
+            share = f"{100 * rate / (peak * threads):.0f}%" if unit == "GFLOP/s" else ""
+            print(f"| {name} | {threads} | {ours * 1e3:.3f} | {rate:.1f} {unit} | {share} | " + " | ".join(ratios) + " |")
     print(file=sys.stderr)
 
 

@@ -19,6 +19,14 @@ PYBIND11_MODULE(_core, m) {
         "Switch microkernel set; returns False if the name is unknown or unsupported here.");
   m.def("available_backends", &fastconv::available_backends);
   m.def("get_num_threads", &fastconv::num_threads);
+  m.def(
+      "fma_probe",
+      [](int64_t iterations) {
+        const auto& k = fastconv::kernels<float>();
+        pybind11::gil_scoped_release release;
+        return std::make_pair(k.fma_probe(iterations), iterations * k.probe_flops);
+      },
+      py::arg("iterations"), "float32 peak probe on one thread: (checksum, flops performed).");
   m.def("set_num_threads", &fastconv::set_num_threads, py::arg("n"));
 #ifdef _OPENMP
   m.attr("openmp") = true;

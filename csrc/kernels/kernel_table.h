@@ -38,6 +38,11 @@ struct Kernels {
   void (*adaptive_avg_plane)(const T* in, T* out, int64_t H, int64_t W, int64_t OH, int64_t OW);
   void (*adaptive_max_plane)(const T* in, T* out, int64_t* idx, int64_t H, int64_t W, int64_t OH, int64_t OW);
 
+  // Peak-throughput probe: returns a checksum of `iterations` rounds of independent
+  // multiply-adds; probe_flops is the number of flops one round performs.
+  double (*fma_probe)(int64_t iterations);
+  int64_t probe_flops;
+
   // out[i] = max(in[i], 0), NaN kept.
   void (*relu)(const T* in, T* out, int64_t n);
 };

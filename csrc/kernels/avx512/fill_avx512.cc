@@ -3,6 +3,7 @@
 // 24-56 outputs would leave most of a 16-lane vector to the scalar tail.
 #define FASTCONV_ISA avx512
 #include "kernels/avx512/vec_avx512.h"
+#include "kernels/simd/fma_probe.h"
 #include "kernels/simd/gemm_mx2v.h"
 #include "kernels/simd/relu.h"
 #include "kernels/kernel_table.h"
@@ -19,6 +20,7 @@ void fill(Kernels<T>& k) {
   k.gemm_ukernel = gemm_packed<T, MR>;
   k.gemm_ukernel_offsets = gemm_offsets<T, MR>;
   k.relu = relu_simd<T>;
+  fill_probe<T, MR>(k);
 }
 
 }  // namespace

@@ -18,6 +18,18 @@ void relu(const T* in, T* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = in[i] < T(0) ? T(0) : in[i];
 }
 
+// 8 independent scalar multiply-add chains.
+template <class T>
+double fma_probe(int64_t iterations) {
+  T acc[8];
+  for (int i = 0; i < 8; ++i) acc[i] = T(i);
+  for (int64_t it = 0; it < iterations; ++it)
+    for (int i = 0; i < 8; ++i) acc[i] = acc[i] * T(0.999999) + T(1e-7);
+  double total = 0;
+  for (int i = 0; i < 8; ++i) total += acc[i];
+  return total;
+}
+
 template <class T>
 void fill(Kernels<T>& k) {
   constexpr int MR = 4, NR = 8;
@@ -31,6 +43,8 @@ void fill(Kernels<T>& k) {
   k.adaptive_avg_plane = adaptive_avg_plane<T>;
   k.adaptive_max_plane = adaptive_max_plane<T>;
   k.relu = relu<T>;
+  k.fma_probe = fma_probe<T>;
+  k.probe_flops = 16;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #pragma once
 #include "kernels/kernel_table.h"
 #include "kernels/simd/conv_row_strip.h"
+#include "kernels/simd/fma_probe.h"
 #include "kernels/simd/gemm_mx2v.h"
 #include "kernels/simd/pool_rows.h"
 #include "kernels/simd/relu.h"
@@ -19,6 +20,7 @@ void fill_simd(Kernels<T>& k) {
   k.max_pool_plane = max_pool_plane_simd<T>;
   k.window_pool_plane = window_pool_plane_simd<T>;
   k.relu = relu_simd<T>;
+  fill_probe<T, MR>(k);
 }
 
 }  // namespace fastconv::FASTCONV_ISA

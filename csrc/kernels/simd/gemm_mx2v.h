@@ -17,7 +17,7 @@ void gemm_mx2v(int64_t kc, const T* a, Rows b, T* c, int64_t ldc, int64_t m, int
   for (int64_t k = 0; k < kc; ++k) {
     const T* bk = b.row(k);
     const V b0 = X::load(bk), b1 = X::load(bk + L);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
       const V ai = X::set1(a[k * MR + i]);
       acc[i][0] = X::fma(ai, b0, acc[i][0]);
@@ -26,7 +26,7 @@ void gemm_mx2v(int64_t kc, const T* a, Rows b, T* c, int64_t ldc, int64_t m, int
   }
   const V zero = X::zero();
   if (m == MR && n == NR) {
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
       T* ci = c + i * ldc;
       V base0 = ep.accumulate ? X::load(ci) : (ep.bias != nullptr ? X::set1(ep.bias[i]) : zero);
