@@ -1,6 +1,8 @@
 // The extension module fastconv._core: thin pybind11 wrappers over the operators.
 #include <pybind11/pybind11.h>
 
+#include <string>
+
 #include "common/parallel.h"
 #include "kernels/kernel_table.h"
 
@@ -29,8 +31,10 @@ PYBIND11_MODULE(_core, m) {
       py::arg("iterations"), "float32 peak probe on one thread: (checksum, flops performed).");
   m.def("set_num_threads", &fastconv::set_num_threads, py::arg("n"));
 #ifdef _OPENMP
-  m.attr("openmp") = true;
+  m.attr("openmp") = std::to_string(_OPENMP);  // the OpenMP version date, e.g. 201511
 #else
-  m.attr("openmp") = false;
+  m.attr("openmp") = "";
 #endif
+  m.attr("compiler") = FASTCONV_COMPILER;
+  m.attr("build_flags") = FASTCONV_BUILD_FLAGS;
 }

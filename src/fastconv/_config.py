@@ -36,7 +36,24 @@ def set_num_threads(n):
     _core.set_num_threads(n)
 
 
+def _openmp_runtime():
+    """Path of the OpenMP runtime library this process loaded for fastconv, if any."""
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                if "libgomp" in line or "libomp" in line or "libiomp" in line:
+                    return line.split()[-1]
+    except OSError:
+        pass
+    return "unknown"
+
+
 def show_config():
-    """Print the backend, the available backends and the thread count."""
-    print(f"fastconv backend: {_core.backend()} (available: {_core.available_backends()})")
-    print(f"OpenMP: {'yes' if _core.openmp else 'no'}, threads: {_core.get_num_threads()}")
+    """Print the backend in use, the CPU's backends, threads, OpenMP runtime, compiler and flags."""
+    print(f"fastconv {__import__('fastconv').__version__}")
+    print(f"  backend:   {_core.backend()} (this CPU supports: {_core.available_backends()})")
+    print(f"  threads:   {_core.get_num_threads()}")
+    openmp = f"OpenMP {_core.openmp}, {_openmp_runtime()}" if _core.openmp else "none (single-threaded build)"
+    print(f"  OpenMP:    {openmp}")
+    print(f"  compiler:  {_core.compiler}")
+    print(f"  flags:     {_core.build_flags}")
