@@ -35,6 +35,12 @@ struct Vec<float> {
     const __m256 even = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), 0x88);
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8));
   }
+  // p[0..15] split into even and odd elements: *even = p[0], p[2], ...; *odd = p[1], p[3], ...
+  static void load_pairs(const float* p, V* even, V* odd) {
+    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+  }
   // Flat indices as 32-bit lanes (planes of fewer than 2^31 pixels).
   using I = __m256i;
   static I index_lanes(int64_t base, int64_t step) {
@@ -69,6 +75,11 @@ struct Vec<double> {
   // Elements p[0], p[2], p[4], p[6] (reads p[0..7]).
   static V load_even(const double* p) {
     return _mm256_permute4x64_pd(_mm256_unpacklo_pd(_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)), 0xD8);
+  }
+  static void load_pairs(const double* p, V* even, V* odd) {
+    const __m256d a = _mm256_loadu_pd(p), b = _mm256_loadu_pd(p + 4);
+    *even = _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xD8);
+    *odd = _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0xD8);
   }
   using I = __m256i;  // 64-bit index lanes
   static I index_lanes(int64_t base, int64_t step) {

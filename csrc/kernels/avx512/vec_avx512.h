@@ -31,6 +31,11 @@ struct Vec<float> {
     const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     return _mm512_permutex2var_ps(_mm512_loadu_ps(p), idx, _mm512_loadu_ps(p + 16));
   }
+  static void load_pairs(const float* p, V* even, V* odd) {
+    const __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
+    *even = _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b);
+    *odd = _mm512_permutex2var_ps(a, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), b);
+  }
   using I = __m512i;  // 32-bit index lanes (planes of fewer than 2^31 pixels)
   static I index_lanes(int64_t base, int64_t step) {
     return _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(base)),
@@ -64,6 +69,11 @@ struct Vec<double> {
   static V load_even(const double* p) {  // p[0], p[2], ..., p[14] (reads p[0..15])
     const __m512i idx = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
     return _mm512_permutex2var_pd(_mm512_loadu_pd(p), idx, _mm512_loadu_pd(p + 8));
+  }
+  static void load_pairs(const double* p, V* even, V* odd) {
+    const __m512d a = _mm512_loadu_pd(p), b = _mm512_loadu_pd(p + 8);
+    *even = _mm512_permutex2var_pd(a, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), b);
+    *odd = _mm512_permutex2var_pd(a, _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15), b);
   }
   using I = __m512i;  // 64-bit index lanes
   static I index_lanes(int64_t base, int64_t step) {

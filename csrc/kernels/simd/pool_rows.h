@@ -6,6 +6,7 @@
 // ISA-neutral SIMD kernel template: the including fill file defines FASTCONV_ISA and
 // provides that ISA's Vec<T> traits (see avx2/vec_avx2.h) before including this header.
 #include "kernels/generic/pool_planes.h"
+#include "kernels/simd/pool_stride2.h"
 
 namespace fastconv::FASTCONV_ISA {
 
@@ -68,6 +69,7 @@ void max_pool_plane_strided(const T* in, T* out, int64_t* idx, const PoolGeom& g
 
 template <class T>
 void max_pool_plane_simd(const T* in, T* out, int64_t* idx, const PoolGeom& g) {
+  if (auto kernel = max_pool_stride2_kernel<T>(g, idx != nullptr)) return kernel(in, out, g);
   const bool index_fits = sizeof(T) == 8 || g.H * g.W < (int64_t{1} << 31);
   if (g.sw == 1 && index_fits)
     max_pool_plane_strided<T, 1>(in, out, idx, g);
@@ -103,7 +105,9 @@ void window_pool_plane_strided(const T* in, T* out, const PoolGeom& g, const Win
 // Lp pooling (a pow per element) stays scalar.
 template <class T>
 void window_pool_plane_simd(const T* in, T* out, const PoolGeom& g, const WindowPoolParams& p) {
-  if (p.kind != WindowPoolKind::Lp && g.sw == 1)
+  if (p.kind != WindowPoolKind::Lp && g.sw == 2 && g.kh <= 64 && (g.kw == 2 || g.kw == 3))
+    g.kw == 2 ? window_pool_plane_s2<T, 2>(in, out, g, p) : window_pool_plane_s2<T, 3>(in, out, g, p);
+  else if (p.kind != WindowPoolKind::Lp && g.sw == 1)
     window_pool_plane_strided<T, 1>(in, out, g, p);
   else if (p.kind != WindowPoolKind::Lp && g.sw == 2)
     window_pool_plane_strided<T, 2>(in, out, g, p);
