@@ -6,6 +6,7 @@ output-size formulas.  Errors name the argument and what was expected.
 
 from __future__ import annotations
 
+import functools
 import numbers
 import operator
 
@@ -42,6 +43,8 @@ def check_ndim(arr, name, allowed, shape_text):
 
 def to_int(v, name):
     """An exact integer (Python or NumPy int, not bool, not float)."""
+    if type(v) is int:
+        return v
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(v).__name__}")
     return operator.index(v)
@@ -49,6 +52,8 @@ def to_int(v, name):
 
 def ntuple(v, n, name):
     """An int or a sequence of n ints -> tuple of n ints."""
+    if type(v) is int:
+        return (v,) * n
     if isinstance(v, (list, tuple)):
         if len(v) != n:
             raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {v!r}")
@@ -210,3 +215,39 @@ def adaptive_output_size(output_size, in_sizes, n):
 def adaptive_window(i, in_size, out_size):
     """Window [start, end) of adaptive pooling output i: floor(i*in/out) .. ceil((i+1)*in/out)."""
     return (i * in_size) // out_size, -((-(i + 1) * in_size) // out_size)
+
+
+# --------------------------------------------------------------------------- memoised geometry
+
+
+def plain(*values):
+    """True when every value is an exact int, bool, str or None: then an lru_cache(typed=True)
+    key built from them cannot confuse 1 with True or 1.0 (nested tuples could)."""
+    return all(v is None or type(v) in (int, bool, str) for v in values)
+
+
+def _memoised(fn, shapes=1):
+    """fn with a cache, used when its arguments after the first ``shapes`` (array shapes,
+    always tuples of exact ints) are plain (see plain())."""
+    memo = functools.lru_cache(maxsize=1024, typed=True)(fn)
+
+    @functools.wraps(fn)
+    def call(*args):
+        if plain(*args[shapes:]):
+            return memo(*(tuple(a) for a in args[:shapes]), *args[shapes:])
+        return fn(*args)
+
+    return call
+
+
+def _conv_geometry(in_sizes, kernel, stride, padding, dilation):
+    """(stride, dilation, per-side pads, output sizes) of a convolution."""
+    n = len(in_sizes)
+    stride = positive_tuple(stride, n, "stride")
+    dilation = positive_tuple(dilation, n, "dilation")
+    pads = conv_padding(padding, in_sizes, kernel, stride, dilation)
+    return stride, dilation, pads, conv_output_sizes(in_sizes, pads, kernel, stride, dilation)
+
+
+conv_geometry = _memoised(_conv_geometry, shapes=2)
+pool_geometry_fast = _memoised(pool_geometry)

@@ -22,17 +22,13 @@ def _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, a
     xb, added = _common.add_batch(xa, batched)
     b = _common.optional_bias(bias, w.shape[0], xa)
     groups = _args.check_groups(groups, xb.shape[1], w.shape[0], w.shape[1])
-    in_sizes, kernel = xb.shape[2:], w.shape[2:]
-    stride = _args.positive_tuple(stride, nd, "stride")
-    dilation = _args.positive_tuple(dilation, nd, "dilation")
-    pads = _args.conv_padding(padding, in_sizes, kernel, stride, dilation)
-    out_sizes = _args.conv_output_sizes(in_sizes, pads, kernel, stride, dilation)
+    stride, dilation, pads, out_sizes = _args.conv_geometry(xb.shape[2:], w.shape[2:], stride, padding, dilation)
     shape = (xb.shape[0], w.shape[0]) + out_sizes
     result = _common.output(out, shape[1:] if added else shape, xa.dtype, (x, weight, bias, xa, w, b))
     if nd == 1:  # as 2-D with H = 1
         xb, w, stride, dilation, pads = xb[:, :, None], w[:, :, None], (1,) + stride, (1,) + dilation, \
             ((0, 0),) + pads
-    out4 = result.reshape((shape[0], shape[1], 1, shape[2]) if nd == 1 else shape)
+    out4 = result if result.ndim == 4 else result.reshape((shape[0], shape[1], 1, shape[2]) if nd == 1 else shape)
     _core.conv2d(xb, w, b, out4, stride[0], stride[1], dilation[0], dilation[1], pads[0][0], pads[0][1],
                  pads[1][0], pads[1][1], groups, _PAD_MODE_CODE[padding_mode], 0.0, _ALGORITHM_CODE[algorithm],
                  activation == "relu")

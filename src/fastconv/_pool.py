@@ -34,7 +34,7 @@ def _finish(result, added, nd):
 
 def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd):
     xb, added = _pool_input(x, nd)
-    k, s, p, d, outs = _args.pool_geometry(xb.shape[4 - nd:], kernel_size, stride, padding, dilation, ceil_mode, nd)
+    k, s, p, d, outs = _args.pool_geometry_fast(xb.shape[4 - nd:], kernel_size, stride, padding, dilation, ceil_mode, nd)
     k, s, p, d = _as_2d((k, s, p, d), nd)
     shape = xb.shape[:2] + ((1,) if nd == 1 else ()) + outs
     out = np.empty(shape, xb.dtype)
@@ -46,7 +46,7 @@ def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indic
 def _window_pool(x, kernel_size, stride, padding, ceil_mode, kind, count_include_pad, divisor_override, norm_type,
                  nd):
     xb, added = _pool_input(x, nd)
-    k, s, p, _, outs = _args.pool_geometry(xb.shape[4 - nd:], kernel_size, stride, padding, 1, ceil_mode, nd)
+    k, s, p, _, outs = _args.pool_geometry_fast(xb.shape[4 - nd:], kernel_size, stride, padding, 1, ceil_mode, nd)
     k, s, p, _ = _as_2d((k, s, p, (1,) * nd), nd)
     out = np.empty(xb.shape[:2] + ((1,) if nd == 1 else ()) + outs, xb.dtype)
     _core.window_pool2d(xb, out, k[0], k[1], s[0], s[1], p[0], p[1], kind, bool(count_include_pad),
