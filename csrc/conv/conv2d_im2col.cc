@@ -56,6 +56,13 @@ void pack_im2col(const Conv2dShape& s, const T* x, int64_t n, int64_t g, int64_t
   }
 }
 
+// Work items per image: one block of pixels is enough on one thread (bigger blocks re-read
+// the weights less); with several threads, at least four a thread so that they divide evenly.
+inline int64_t min_tasks_per_image() {
+  const int threads = num_threads();
+  return threads > 1 ? 4 * threads : 1;
+}
+
 // Output planes of one image and group when the input has no input channels: the bias alone.
 template <class T>
 void write_bias_only(T* c, int64_t Kg, int64_t P, const T* bias_g, bool relu) {
@@ -65,16 +72,20 @@ void write_bias_only(T* c, int64_t Kg, int64_t P, const T* bias_g, bool relu) {
   }
 }
 
-// Blocks of kBlockN output pixels, B packed per block from the input (any stride).
+// Blocks of output pixels, B packed per block from the input (any stride).
 template <class T>
 void gemm_packed_blocks(const Conv2dShape& s, const T* x, const T* a_packed, int64_t a_block, const T* bias, T* out,
                         bool relu) {
   const Kernels<T>& kern = kernels<T>();
   const int64_t NR = kern.gemm_nr, Kg = s.Kg(), R = s.Cg() * s.kh * s.kw, P = s.OH * s.OW;
-  const int64_t NC = std::min(ceil_div(P, NR) * NR, kBlockN), KC = std::min(R, kBlockK), panels = ceil_div(P, NC);
+  // The image's micro-panels split evenly into blocks of at most ~kBlockN pixels.
+  const int64_t micro_panels = ceil_div(P, NR), KC = std::min(R, kBlockK);
+  const int64_t panels = std::min(micro_panels, std::max(ceil_div(P, kBlockN), min_tasks_per_image()));
+  const int64_t NC = ceil_div(micro_panels, panels) * NR;
   parallel_for(s.N * s.groups * panels, s.N * s.K * R * P, [&](int64_t task) {
-    const int64_t n = task / (s.groups * panels), g = (task / panels) % s.groups, p0 = (task % panels) * NC;
-    const int64_t ncols = std::min(NC, P - p0);
+    const int64_t n = task / (s.groups * panels), g = (task / panels) % s.groups, t = task % panels;
+    const int64_t p0 = t * micro_panels / panels * NR;
+    const int64_t ncols = std::min((t + 1) * micro_panels / panels * NR, P) - p0;
     const int64_t b_count = ceil_div(NC, NR) * NR * KC;
     char* scratch = static_cast<char*>(workspace(b_count * sizeof(T) + 2 * NC * sizeof(int64_t)));
     T* b_packed = reinterpret_cast<T*>(scratch);
@@ -108,7 +119,9 @@ void gemm_in_place_rows(const Conv2dShape& s, const T* x, const T* x_end, const 
   for (int64_t r = 0; r < R; ++r)
     offsets[r] = (r / taps) * s.H * s.W + ((r % taps) / s.kw) * s.dh * s.W + (r % s.kw) * s.dw;
   const int64_t reach = offsets[R - 1] + NR;  // elements a micro-panel reads past its origin
-  const int64_t rows_per_task = std::max<int64_t>(1, kBlockN / s.OW), row_blocks = ceil_div(s.OH, rows_per_task);
+  // At most kBlockN pixels a task.
+  const int64_t rows_per_task = std::max<int64_t>(1, std::min(kBlockN / s.OW, s.OH / min_tasks_per_image()));
+  const int64_t row_blocks = ceil_div(s.OH, rows_per_task);
   parallel_for(s.N * s.groups * row_blocks, s.N * s.K * R * P, [&](int64_t task) {
     const int64_t n = task / (s.groups * row_blocks), g = (task / row_blocks) % s.groups;
     const int64_t oy_end = std::min(s.OH, (task % row_blocks + 1) * rows_per_task);
