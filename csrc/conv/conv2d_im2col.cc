@@ -72,78 +72,100 @@ void write_bias_only(T* c, int64_t Kg, int64_t P, const T* bias_g, bool relu) {
   }
 }
 
-// Blocks of output pixels, B packed per block from the input (any stride).
+// Where the in-place GEMM finds B: reduction row r = (c, ky, kx) of the micro-panel that
+// starts at output (oy, ox0) of group g is the input row at
+//   x + g*Cg*channel + oy*row_step + ox0 + offsets[r].
+struct InPlaceLayout {
+  int64_t channel, row_step;
+  std::vector<int64_t> offsets;
+};
+
+// The input itself (unit horizontal stride, no padding).
+InPlaceLayout direct_layout(const Conv2dShape& s) {
+  InPlaceLayout lay{s.H * s.W, s.sh * s.W, std::vector<int64_t>(s.Cg() * s.kh * s.kw)};
+  for (int64_t r = 0; r < static_cast<int64_t>(lay.offsets.size()); ++r) {
+    const int64_t c = r / (s.kh * s.kw), ky = (r / s.kw) % s.kh, kx = r % s.kw;
+    lay.offsets[r] = c * lay.channel + ky * s.dh * s.W + kx * s.dw;
+  }
+  return lay;
+}
+
+// A zero-padded copy of one image split into `sw` column phases: phase f of channel c holds
+// padded columns f, f + sw, f + 2*sw, ... so tap (ky, kx) of every output row is a
+// contiguous run of phase (kx*dw) % sw starting (kx*dw) / sw further on.
+struct PhaseSplit {
+  int64_t Hp, Wq;  // rows, and columns per phase
+};
+
+PhaseSplit phase_split_size(const Conv2dShape& s) {
+  return {(s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1, s.OW + ((s.kw - 1) * s.dw) / s.sw};
+}
+
+InPlaceLayout phase_split_layout(const Conv2dShape& s, PhaseSplit ps) {
+  const int64_t phase = ps.Hp * ps.Wq;
+  InPlaceLayout lay{s.sw * phase, s.sh * ps.Wq, std::vector<int64_t>(s.Cg() * s.kh * s.kw)};
+  for (int64_t r = 0; r < static_cast<int64_t>(lay.offsets.size()); ++r) {
+    const int64_t c = r / (s.kh * s.kw), ky = (r / s.kw) % s.kh, col = (r % s.kw) * s.dw;
+    lay.offsets[r] = c * lay.channel + (col % s.sw) * phase + ky * s.dh * ps.Wq + col / s.sw;
+  }
+  return lay;
+}
+
 template <class T>
-void gemm_packed_blocks(const Conv2dShape& s, const T* x, const T* a_packed, int64_t a_block, const T* bias, T* out,
-                        bool relu) {
-  const Kernels<T>& kern = kernels<T>();
-  const int64_t NR = kern.gemm_nr, Kg = s.Kg(), R = s.Cg() * s.kh * s.kw, P = s.OH * s.OW;
-  // The image's micro-panels split evenly into blocks of at most ~kBlockN pixels.
-  const int64_t micro_panels = ceil_div(P, NR), KC = std::min(R, kBlockK);
-  const int64_t panels = std::min(micro_panels, std::max(ceil_div(P, kBlockN), min_tasks_per_image()));
-  const int64_t NC = ceil_div(micro_panels, panels) * NR;
-  parallel_for(s.N * s.groups * panels, s.N * s.K * R * P, [&](int64_t task) {
-    const int64_t n = task / (s.groups * panels), g = (task / panels) % s.groups, t = task % panels;
-    const int64_t p0 = t * micro_panels / panels * NR;
-    const int64_t ncols = std::min((t + 1) * micro_panels / panels * NR, P) - p0;
-    const int64_t b_count = ceil_div(NC, NR) * NR * KC;
-    char* scratch = static_cast<char*>(workspace(b_count * sizeof(T) + 2 * NC * sizeof(int64_t)));
-    T* b_packed = reinterpret_cast<T*>(scratch);
-    int64_t* y_base = reinterpret_cast<int64_t*>(scratch + b_count * sizeof(T));
-    int64_t* x_base = y_base + NC;
-    for (int64_t j = 0; j < ncols; ++j) {
-      y_base[j] = ((p0 + j) / s.OW) * s.sh - s.pt;
-      x_base[j] = ((p0 + j) % s.OW) * s.sw - s.pl;
-    }
-    T* c = out + (n * s.K + g * Kg) * P + p0;
-    const T* bias_g = bias != nullptr ? bias + g * Kg : nullptr;
-    for (int64_t k0 = 0; k0 < R; k0 += KC) {
-      const int64_t kc = std::min(KC, R - k0);
-      pack_im2col(s, x, n, g, k0, kc, ncols, NR, y_base, x_base, b_packed);
-      gemm_block(kern, Kg, ncols, R, k0, kc, a_packed + g * a_block, b_packed, c, P, bias_g, relu);
+void phase_split_pad(const Conv2dShape& s, PhaseSplit ps, const T* image, T* dst) {
+  parallel_for(s.C * s.sw, s.C * ps.Hp * ps.Wq * s.sw, [&](int64_t cf) {
+    const int64_t c = cf / s.sw, f = cf % s.sw;
+    const T* xc = image + c * s.H * s.W;
+    T* d = dst + cf * ps.Hp * ps.Wq;
+    const Range cols = valid_range(ps.Wq, s.sw, f - s.pl, s.W);  // q with 0 <= q*sw + f - pl < W
+    for (int64_t y = 0; y < ps.Hp; ++y, d += ps.Wq) {
+      const int64_t iy = y - s.pt;
+      if (iy < 0 || iy >= s.H) {
+        std::fill(d, d + ps.Wq, T(0));
+        continue;
+      }
+      const T* src = xc + iy * s.W + f - s.pl;
+      std::fill(d, d + cols.begin, T(0));
+      for (int64_t q = cols.begin; q < cols.end; ++q) d[q] = src[q * s.sw];
+      std::fill(d + cols.end, d + ps.Wq, T(0));
     }
   });
 }
 
-// Unit horizontal stride and no padding (the caller pads first): micro-panels are NR
-// consecutive outputs of one row, and B row (c, ky, kx) of a micro-panel is the input row
-// it reads, used in place at offset c*H*W + ky*dh*W + kx*dw. A micro-panel whose last read
-// would pass x_end (the last rows of the last plane, without the caller's slack) is packed.
+// One image: micro-panels are NR consecutive outputs of one row and B is read in place
+// through `lay`. A micro-panel whose reads would pass x_end (the last rows of an unpadded
+// input) is packed from x, which then must be the input itself (direct_layout).
 template <class T>
-void gemm_in_place_rows(const Conv2dShape& s, const T* x, const T* x_end, const T* a_packed, int64_t a_block,
-                        const T* bias, T* out, bool relu) {
+void gemm_in_place_rows(const Conv2dShape& s, const InPlaceLayout& lay, const T* x, const T* x_end,
+                        const T* a_packed, int64_t a_block, const T* bias, T* out, bool relu) {
   const Kernels<T>& kern = kernels<T>();
   const int64_t NR = kern.gemm_nr, Kg = s.Kg(), R = s.Cg() * s.kh * s.kw, P = s.OH * s.OW;
-  const int64_t KC = std::min(R, kBlockK), taps = s.kh * s.kw;
-  std::vector<int64_t> offsets(R);
-  for (int64_t r = 0; r < R; ++r)
-    offsets[r] = (r / taps) * s.H * s.W + ((r % taps) / s.kw) * s.dh * s.W + (r % s.kw) * s.dw;
-  const int64_t reach = offsets[R - 1] + NR;  // elements a micro-panel reads past its origin
+  const int64_t KC = std::min(R, kBlockK);
+  const int64_t reach = *std::max_element(lay.offsets.begin(), lay.offsets.end()) + NR;
   // At most kBlockN pixels a task.
   const int64_t rows_per_task = std::max<int64_t>(1, std::min(kBlockN / s.OW, s.OH / min_tasks_per_image()));
   const int64_t row_blocks = ceil_div(s.OH, rows_per_task);
-  parallel_for(s.N * s.groups * row_blocks, s.N * s.K * R * P, [&](int64_t task) {
-    const int64_t n = task / (s.groups * row_blocks), g = (task / row_blocks) % s.groups;
-    const int64_t oy_end = std::min(s.OH, (task % row_blocks + 1) * rows_per_task);
-    const T* xg = x + (n * s.C + g * s.Cg()) * s.H * s.W;
+  parallel_for(s.groups * row_blocks, s.K * R * P, [&](int64_t task) {
+    const int64_t g = task / row_blocks, oy_end = std::min(s.OH, (task % row_blocks + 1) * rows_per_task);
+    const T* xg = x + g * s.Cg() * lay.channel;
     const T* a_g = a_packed + g * a_block;
     const T* bias_g = bias != nullptr ? bias + g * Kg : nullptr;
     for (int64_t oy = (task % row_blocks) * rows_per_task; oy < oy_end; ++oy) {
       for (int64_t ox0 = 0; ox0 < s.OW; ox0 += NR) {
         const int64_t ncols = std::min(NR, s.OW - ox0);
-        const T* base = xg + oy * s.sh * s.W + ox0;
-        T* c = out + (n * s.K + g * Kg) * P + oy * s.OW + ox0;
+        const T* base = xg + oy * lay.row_step + ox0;
+        T* c = out + g * Kg * P + oy * s.OW + ox0;
         const bool in_place = base + reach <= x_end;
         for (int64_t k0 = 0; k0 < R; k0 += KC) {
           const int64_t kc = std::min(KC, R - k0);
           if (in_place) {
-            gemm_block_in_place(kern, Kg, ncols, R, k0, kc, a_g, base, offsets.data(), c, P, bias_g, relu);
+            gemm_block_in_place(kern, Kg, ncols, R, k0, kc, a_g, base, lay.offsets.data(), c, P, bias_g, relu);
             continue;
           }
           int64_t y_base[64], x_base[64];
           for (int64_t j = 0; j < ncols; ++j) y_base[j] = oy * s.sh, x_base[j] = ox0 + j;
           T* b_packed = workspace_as<T>(kc * NR);
-          pack_im2col(s, x, n, g, k0, kc, ncols, NR, y_base, x_base, b_packed);
+          pack_im2col(s, x, 0, g, k0, kc, ncols, NR, y_base, x_base, b_packed);
           gemm_block(kern, Kg, ncols, R, k0, kc, a_g, b_packed, c, P, bias_g, relu);
         }
       }
@@ -153,10 +175,10 @@ void gemm_in_place_rows(const Conv2dShape& s, const T* x, const T* x_end, const 
 
 }  // namespace
 
-// C_g (Kg x OH*OW) = W_g (Kg x Cg*kh*kw) * im2col(x_n,g) without materialising im2col.
-// Unit horizontal stride: B is read in place from the input (or, when there is padding,
-// from a zero-padded copy of one image at a time: C*(H+pads)*(W+pads) values). Other strides: B is packed
-// per block of 512 output pixels; scratch per thread 256 x 512 values plus 1024 indices.
+// C_g (Kg x OH*OW) = W_g (Kg x Cg*kh*kw) * im2col(x_n,g) without materialising im2col: the
+// GEMM reads B in place, from the input itself when it needs no padding and has unit
+// horizontal stride, else from a zero-padded, stride-phase-split copy of one image at a time
+// (C*stride*Hp*Wq values, about one padded image). Per-thread scratch: at most 256 x NR.
 template <class T>
 void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* out, bool relu) {
   const Kernels<T>& kern = kernels<T>();
@@ -171,27 +193,35 @@ void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
   const int64_t a_block = ceil_div(Kg, MR) * R * MR;
   AlignedBuffer<T> a_packed(s.groups * a_block);
   for (int64_t g = 0; g < s.groups; ++g) pack_a(w + g * Kg * R, Kg, R, MR, a_packed.get() + g * a_block);
-  if (s.sw != 1) {
-    gemm_packed_blocks(s, x, a_packed.get(), a_block, bias, out, relu);
+  const int64_t image_in = s.C * s.H * s.W, image_out = s.K * P;
+
+  const bool unpadded = s.sw == 1 && s.pt == 0 && s.pl == 0 && (s.OH - 1) * s.sh + (s.kh - 1) * s.dh < s.H &&
+                        s.OW + (s.kw - 1) * s.dw <= s.W;
+  if (unpadded) {
+    const InPlaceLayout lay = direct_layout(s);
+    Conv2dShape one = s;
+    one.N = 1;
+    for (int64_t n = 0; n < s.N; ++n)
+      gemm_in_place_rows(one, lay, x + n * image_in, x + s.N * image_in, a_packed.get(), a_block, bias,
+                         out + n * image_out, relu);
     return;
   }
-  const int64_t Hp = std::max(s.pt + s.H, (s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1);
-  const int64_t Wp = std::max(s.pl + s.W, s.OW + (s.kw - 1) * s.dw);
-  if (Hp == s.H && Wp == s.W && s.pt == 0 && s.pl == 0) {
-    gemm_in_place_rows(s, x, x + s.N * s.C * s.H * s.W, a_packed.get(), a_block, bias, out, relu);
-    return;
-  }
-  // One image at a time, so that its padded copy is still in cache when the GEMM reads it.
-  const int64_t image_in = s.C * s.H * s.W, image_out = s.K * P, padded_count = s.C * Hp * Wp;
-  AlignedBuffer<T> padded(padded_count + NR);  // NR of slack: no micro-panel is ever packed
-  std::fill(padded.get() + padded_count, padded.get() + padded_count + NR, T(0));
-  Conv2dShape ps = s;
-  ps.N = 1, ps.H = Hp, ps.W = Wp, ps.pt = ps.pl = 0;
+  // One image at a time, so that its copy is still in cache when the GEMM reads it; the
+  // slack past the copy covers the reads of every micro-panel, so none is ever packed.
+  const PhaseSplit ps = phase_split_size(s);
+  const InPlaceLayout lay = phase_split_layout(s, ps);
+  const int64_t copy = s.C * s.sw * ps.Hp * ps.Wq;
+  const int64_t last_base = (s.groups - 1) * s.Cg() * lay.channel + (s.OH - 1) * lay.row_step + (s.OW - 1) / NR * NR;
+  const int64_t reach = *std::max_element(lay.offsets.begin(), lay.offsets.end()) + NR;
+  const int64_t size = std::max(copy, last_base + reach);
+  AlignedBuffer<T> split(size);
+  std::fill(split.get() + copy, split.get() + size, T(0));
+  Conv2dShape one = s;
+  one.N = 1;
   for (int64_t n = 0; n < s.N; ++n) {
-    pad2d(x + n * image_in, padded.get(), s.C, s.H, s.W, s.pt, Hp - s.H - s.pt, s.pl, Wp - s.W - s.pl,
-          PadMode::Constant, T(0));
-    gemm_in_place_rows(ps, padded.get(), padded.get() + padded_count + NR, a_packed.get(), a_block, bias,
-                       out + n * image_out, relu);
+    phase_split_pad(s, ps, x + n * image_in, split.get());
+    gemm_in_place_rows(one, lay, split.get(), split.get() + size, a_packed.get(), a_block, bias, out + n * image_out,
+                       relu);
   }
 }
 
