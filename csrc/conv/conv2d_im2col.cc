@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "common/aligned.h"
@@ -132,53 +133,69 @@ void phase_split_pad(const Conv2dShape& s, PhaseSplit ps, const T* image, T* dst
   });
 }
 
-// One image: micro-panels are NR consecutive outputs of one row and B is read in place
-// through `lay`. A micro-panel whose reads would pass x_end (the last rows of an unpadded
-// input) is packed from x, which then must be the input itself (direct_layout).
+// Values of scratch gemm_rows needs for `rows` output rows.
+int64_t rows_scratch(const Conv2dShape& s, int64_t row_step, int64_t rows, int64_t KC, int64_t NR) {
+  return KC * NR + (s.sh == 1 ? s.Kg() * rows * row_step : 0);
+}
+
+// Output rows [oy0, oy1) of group g of one image, B read in place through `lay`. With unit
+// vertical stride the input rows of consecutive output rows follow each other on the grid
+// (row_step apart), so micro-panels run across the rows: grid column q is output
+// (q / row_step, q % row_step), columns past OW are computed and dropped, and the block of
+// C goes to scratch, then into the output rows. Otherwise micro-panels are NR outputs of
+// one row written in place. A micro-panel whose reads would pass x_end (the last rows of an
+// unpadded input) is packed from x, which then must be the input itself.
 template <class T>
-void gemm_in_place_rows(const Conv2dShape& s, const InPlaceLayout& lay, const T* x, const T* x_end,
-                        const T* a_packed, int64_t a_block, const T* bias, T* out, bool relu) {
+void gemm_rows(const Conv2dShape& s, const InPlaceLayout& lay, const T* x, const T* x_end, const T* a_packed,
+               int64_t a_block, const T* bias, T* out, bool relu, int64_t g, int64_t oy0, int64_t oy1, T* scratch) {
   const Kernels<T>& kern = kernels<T>();
   const int64_t NR = kern.gemm_nr, Kg = s.Kg(), R = s.Cg() * s.kh * s.kw, P = s.OH * s.OW;
-  const int64_t KC = std::min(R, kBlockK);
+  const int64_t KC = std::min(R, kBlockK), RS = lay.row_step, span = (oy1 - oy0) * RS;
   const int64_t reach = *std::max_element(lay.offsets.begin(), lay.offsets.end()) + NR;
-  // At most kBlockN pixels a task.
-  const int64_t rows_per_task = std::max<int64_t>(1, std::min(kBlockN / s.OW, s.OH / min_tasks_per_image()));
-  const int64_t row_blocks = ceil_div(s.OH, rows_per_task);
-  parallel_for(s.groups * row_blocks, s.K * R * P, [&](int64_t task) {
-    const int64_t g = task / row_blocks, oy_end = std::min(s.OH, (task % row_blocks + 1) * rows_per_task);
-    const T* xg = x + g * s.Cg() * lay.channel;
-    const T* a_g = a_packed + g * a_block;
-    const T* bias_g = bias != nullptr ? bias + g * Kg : nullptr;
-    for (int64_t oy = (task % row_blocks) * rows_per_task; oy < oy_end; ++oy) {
-      for (int64_t ox0 = 0; ox0 < s.OW; ox0 += NR) {
-        const int64_t ncols = std::min(NR, s.OW - ox0);
-        const T* base = xg + oy * lay.row_step + ox0;
-        T* c = out + g * Kg * P + oy * s.OW + ox0;
-        const bool in_place = base + reach <= x_end;
-        for (int64_t k0 = 0; k0 < R; k0 += KC) {
-          const int64_t kc = std::min(KC, R - k0);
-          if (in_place) {
-            gemm_block_in_place(kern, Kg, ncols, R, k0, kc, a_g, base, lay.offsets.data(), c, P, bias_g, relu);
-            continue;
-          }
-          int64_t y_base[64], x_base[64];
-          for (int64_t j = 0; j < ncols; ++j) y_base[j] = oy * s.sh, x_base[j] = ox0 + j;
-          T* b_packed = workspace_as<T>(kc * NR);
-          pack_im2col(s, x, 0, g, k0, kc, ncols, NR, y_base, x_base, b_packed);
-          gemm_block(kern, Kg, ncols, R, k0, kc, a_g, b_packed, c, P, bias_g, relu);
-        }
+  const T* xg = x + g * s.Cg() * lay.channel;
+  const T* a_g = a_packed + g * a_block;
+  const T* bias_g = bias != nullptr ? bias + g * Kg : nullptr;
+  T* c_g = out + g * Kg * P;
+  T* block = scratch + KC * NR;  // C of the rows when micro-panels run across them
+  // One micro-panel: column j < ncols is output (oy_of(j), ox_of(j)).
+  auto panel = [&](const T* base, T* c, int64_t ldc, int64_t ncols, auto oy_of, auto ox_of) {
+    const bool in_place = base + reach <= x_end;
+    for (int64_t k0 = 0; k0 < R; k0 += KC) {
+      const int64_t kc = std::min(KC, R - k0);
+      if (in_place) {
+        gemm_block_in_place(kern, Kg, ncols, R, k0, kc, a_g, base, lay.offsets.data(), c, ldc, bias_g, relu);
+        continue;
       }
+      int64_t y_base[64], x_base[64];
+      for (int64_t j = 0; j < ncols; ++j) y_base[j] = oy_of(j) * s.sh, x_base[j] = ox_of(j);
+      pack_im2col(s, x, 0, g, k0, kc, ncols, NR, y_base, x_base, scratch);
+      gemm_block(kern, Kg, ncols, R, k0, kc, a_g, scratch, c, ldc, bias_g, relu);
     }
-  });
+  };
+  if (s.sh == 1) {
+    for (int64_t q0 = 0; q0 < span; q0 += NR)
+      panel(xg + oy0 * RS + q0, block + q0, span, std::min(NR, span - q0),
+            [&](int64_t j) { return oy0 + (q0 + j) / RS; }, [&](int64_t j) { return (q0 + j) % RS; });
+    for (int64_t k = 0; k < Kg; ++k)
+      for (int64_t oy = oy0; oy < oy1; ++oy)
+        std::copy(block + k * span + (oy - oy0) * RS, block + k * span + (oy - oy0) * RS + s.OW,
+                  c_g + k * P + oy * s.OW);
+    return;
+  }
+  for (int64_t oy = oy0; oy < oy1; ++oy)
+    for (int64_t ox0 = 0; ox0 < s.OW; ox0 += NR)
+      panel(xg + oy * RS + ox0, c_g + oy * s.OW + ox0, P, std::min(NR, s.OW - ox0), [&](int64_t) { return oy; },
+            [&](int64_t j) { return ox0 + j; });
 }
 
 }  // namespace
 
 // C_g (Kg x OH*OW) = W_g (Kg x Cg*kh*kw) * im2col(x_n,g) without materialising im2col: the
 // GEMM reads B in place, from the input itself when it needs no padding and has unit
-// horizontal stride, else from a zero-padded, stride-phase-split copy of one image at a time
-// (C*stride*Hp*Wq values, about one padded image). Per-thread scratch: at most 256 x NR.
+// horizontal stride, else from a zero-padded, stride-phase-split copy of one image (about one
+// padded image of values). Large images run one at a time with their rows split over the
+// threads; small ones run whole, one image per task. Scratch per task: 256 x NR values plus,
+// with unit vertical stride, the task's block of C.
 template <class T>
 void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* out, bool relu) {
   const Kernels<T>& kern = kernels<T>();
@@ -193,35 +210,52 @@ void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
   const int64_t a_block = ceil_div(Kg, MR) * R * MR;
   AlignedBuffer<T> a_packed(s.groups * a_block);
   for (int64_t g = 0; g < s.groups; ++g) pack_a(w + g * Kg * R, Kg, R, MR, a_packed.get() + g * a_block);
-  const int64_t image_in = s.C * s.H * s.W, image_out = s.K * P;
+  const int64_t image_in = s.C * s.H * s.W, image_out = s.K * P, KC = std::min(R, kBlockK);
 
+  // Where each image's B comes from: the input, or a copy of `copy` values plus slack
+  // covering the reads of every micro-panel (so that none is ever packed).
   const bool unpadded = s.sw == 1 && s.pt == 0 && s.pl == 0 && (s.OH - 1) * s.sh + (s.kh - 1) * s.dh < s.H &&
                         s.OW + (s.kw - 1) * s.dw <= s.W;
-  if (unpadded) {
-    const InPlaceLayout lay = direct_layout(s);
-    Conv2dShape one = s;
-    one.N = 1;
-    for (int64_t n = 0; n < s.N; ++n)
-      gemm_in_place_rows(one, lay, x + n * image_in, x + s.N * image_in, a_packed.get(), a_block, bias,
-                         out + n * image_out, relu);
-    return;
-  }
-  // One image at a time, so that its copy is still in cache when the GEMM reads it; the
-  // slack past the copy covers the reads of every micro-panel, so none is ever packed.
   const PhaseSplit ps = phase_split_size(s);
-  const InPlaceLayout lay = phase_split_layout(s, ps);
-  const int64_t copy = s.C * s.sw * ps.Hp * ps.Wq;
-  const int64_t last_base = (s.groups - 1) * s.Cg() * lay.channel + (s.OH - 1) * lay.row_step + (s.OW - 1) / NR * NR;
+  const InPlaceLayout lay = unpadded ? direct_layout(s) : phase_split_layout(s, ps);
+  const int64_t copy = unpadded ? 0 : s.C * s.sw * ps.Hp * ps.Wq;
   const int64_t reach = *std::max_element(lay.offsets.begin(), lay.offsets.end()) + NR;
-  const int64_t size = std::max(copy, last_base + reach);
-  AlignedBuffer<T> split(size);
-  std::fill(split.get() + copy, split.get() + size, T(0));
+  const int64_t copy_size = unpadded ? 0 : std::max(copy, (s.groups - 1) * s.Cg() * lay.channel + s.OH * lay.row_step + reach);
+  auto source = [&](int64_t n, T* buffer) -> std::pair<const T*, const T*> {
+    if (unpadded) return {x + n * image_in, x + s.N * image_in};
+    phase_split_pad(s, ps, x + n * image_in, buffer);
+    std::fill(buffer + copy, buffer + copy_size, T(0));
+    return {buffer, buffer + copy_size};
+  };
   Conv2dShape one = s;
   one.N = 1;
+
+  const int threads = num_threads();
+  if (threads > 1 && s.N >= threads && s.K * R * P < (int64_t{1} << 22)) {  // small images: one per task
+    const int64_t rows = std::max<int64_t>(1, std::min(kBlockN / s.OW, s.OH));
+    parallel_for(s.N, s.N * s.K * R * P, [&](int64_t n) {
+      T* buffer = workspace_as<T>(copy_size + rows_scratch(s, lay.row_step, rows, KC, NR));
+      const auto [xs, xs_end] = source(n, buffer);
+      for (int64_t g = 0; g < s.groups; ++g)
+        for (int64_t oy = 0; oy < s.OH; oy += rows)
+          gemm_rows(one, lay, xs, xs_end, a_packed.get(), a_block, bias, out + n * image_out, relu, g, oy,
+                    std::min(s.OH, oy + rows), buffer + copy_size);
+    });
+    return;
+  }
+  // Large images: one at a time (its copy is still in cache when the GEMM reads it), rows
+  // in blocks of at most kBlockN pixels, at least four blocks a thread.
+  const int64_t rows = std::max<int64_t>(1, std::min(kBlockN / s.OW, s.OH / min_tasks_per_image()));
+  const int64_t row_blocks = ceil_div(s.OH, rows);
+  AlignedBuffer<T> buffer(copy_size);
   for (int64_t n = 0; n < s.N; ++n) {
-    phase_split_pad(s, ps, x + n * image_in, split.get());
-    gemm_in_place_rows(one, lay, split.get(), split.get() + size, a_packed.get(), a_block, bias, out + n * image_out,
-                       relu);
+    const auto [xs, xs_end] = source(n, buffer.get());
+    parallel_for(s.groups * row_blocks, s.K * R * P, [&](int64_t task) {
+      const int64_t g = task / row_blocks, oy0 = (task % row_blocks) * rows;
+      T* scratch = workspace_as<T>(rows_scratch(s, lay.row_step, rows, KC, NR));
+      gemm_rows(one, lay, xs, xs_end, a_packed.get(), a_block, bias, out + n * image_out, relu, g, oy0,
+                std::min(s.OH, oy0 + rows), scratch);
+    });
   }
 }
 
