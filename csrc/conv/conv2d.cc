@@ -5,12 +5,11 @@
 namespace fastconv {
 
 ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s) {
-  // Measured on the benchmark suite (benches/, one Zen 3 core): the GEMM wins once a group
-  // has enough output channels to fill the 6-row register tile and the reduction is long
-  // enough to amortise packing (S1-S3, S5b-S7); depthwise layers, single-filter image
-  // filters and very short reductions (S4, S5a, S8) run direct.
-  const int64_t reduction = s.Cg() * s.kh * s.kw;
-  return (s.Kg() >= 6 && reduction >= 32) ? ConvAlgorithm::Im2col : ConvAlgorithm::Direct;
+  // Measured on the benchmark suite (README, "algorithm=auto"): the in-place GEMM wins as
+  // soon as a group has a few output channels to share each B row (S1-S3, S5a-S7, even with
+  // a 25-long reduction); with one or two per group (depthwise S4, the single image filter
+  // S8) most of its register tile would be idle and the direct row kernel wins.
+  return s.Kg() >= 4 ? ConvAlgorithm::Im2col : ConvAlgorithm::Direct;
 }
 
 template <class T>
