@@ -28,7 +28,7 @@ void window_pool2d(const PoolGeom& g, const WindowPoolParams& params, int64_t pl
 template <class T>
 void adaptive_avg_pool2d(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, const T* x, T* out) {
   const auto kernel = kernels<T>().adaptive_avg_plane;
-  parallel_for(planes, planes * (H + OH) * (W + OW),
+  parallel_for(planes, planes * (H * W + OH * OW),
                [&](int64_t p) { kernel(x + p * H * W, out + p * OH * OW, H, W, OH, OW); });
 }
 
@@ -36,7 +36,7 @@ template <class T>
 void adaptive_max_pool2d(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, const T* x, T* out,
                          int64_t* indices) {
   const auto kernel = kernels<T>().adaptive_max_plane;
-  parallel_for(planes, planes * (H + OH) * (W + OW), [&](int64_t p) {
+  parallel_for(planes, planes * (H * W + OH * OW), [&](int64_t p) {
     kernel(x + p * H * W, out + p * OH * OW, indices != nullptr ? indices + p * OH * OW : nullptr, H, W, OH, OW);
   });
 }

@@ -2,6 +2,7 @@
 // ISA (FASTCONV_ISA and its Vec<T> traits must be defined first). MR: GEMM tile rows.
 #pragma once
 #include "kernels/kernel_table.h"
+#include "kernels/simd/adaptive_pool.h"
 #include "kernels/simd/conv_row_strip.h"
 #include "kernels/simd/fma_probe.h"
 #include "kernels/simd/gemm_mx2v.h"
@@ -19,6 +20,7 @@ void fill_simd(Kernels<T>& k) {
   k.conv_row = conv_row_simd<T>;
   k.max_pool_plane = max_pool_plane_simd<T>;
   k.window_pool_plane = window_pool_plane_simd<T>;
+  k.adaptive_avg_plane = adaptive_avg_plane_simd<T>;
   k.relu = relu_simd<T>;
   fill_probe<T, MR>(k);
 }
