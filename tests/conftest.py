@@ -5,6 +5,7 @@ import pytest
 
 import fastconv
 from fastconv import _core
+from fastconv import reference as ref
 
 BACKENDS = _core.available_backends().split(",")
 DTYPES = (np.float32, np.float64)
@@ -65,3 +66,30 @@ def ties(shape, dtype, seed=0):
     x = rng.integers(-1, 2, shape).astype(dtype)
     x[(x == 0) & (rng.uniform(size=shape) < 0.5)] = -0.0
     return x
+
+
+def assert_exact(got, want):
+    """Same shape, dtype, values, NaN positions and signs of zero."""
+    assert isinstance(got, np.ndarray)
+    assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, got.dtype, want.shape, want.dtype)
+    assert np.array_equal(got, want, equal_nan=True), f"\n{got}\n!=\n{want}"
+    if got.dtype.kind == "f":
+        assert np.array_equal(np.signbit(got), np.signbit(want)), "signs of zero differ"
+
+
+def conv_inputs(xshape, wshape, dtype, bias=False, seed=0):
+    """Random x, weight and (optionally) bias of one dtype."""
+    x = random(xshape, dtype, seed)
+    w = random(wshape, dtype, seed + 1)
+    b = random((wshape[0],), dtype, seed + 2) if bias else None
+    return x, w, b
+
+
+def conv_check(x, w, b=None, fn="conv2d", **kw):
+    """fastconv.<fn> matches the reference within the rounding bound; returns fastconv's result."""
+    got = getattr(fastconv, fn)(x, w, b, **kw)
+    expected = getattr(ref, fn)(x, w, b, **kw)
+    mag_kw = {k: v for k, v in kw.items() if k != "activation"}
+    magnitude = getattr(ref, fn)(np.abs(x), np.abs(w), None if b is None else np.abs(b), **mag_kw)
+    assert_close(got, expected, magnitude, terms=int(np.prod(w.shape[1:])))
+    return got

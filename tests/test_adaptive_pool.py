@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from conftest import DTYPES, assert_close, random, special, ties
+from conftest import DTYPES, assert_close, assert_exact, random, special, ties
 from fastconv import _args
 from fastconv import reference as ref
 
@@ -19,14 +19,6 @@ def call_both(name, x, *args, **kw):
     got, want = getattr(fastconv, name)(x, *args, **kw), getattr(ref, name)(x, *args, **kw)
     assert np.array_equal(np.asarray(x), before, equal_nan=True), "input was modified"
     return got, want
-
-
-def assert_exact(got, want):
-    assert isinstance(got, np.ndarray)
-    assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, got.dtype, want.shape, want.dtype)
-    assert np.array_equal(got, want, equal_nan=True), f"\n{got}\n!=\n{want}"
-    if got.dtype.kind == "f":
-        assert np.array_equal(np.signbit(got), np.signbit(want)), "signs of zero differ"
 
 
 def largest_window(in_size, out_size):

@@ -5,26 +5,14 @@ import pytest
 
 import fastconv
 from conftest import DTYPES, assert_close, random
+from conftest import conv_check, conv_inputs as make
 from fastconv import reference as ref
 
 ALGORITHMS = ("direct", "im2col", "auto")
 
 
-def make(xshape, wshape, dtype, bias=False, seed=0):
-    x = random(xshape, dtype, seed)
-    w = random(wshape, dtype, seed + 1)
-    b = random((wshape[0],), dtype, seed + 2) if bias else None
-    return x, w, b
-
-
 def check(x, w, b=None, **kw):
-    """fastconv.conv1d matches the reference within the rounding bound; returns fastconv's result."""
-    got = fastconv.conv1d(x, w, b, **kw)
-    expected = ref.conv1d(x, w, b, **kw)
-    mag_kw = {k: v for k, v in kw.items() if k != "activation"}
-    magnitude = ref.conv1d(np.abs(x), np.abs(w), None if b is None else np.abs(b), **mag_kw)
-    assert_close(got, expected, magnitude, terms=w.shape[1] * w.shape[2])
-    return got
+    return conv_check(x, w, b, fn="conv1d", **kw)
 
 
 CASES = [
