@@ -220,21 +220,30 @@ def adaptive_window(i, in_size, out_size):
 # --------------------------------------------------------------------------- memoised geometry
 
 
+_PLAIN_TYPES = frozenset((int, bool, str, type(None)))
+
+
 def plain(*values):
     """True when every value is an exact int, bool, str or None: then an lru_cache(typed=True)
     key built from them cannot confuse 1 with True or 1.0 (nested tuples could)."""
-    return all(v is None or type(v) in (int, bool, str) for v in values)
+    for v in values:
+        if type(v) not in _PLAIN_TYPES:
+            return False
+    return True
 
 
-def _memoised(fn, shapes=1):
-    """fn with a cache, used when its arguments after the first ``shapes`` (array shapes,
-    always tuples of exact ints) are plain (see plain())."""
+def memoised(fn, shapes=1):
+    """fn with a cache, used when its arguments after the first ``shapes`` (array shapes:
+    tuples of exact ints) are plain (see plain())."""
     memo = functools.lru_cache(maxsize=1024, typed=True)(fn)
 
     @functools.wraps(fn)
     def call(*args):
         if plain(*args[shapes:]):
-            return memo(*(tuple(a) for a in args[:shapes]), *args[shapes:])
+            try:
+                return memo(*args)
+            except TypeError:  # a shape given as a list (unhashable), or fn's own TypeError
+                pass
         return fn(*args)
 
     return call
@@ -249,5 +258,5 @@ def _conv_geometry(in_sizes, kernel, stride, padding, dilation):
     return stride, dilation, pads, conv_output_sizes(in_sizes, pads, kernel, stride, dilation)
 
 
-conv_geometry = _memoised(_conv_geometry, shapes=2)
-pool_geometry_fast = _memoised(pool_geometry)
+conv_geometry = memoised(_conv_geometry, shapes=2)
+pool_geometry_fast = memoised(pool_geometry)

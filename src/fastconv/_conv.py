@@ -8,6 +8,28 @@ _PAD_MODE_CODE = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
 _ALGORITHM_CODE = {"auto": 0, "direct": 1, "im2col": 2}
 
 
+def _conv_plan(x_shape, w_shape, nd, stride, padding, dilation, groups, padding_mode, activation, algorithm):
+    """What a call needs that depends only on shapes and scalar arguments, validated:
+    (result shape, whether x had no batch axis, the 4-D output shape, _core.conv2d's scalars)."""
+    _args.choice(padding_mode, "padding_mode", tuple(_PAD_MODE_CODE))
+    _args.choice(activation, "activation", _args.ACTIVATIONS)
+    _args.choice(algorithm, "algorithm", _args.ALGORITHMS)
+    unbatched = len(x_shape) == nd + 1
+    if unbatched:
+        x_shape = (1,) + tuple(x_shape)
+    groups = _args.check_groups(groups, x_shape[1], w_shape[0], w_shape[1])
+    stride, dilation, pads, out_sizes = _args.conv_geometry(x_shape[2:], w_shape[2:], stride, padding, dilation)
+    shape = (x_shape[0], w_shape[0]) + out_sizes
+    if nd == 1:  # as 2-D with H = 1
+        stride, dilation, pads = (1,) + stride, (1,) + dilation, ((0, 0),) + pads
+    scalars = (stride[0], stride[1], dilation[0], dilation[1], pads[0][0], pads[0][1], pads[1][0], pads[1][1], groups,
+               _PAD_MODE_CODE[padding_mode], 0.0, _ALGORITHM_CODE[algorithm], activation == "relu")
+    return shape[1:] if unbatched else shape, unbatched, shape[:2] + (1,) * (2 - nd) + shape[2:], scalars
+
+
+_conv_plan_memo = _args.memoised(_conv_plan, shapes=2)
+
+
 def _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, activation, algorithm, out, nd):
     """Shared body of conv1d (nd=1) and conv2d (nd=2); the 1-D case runs as 2-D with H=1."""
     batched = nd + 2
@@ -16,22 +38,14 @@ def _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, a
     xa = _common.float_input(x, "x", (batched - 1, batched), names)
     w = _common.float_input(weight, "weight", (batched,), wnames)
     _args.same_dtype("x", xa, "weight", w)
-    _args.choice(padding_mode, "padding_mode", tuple(_PAD_MODE_CODE))
-    _args.choice(activation, "activation", _args.ACTIVATIONS)
-    _args.choice(algorithm, "algorithm", _args.ALGORITHMS)
-    xb, added = _common.add_batch(xa, batched)
+    shape, unbatched, shape4, scalars = _conv_plan_memo(xa.shape, w.shape, nd, stride, padding, dilation, groups,
+                                                        padding_mode, activation, algorithm)
     b = _common.optional_bias(bias, w.shape[0], xa)
-    groups = _args.check_groups(groups, xb.shape[1], w.shape[0], w.shape[1])
-    stride, dilation, pads, out_sizes = _args.conv_geometry(xb.shape[2:], w.shape[2:], stride, padding, dilation)
-    shape = (xb.shape[0], w.shape[0]) + out_sizes
-    result = _common.output(out, shape[1:] if added else shape, xa.dtype, (x, weight, bias, xa, w, b))
-    if nd == 1:  # as 2-D with H = 1
-        xb, w, stride, dilation, pads = xb[:, :, None], w[:, :, None], (1,) + stride, (1,) + dilation, \
-            ((0, 0),) + pads
-    out4 = result if result.ndim == 4 else result.reshape((shape[0], shape[1], 1, shape[2]) if nd == 1 else shape)
-    _core.conv2d(xb, w, b, out4, stride[0], stride[1], dilation[0], dilation[1], pads[0][0], pads[0][1],
-                 pads[1][0], pads[1][1], groups, _PAD_MODE_CODE[padding_mode], 0.0, _ALGORITHM_CODE[algorithm],
-                 activation == "relu")
+    result = _common.output(out, shape, xa.dtype, (x, weight, bias, xa, w, b))
+    x4 = xa.reshape((1,) * unbatched + xa.shape[:-nd] + (1,) * (2 - nd) + xa.shape[-nd:]) if nd == 1 or unbatched \
+        else xa
+    w4 = w if nd == 2 else w.reshape(w.shape[:2] + (1,) + w.shape[2:])
+    _core.conv2d(x4, w4, b, result if result.ndim == 4 else result.reshape(shape4), *scalars)
     return result
 
 
