@@ -2,16 +2,18 @@
 #include <cstring>
 
 #include "common/parallel.h"
+#include "common/ranges.h"
 #include "common/workspace.h"
 #include "conv/conv2d.h"
 #include "kernels/kernel_table.h"
 
 namespace fastconv {
 
-// One output plane (n, k) per work item. Each input plane it reads is first copied into the
-// thread's workspace with its zero padding (when there is any), so the row kernel sees no
-// edges; every output element accumulates over (c, ky, kx) in that order.
-// Scratch per thread: one padded plane, (H + pt + pb) x (W + pl + pr) values.
+// Work item: output rows [oy0, oy1) of one plane (n, k); a plane is split into row blocks only
+// when there are fewer planes than four a thread. Each input plane the item reads is first
+// copied, rows it needs only, into the thread's workspace with its zero padding (when there
+// is any), so the row kernel sees no edges; every output element accumulates over (c, ky, kx)
+// in that order. Scratch per thread: at most one padded plane, (H + pads) x (W + pads) values.
 template <class T>
 void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* out, bool relu) {
   const Kernels<T>& kern = kernels<T>();
@@ -20,28 +22,37 @@ void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
   const int64_t Hp = std::max(s.pt + s.H, (s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1);
   const int64_t Wp = std::max(s.pl + s.W, (s.OW - 1) * s.sw + (s.kw - 1) * s.dw + 1);
   const bool needs_padding = Hp != s.H || Wp != s.W || s.pt != 0 || s.pl != 0;
-  const int64_t work = s.N * s.K * Cg * s.kh * s.kw * plane_out;
+  const int64_t planes = s.N * s.K, threads = num_threads();
+  if (planes == 0) return;
+  const int64_t row_blocks = planes >= 4 * threads ? 1 : std::min(s.OH, ceil_div(4 * threads, planes));
+  const int64_t rows_per_block = ceil_div(s.OH, row_blocks);
+  const int64_t work = planes * Cg * s.kh * s.kw * plane_out;
 
-  parallel_for(s.N * s.K, work, [&](int64_t nk) {
-    const int64_t n = nk / s.K, k = nk % s.K, g = k / Kg;
-    T* o = out + nk * plane_out;
-    const T b = bias != nullptr ? bias[k] : T(0);
-    std::fill(o, o + plane_out, b);
-    T* padded = needs_padding ? workspace_as<T>(Hp * Wp) : nullptr;
-    if (padded != nullptr) std::fill(padded, padded + Hp * Wp, T(0));
+  parallel_for(planes * row_blocks, work, [&](int64_t item) {
+    const int64_t nk = item / row_blocks, n = nk / s.K, k = nk % s.K, g = k / Kg;
+    const int64_t oy0 = (item % row_blocks) * rows_per_block, oy1 = std::min(s.OH, oy0 + rows_per_block);
+    if (oy0 >= oy1) return;
+    T* o = out + nk * plane_out + oy0 * s.OW;
+    const int64_t count = (oy1 - oy0) * s.OW;
+    std::fill(o, o + count, bias != nullptr ? bias[k] : T(0));
+    // Padded rows [r0, r1) feed output rows [oy0, oy1).
+    const int64_t r0 = oy0 * s.sh, r1 = (oy1 - 1) * s.sh + (s.kh - 1) * s.dh + 1;
+    T* padded = needs_padding ? workspace_as<T>((r1 - r0) * Wp) : nullptr;
+    if (padded != nullptr) std::fill(padded, padded + (r1 - r0) * Wp, T(0));
     for (int64_t c = 0; c < Cg; ++c) {
       const T* xc = x + (n * s.C + g * Cg + c) * plane_in;
+      const T* rows = xc + r0 * s.W;  // padded row r0, when there is no padding
       if (padded != nullptr) {
-        const int64_t rows = std::min(s.H, Hp - s.pt), cols = std::min(s.W, Wp - s.pl);
-        for (int64_t y = 0; y < rows; ++y)
-          std::memcpy(padded + (y + s.pt) * Wp + s.pl, xc + y * s.W, cols * sizeof(T));
-        xc = padded;
+        for (int64_t r = std::max(r0, s.pt); r < std::min(r1, s.pt + s.H); ++r)
+          std::memcpy(padded + (r - r0) * Wp + s.pl, xc + (r - s.pt) * s.W, std::min(s.W, Wp - s.pl) * sizeof(T));
+        rows = padded;
       }
       const T* wc = w + (k * Cg + c) * s.kh * s.kw;
-      for (int64_t oy = 0; oy < s.OH; ++oy)
-        kern.conv_row(o + oy * s.OW, xc + oy * s.sh * Wp, s.dh * Wp, wc, s.kh, s.kw, s.dw, s.OW, s.sw);
+      for (int64_t oy = oy0; oy < oy1; ++oy)
+        kern.conv_row(o + (oy - oy0) * s.OW, rows + (oy - oy0) * s.sh * Wp, s.dh * Wp, wc, s.kh, s.kw, s.dw, s.OW,
+                      s.sw);
     }
-    if (relu) kern.relu(o, o, plane_out);
+    if (relu) kern.relu(o, o, count);
   });
 }
 

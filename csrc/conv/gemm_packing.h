@@ -5,11 +5,10 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/ranges.h"
 #include "kernels/kernel_table.h"
 
 namespace fastconv {
-
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // a: M x R row-major (leading dimension R); dst holds ceil(M/MR) * R * MR values.
 template <class T>
