@@ -7,14 +7,24 @@ namespace {
 
 // x (N,C,H,W) and out (N,C,OH,OW) as planes; checks the geometry so that no window reads
 // outside the input.
+// The H, W and channel axes of a 4-D array in either layout.
+struct Axes {
+  int h, w, c;
+};
+Axes axes(bool nhwc) { return nhwc ? Axes{1, 2, 3} : Axes{2, 3, 1}; }
+
+void check_same_images(const py::array& x, const py::array& out, Axes a) {
+  if (out.shape(0) != x.shape(0) || out.shape(a.c) != x.shape(a.c)) throw py::value_error("out has the wrong shape");
+}
+
 PoolGeom pool_geometry(const py::array& x, const py::array& out, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
-                       int64_t ph, int64_t pw, int64_t dh, int64_t dw) {
+                       int64_t ph, int64_t pw, int64_t dh, int64_t dw, Axes a) {
   check_array(x, "x", x, 4);
   check_array(out, "out", x, 4, true);
   if (kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || dh <= 0 || dw <= 0 || ph < 0 || pw < 0)
     throw py::value_error("kernel_size, stride and dilation must be positive, padding non-negative");
-  if (out.shape(0) != x.shape(0) || out.shape(1) != x.shape(1)) throw py::value_error("out has the wrong shape");
-  PoolGeom g{x.shape(2), x.shape(3), out.shape(2), out.shape(3), kh, kw, sh, sw, ph, pw, dh, dw};
+  check_same_images(x, out, a);
+  PoolGeom g{x.shape(a.h), x.shape(a.w), out.shape(a.h), out.shape(a.w), kh, kw, sh, sw, ph, pw, dh, dw};
   // Every window must start before the end of the padded input (PyTorch's ceil_mode rule).
   if (g.OH > 0 && (g.OH - 1) * sh - ph >= g.H) throw py::value_error("out is too tall for this pool");
   if (g.OW > 0 && (g.OW - 1) * sw - pw >= g.W) throw py::value_error("out is too wide for this pool");
@@ -31,44 +41,54 @@ int64_t* optional_indices(py::object& indices, const py::array& out) {
 }
 
 void max_pool2d_binding(py::array x, py::array out, py::object indices, int64_t kh, int64_t kw, int64_t sh,
-                        int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw) {
-  PoolGeom g = pool_geometry(x, out, kh, kw, sh, sw, ph, pw, dh, dw);
+                        int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw, bool nhwc) {
+  const Axes a = axes(nhwc);
+  PoolGeom g = pool_geometry(x, out, kh, kw, sh, sw, ph, pw, dh, dw, a);
   int64_t* idx = optional_indices(indices, out);
   dispatch_float(x, "x", [&](auto tag) {
     using T = decltype(tag);
     T* o = mutable_ptr<T>(out);
     py::gil_scoped_release release;
-    max_pool2d<T>(g, x.shape(0) * x.shape(1), ptr<T>(x), o, idx);
+    if (nhwc)
+      max_pool2d_nhwc<T>(g, x.shape(0), x.shape(3), ptr<T>(x), o, idx);
+    else
+      max_pool2d<T>(g, x.shape(0) * x.shape(1), ptr<T>(x), o, idx);
   });
 }
 
 void window_pool2d_binding(py::array x, py::array out, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
-                           int64_t pw, int kind, bool count_include_pad, int64_t divisor_override,
-                           double norm_type) {
-  PoolGeom g = pool_geometry(x, out, kh, kw, sh, sw, ph, pw, 1, 1);
+                           int64_t pw, int kind, bool count_include_pad, int64_t divisor_override, double norm_type,
+                           bool nhwc) {
+  PoolGeom g = pool_geometry(x, out, kh, kw, sh, sw, ph, pw, 1, 1, axes(nhwc));
   if (kind < 0 || kind > 2) throw py::value_error("unknown pool kind");
   WindowPoolParams p{static_cast<WindowPoolKind>(kind), count_include_pad, divisor_override, norm_type};
   dispatch_float(x, "x", [&](auto tag) {
     using T = decltype(tag);
     T* o = mutable_ptr<T>(out);
     py::gil_scoped_release release;
-    window_pool2d<T>(g, p, x.shape(0) * x.shape(1), ptr<T>(x), o);
+    if (nhwc)
+      window_pool2d_nhwc<T>(g, p, x.shape(0), x.shape(3), ptr<T>(x), o);
+    else
+      window_pool2d<T>(g, p, x.shape(0) * x.shape(1), ptr<T>(x), o);
   });
 }
 
-void adaptive_pool2d_binding(py::array x, py::array out, py::object indices, bool is_max) {
+void adaptive_pool2d_binding(py::array x, py::array out, py::object indices, bool is_max, bool nhwc) {
   check_array(x, "x", x, 4);
   check_array(out, "out", x, 4, true);
-  if (out.shape(0) != x.shape(0) || out.shape(1) != x.shape(1)) throw py::value_error("out has the wrong shape");
-  const int64_t planes = x.shape(0) * x.shape(1), H = x.shape(2), W = x.shape(3), OH = out.shape(2),
-                OW = out.shape(3);
+  const Axes a = axes(nhwc);
+  check_same_images(x, out, a);
+  const int64_t planes = x.shape(0) * x.shape(a.c), H = x.shape(a.h), W = x.shape(a.w), OH = out.shape(a.h),
+                OW = out.shape(a.w);
   if (planes > 0 && OH * OW > 0 && H * W == 0) throw py::value_error("adaptive pooling of an empty plane");
   int64_t* idx = is_max ? optional_indices(indices, out) : nullptr;
   dispatch_float(x, "x", [&](auto tag) {
     using T = decltype(tag);
     T* o = mutable_ptr<T>(out);
     py::gil_scoped_release release;
-    if (is_max)
+    if (nhwc)
+      adaptive_pool2d_nhwc<T>(x.shape(0), H, W, OH, OW, x.shape(3), ptr<T>(x), o, idx, is_max);
+    else if (is_max)
       adaptive_max_pool2d<T>(planes, H, W, OH, OW, ptr<T>(x), o, idx);
     else
       adaptive_avg_pool2d<T>(planes, H, W, OH, OW, ptr<T>(x), o);
@@ -91,12 +111,13 @@ void relu_binding(py::array x, py::array out) {
 
 void bind_pool(py::module_& m) {
   m.def("max_pool2d", &max_pool2d_binding, py::arg("x"), py::arg("out"), py::arg("indices"), py::arg("kh"),
-        py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("ph"), py::arg("pw"), py::arg("dh"), py::arg("dw"));
+        py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("ph"), py::arg("pw"), py::arg("dh"), py::arg("dw"),
+        py::arg("nhwc"));
   m.def("window_pool2d", &window_pool2d_binding, py::arg("x"), py::arg("out"), py::arg("kh"), py::arg("kw"),
         py::arg("sh"), py::arg("sw"), py::arg("ph"), py::arg("pw"), py::arg("kind"), py::arg("count_include_pad"),
-        py::arg("divisor_override"), py::arg("norm_type"));
+        py::arg("divisor_override"), py::arg("norm_type"), py::arg("nhwc"));
   m.def("adaptive_pool2d", &adaptive_pool2d_binding, py::arg("x"), py::arg("out"), py::arg("indices"),
-        py::arg("is_max"));
+        py::arg("is_max"), py::arg("nhwc"));
   m.def("relu", &relu_binding, py::arg("x"), py::arg("out"));
 }
 

@@ -43,6 +43,14 @@ struct Kernels {
   double (*fma_probe)(int64_t iterations);
   int64_t probe_flops;
 
+  // One output row oy of pooling one NHWC image (H, W, C); idx as in max_pool_plane, per channel.
+  void (*max_pool_nhwc_row)(const T* in, T* out, int64_t* idx, const PoolGeom& g, int64_t C, int64_t oy);
+  void (*window_pool_nhwc_row)(const T* in, T* out, const PoolGeom& g, const WindowPoolParams& p, int64_t C,
+                               int64_t oy);
+  // Adaptive (average, or max with optional indices) pooling of one NHWC image.
+  void (*adaptive_pool_nhwc)(const T* in, T* out, int64_t* idx, bool is_max, int64_t H, int64_t W, int64_t OH,
+                             int64_t OW, int64_t C);
+
   // out[i] = max(in[i], 0), NaN kept.
   void (*relu)(const T* in, T* out, int64_t n);
 };

@@ -12,11 +12,28 @@ from . import _args, _common, _core
 _SUM, _AVG, _LP = 0, 1, 2
 
 
-def _pool_input(x, nd):
-    names = "(N, C, L) or (C, L)" if nd == 1 else "(N, C, H, W) or (C, H, W)"
+LAYOUTS = ("NCHW", "NHWC")
+
+
+def _is_nhwc(layout):
+    return _args.choice(layout, "layout", LAYOUTS) == "NHWC"
+
+
+def _pool_input(x, nd, nhwc=False):
+    """4-D input with a batch axis (and H = 1 for 1-D pools), whether one was added, and the
+    spatial sizes: (N, C, H, W), or (N, H, W, C) with nhwc."""
+    names = "(N, C, L) or (C, L)" if nd == 1 else "(N, H, W, C) or (H, W, C)" if nhwc else "(N, C, H, W) or (C, H, W)"
     xa = _common.float_input(x, "x", (nd + 1, nd + 2), names)
     xb, added = _common.add_batch(xa, nd + 2)
-    return (xb[:, :, None] if nd == 1 else xb), added
+    if nd == 1:
+        xb = xb[:, :, None]
+    return xb, added, (xb.shape[1:3] if nhwc else xb.shape[4 - nd:])
+
+
+def _pool_output_shape(xb, outs, nd, nhwc):
+    if nhwc:
+        return (xb.shape[0],) + outs + (xb.shape[3],)
+    return xb.shape[:2] + ((1,) if nd == 1 else ()) + outs
 
 
 def _as_2d(geometry, nd):
@@ -32,25 +49,25 @@ def _finish(result, added, nd):
     return _common.drop_batch(result, added)
 
 
-def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd):
-    xb, added = _pool_input(x, nd)
-    k, s, p, d, outs = _args.pool_geometry_fast(xb.shape[4 - nd:], kernel_size, stride, padding, dilation, ceil_mode, nd)
+def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, nhwc=False):
+    xb, added, sizes = _pool_input(x, nd, nhwc)
+    k, s, p, d, outs = _args.pool_geometry_fast(sizes, kernel_size, stride, padding, dilation, ceil_mode, nd)
     k, s, p, d = _as_2d((k, s, p, d), nd)
-    shape = xb.shape[:2] + ((1,) if nd == 1 else ()) + outs
+    shape = _pool_output_shape(xb, outs, nd, nhwc)
     out = np.empty(shape, xb.dtype)
     idx = np.empty(shape, np.int64) if return_indices else None
-    _core.max_pool2d(xb, out, idx, k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1])
+    _core.max_pool2d(xb, out, idx, k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1], nhwc)
     return _finish((out, idx) if return_indices else out, added, nd)
 
 
 def _window_pool(x, kernel_size, stride, padding, ceil_mode, kind, count_include_pad, divisor_override, norm_type,
-                 nd):
-    xb, added = _pool_input(x, nd)
-    k, s, p, _, outs = _args.pool_geometry_fast(xb.shape[4 - nd:], kernel_size, stride, padding, 1, ceil_mode, nd)
+                 nd, nhwc=False):
+    xb, added, sizes = _pool_input(x, nd, nhwc)
+    k, s, p, _, outs = _args.pool_geometry_fast(sizes, kernel_size, stride, padding, 1, ceil_mode, nd)
     k, s, p, _ = _as_2d((k, s, p, (1,) * nd), nd)
-    out = np.empty(xb.shape[:2] + ((1,) if nd == 1 else ()) + outs, xb.dtype)
+    out = np.empty(_pool_output_shape(xb, outs, nd, nhwc), xb.dtype)
     _core.window_pool2d(xb, out, k[0], k[1], s[0], s[1], p[0], p[1], kind, bool(count_include_pad),
-                        divisor_override, norm_type)
+                        divisor_override, norm_type, nhwc)
     return _finish(out, added, nd)
 
 
@@ -68,7 +85,8 @@ def _check_bool(value, name):
         raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False, *,
+               layout="NCHW"):
     """2-D max pooling of NCHW data (PyTorch semantics: implicit -inf padding, NaN propagates).
 
     Parameters
@@ -80,6 +98,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         Round the output size up; a last window that would start in the right padding is dropped.
     return_indices : bool
         Also return int64 flat indices (h*W + w within each plane) of the maxima.
+    layout : "NCHW" or "NHWC"
+        With "NHWC", x is (N, H, W, C) or (H, W, C) and so are the outputs (channels-last
+        kernels, no transposes).
 
     Returns
     -------
@@ -94,11 +115,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
             [13., 15.]]])
     """
     _check_bool(return_indices, "return_indices")
-    return _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2)
+    return _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, _is_nhwc(layout))
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+               divisor_override=None, *, layout="NCHW"):
     """2-D average pooling of NCHW data (PyTorch semantics).
 
     Parameters
@@ -111,6 +132,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
         only by the number of input pixels in the window.
     divisor_override : int, optional
         Divide every window sum by this instead.
+    layout : "NCHW" or "NHWC" (see :func:`max_pool2d`)
 
     Returns
     -------
@@ -125,11 +147,11 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     """
     _check_bool(count_include_pad, "count_include_pad")
     return _window_pool(x, kernel_size, stride, padding, ceil_mode, _AVG, count_include_pad,
-                        _divisor(divisor_override), 0.0, 2)
+                        _divisor(divisor_override), 0.0, 2, _is_nhwc(layout))
 
 
-def sum_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
-    """2-D sum pooling: the sum over each window (zero padding). Sizes as :func:`avg_pool2d`.
+def sum_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, layout="NCHW"):
+    """2-D sum pooling: the sum over each window (zero padding). Sizes and layout as :func:`avg_pool2d`.
 
     Examples
     --------
@@ -138,14 +160,14 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
     array([[[10., 18.],
             [42., 50.]]])
     """
-    return _window_pool(x, kernel_size, stride, padding, ceil_mode, _SUM, False, 0, 0.0, 2)
+    return _window_pool(x, kernel_size, stride, padding, ceil_mode, _SUM, False, 0, 0.0, 2, _is_nhwc(layout))
 
 
-def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
+def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, *, layout="NCHW"):
     """2-D power-average pooling, PyTorch's ``lp_pool2d``: (sum over the window of x**p) ** (1/p).
 
     In ceil_mode, windows cut by the input's edge are scaled by kh*kw / (window size), as PyTorch does.
-    Sizes as :func:`avg_pool2d` with padding 0.
+    Sizes and layout as :func:`avg_pool2d` with padding 0.
 
     Examples
     --------
@@ -158,7 +180,7 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
     p = float(norm_type)
     if not (math.isfinite(p) and p > 0):
         raise ValueError(f"norm_type must be a finite positive number, got {norm_type!r}")
-    return _window_pool(x, kernel_size, stride, 0, ceil_mode, _LP, True, 0, p, 2)
+    return _window_pool(x, kernel_size, stride, 0, ceil_mode, _LP, True, 0, p, 2, _is_nhwc(layout))
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -199,18 +221,19 @@ def sum_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
     return _window_pool(x, kernel_size, stride, padding, ceil_mode, _SUM, False, 0, 0.0, 1)
 
 
-def _adaptive(x, output_size, is_max, return_indices):
-    xb, added = _pool_input(x, 2)
-    outs = _args.adaptive_output_size(output_size, xb.shape[2:], 2)
-    if xb.shape[2] == 0 or xb.shape[3] == 0:
+def _adaptive(x, output_size, is_max, return_indices, layout):
+    nhwc = _is_nhwc(layout)
+    xb, added, sizes = _pool_input(x, 2, nhwc)
+    outs = _args.adaptive_output_size(output_size, sizes, 2)
+    if 0 in sizes:
         raise ValueError(f"x must have non-empty spatial dimensions for adaptive pooling, got {xb.shape}")
-    out = np.empty(xb.shape[:2] + outs, xb.dtype)
+    out = np.empty(_pool_output_shape(xb, outs, 2, nhwc), xb.dtype)
     idx = np.empty(out.shape, np.int64) if return_indices else None
-    _core.adaptive_pool2d(xb, out, idx, is_max)
+    _core.adaptive_pool2d(xb, out, idx, is_max, nhwc)
     return _common.drop_batch((out, idx) if return_indices else out, added)
 
 
-def adaptive_avg_pool2d(x, output_size):
+def adaptive_avg_pool2d(x, output_size, *, layout="NCHW"):
     """Average pooling to a fixed output size (PyTorch semantics).
 
     Output cell i covers input rows floor(i*H/OH) .. ceil((i+1)*H/OH) - 1 (likewise columns).
@@ -219,6 +242,7 @@ def adaptive_avg_pool2d(x, output_size):
     ----------
     x : array_like, (N, C, H, W) or (C, H, W)
     output_size : int or (int or None, int or None); None keeps that input size
+    layout : "NCHW" or "NHWC" (see :func:`max_pool2d`)
 
     Examples
     --------
@@ -227,11 +251,11 @@ def adaptive_avg_pool2d(x, output_size):
     array([[[2., 3.],
             [5., 6.]]])
     """
-    return _adaptive(x, output_size, False, False)
+    return _adaptive(x, output_size, False, False, layout)
 
 
-def adaptive_max_pool2d(x, output_size, return_indices=False):
-    """Max pooling to a fixed output size; windows as :func:`adaptive_avg_pool2d`.
+def adaptive_max_pool2d(x, output_size, return_indices=False, *, layout="NCHW"):
+    """Max pooling to a fixed output size; windows and layout as :func:`adaptive_avg_pool2d`.
 
     Examples
     --------
@@ -241,11 +265,11 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
             [7., 8.]]])
     """
     _check_bool(return_indices, "return_indices")
-    return _adaptive(x, output_size, True, return_indices)
+    return _adaptive(x, output_size, True, return_indices, layout)
 
 
-def global_avg_pool2d(x):
-    """Mean over each whole (H, W) plane: (N, C, H, W) -> (N, C, 1, 1).
+def global_avg_pool2d(x, *, layout="NCHW"):
+    """Mean over each whole (H, W) plane: (N, C, H, W) -> (N, C, 1, 1) (NHWC: -> (N, 1, 1, C)).
 
     Examples
     --------
@@ -253,11 +277,11 @@ def global_avg_pool2d(x):
     >>> fastconv.global_avg_pool2d(np.arange(8.0).reshape(2, 2, 2))[:, 0, 0]
     array([1.5, 5.5])
     """
-    return _adaptive(x, 1, False, False)
+    return _adaptive(x, 1, False, False, layout)
 
 
-def global_max_pool2d(x):
-    """Max over each whole (H, W) plane: (N, C, H, W) -> (N, C, 1, 1).
+def global_max_pool2d(x, *, layout="NCHW"):
+    """Max over each whole (H, W) plane: (N, C, H, W) -> (N, C, 1, 1) (NHWC: -> (N, 1, 1, C)).
 
     Examples
     --------
@@ -265,4 +289,4 @@ def global_max_pool2d(x):
     >>> fastconv.global_max_pool2d(np.arange(8.0).reshape(2, 2, 2))[:, 0, 0]
     array([3., 7.])
     """
-    return _adaptive(x, 1, True, False)
+    return _adaptive(x, 1, True, False, layout)

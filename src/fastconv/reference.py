@@ -15,6 +15,7 @@ Semantics follow ``torch.nn.functional`` (conv, pools, relu) and ``scipy.signal`
 
 from __future__ import annotations
 
+import functools
 import numbers
 from typing import NamedTuple
 
@@ -612,3 +613,35 @@ def relu(x, out=None):
     """max(x, 0) elementwise, any shape; NaN stays NaN and -0.0 stays -0.0 (as torch.relu)."""
     x = _args.as_float_array(x, "x")
     return _write_out(np.where(x < 0, np.zeros((), x.dtype), x), out)
+
+
+# --------------------------------------------------------------------------- channels-last layout
+
+
+def _with_layout(pool):
+    """Adds ``layout="NCHW" | "NHWC"`` to a 2-D pool written for NCHW: NHWC input (N, H, W, C)
+    or (H, W, C) is transposed to NCHW, pooled, and every result transposed back."""
+
+    @functools.wraps(pool)
+    def pooled(x, *args, layout="NCHW", **kwargs):
+        if _args.choice(layout, "layout", ("NCHW", "NHWC")) == "NCHW":
+            return pool(x, *args, **kwargs)
+        xa = _args.as_float_array(x, "x")
+        _args.check_ndim(xa, "x", (3, 4), "(N, H, W, C) or (H, W, C)")
+        to_nchw, back = ((0, 3, 1, 2), (0, 2, 3, 1)) if xa.ndim == 4 else ((2, 0, 1), (1, 2, 0))
+        result = pool(np.transpose(xa, to_nchw), *args, **kwargs)
+        if isinstance(result, tuple):
+            return tuple(np.ascontiguousarray(np.transpose(r, back)) for r in result)
+        return np.ascontiguousarray(np.transpose(result, back))
+
+    return pooled
+
+
+max_pool2d = _with_layout(max_pool2d)
+avg_pool2d = _with_layout(avg_pool2d)
+sum_pool2d = _with_layout(sum_pool2d)
+lp_pool2d = _with_layout(lp_pool2d)
+adaptive_avg_pool2d = _with_layout(adaptive_avg_pool2d)
+adaptive_max_pool2d = _with_layout(adaptive_max_pool2d)
+global_avg_pool2d = _with_layout(global_avg_pool2d)
+global_max_pool2d = _with_layout(global_max_pool2d)

@@ -1,7 +1,7 @@
 #include "kernels/kernel_table.h"
 #define FASTCONV_ISA portable
 #include "kernels/portable/gemm_portable.h"
-#include "kernels/generic/pool_planes.h"
+#include "kernels/generic/pool_nhwc.h"
 
 namespace fastconv {
 namespace portable {
@@ -42,6 +42,9 @@ void fill(Kernels<T>& k) {
   k.window_pool_plane = window_pool_plane<T>;
   k.adaptive_avg_plane = adaptive_avg_plane<T>;
   k.adaptive_max_plane = adaptive_max_plane<T>;
+  k.max_pool_nhwc_row = max_pool_nhwc_row<T>;
+  k.window_pool_nhwc_row = window_pool_nhwc_row<T>;
+  k.adaptive_pool_nhwc = adaptive_pool_nhwc<T>;
   k.relu = relu<T>;
   k.fma_probe = fma_probe<T>;
   k.probe_flops = 16;

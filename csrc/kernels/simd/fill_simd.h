@@ -6,6 +6,7 @@
 #include "kernels/simd/conv_row_strip.h"
 #include "kernels/simd/fma_probe.h"
 #include "kernels/simd/gemm_mx2v.h"
+#include "kernels/simd/pool_nhwc.h"
 #include "kernels/simd/pool_rows.h"
 #include "kernels/simd/relu.h"
 
@@ -21,6 +22,9 @@ void fill_simd(Kernels<T>& k) {
   k.max_pool_plane = max_pool_plane_simd<T>;
   k.window_pool_plane = window_pool_plane_simd<T>;
   k.adaptive_avg_plane = adaptive_avg_plane_simd<T>;
+  k.max_pool_nhwc_row = max_pool_nhwc_row_simd<T>;
+  k.window_pool_nhwc_row = window_pool_nhwc_row_simd<T>;
+  k.adaptive_pool_nhwc = adaptive_pool_nhwc<T>;
   k.relu = relu_simd<T>;
   fill_probe<T, MR>(k);
 }
