@@ -1,11 +1,13 @@
 """Side-by-side timing report on the shape suite: fastconv vs the NumPy reference and PyTorch.
 
     python benches/report.py [--threads 1 2] [--repeat-seconds 0.5] [--shapes S1_resnet3x3 P1_max2x2s2 ...]
+                             [--png report.png]
 
 Every number is the median of many calls in this one process; ratios are peer time divided
 by fastconv time (above 1: fastconv is faster). GFLOP/s = 2*N*K*(C/groups)*kh*kw*OH*OW / t
 for convolutions; GB/s = (input + output bytes) / t for pooling. "% peak" is of this machine's
 float32 FMA peak on the active backend, measured first with fastconv's register-only probe.
+With --png (needs matplotlib: pip install ".[bench]") it also draws the ratios as a bar chart.
 """
 
 from __future__ import annotations
@@ -92,11 +94,44 @@ def pool_calls(s):
     return calls, (x.nbytes + y.nbytes) / 1e9, "GB/s"
 
 
+def progress(done, total, label, width=30):
+    """One line on stderr, redrawn in place: [#####-----] done/total label."""
+    filled = width * done // max(total, 1)
+    print(f"\r[{'#' * filled}{'-' * (width - filled)}] {done}/{total} {label:<28}", end="", file=sys.stderr,
+          flush=True)
+
+
+def write_chart(rows, peers, path):
+    """Grouped bars of each peer's time / fastconv's time per shape and thread count (log scale;
+    above the line at 1, fastconv is faster)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['name'].split('_')[0]} {r['threads']}t" for r in rows]
+    fig, ax = plt.subplots(figsize=(max(8, 0.45 * len(rows)), 4.5))
+    width = 0.8 / len(peers)
+    for i, peer in enumerate(peers):
+        values = [r["ratios"].get(peer, float("nan")) for r in rows]
+        ax.bar([x + i * width for x in range(len(rows))], values, width, label=f"{peer} time / fastconv time")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks([x + width * (len(peers) - 1) / 2 for x in range(len(rows))], labels, rotation=60, fontsize=8)
+    ax.set_ylabel("ratio (above 1: fastconv faster)")
+    ax.set_title(f"fastconv {fastconv.__version__} ({fastconv.backend()}) vs peers, float32 medians")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=len(peers))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeat-seconds", type=float, default=0.5)
     parser.add_argument("--shapes", nargs="*", default=None)
+    parser.add_argument("--png", default=None, help="also write a bar chart of the ratios to this file")
     args = parser.parse_args(argv)
     cases = [(n, s, conv_calls) for n, s in SHAPES["conv2d"].items()] + \
             [(n, s, pool_calls) for n, s in SHAPES["pool2d"].items()]
@@ -110,27 +145,33 @@ def main(argv=None):
     header = "| shape | threads | fastconv ms | rate | % peak | " + " | ".join(f"vs {p}" for p in peers) + " |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
+    rows, total = [], len(args.threads) * len(cases)
     for threads in args.threads:
         fastconv.set_num_threads(threads)
         if torch is not None:
             torch.set_num_threads(threads)
-        for i, (name, s, make) in enumerate(cases):
-            print(f"  [{threads}t {i + 1}/{len(cases)}] {name}", end="\r", file=sys.stderr, flush=True)
+        for name, s, make in cases:
+            progress(len(rows), total, f"{name} ({threads}t)")
             calls, amount, unit = make(s)
             ours = median_time(calls["fastconv"], args.repeat_seconds)
-            ratios = []
+            ratio_of = {}
             for peer in peers:
                 if peer == "reference":
                     t0 = time.perf_counter()
                     calls[peer]()
                     if time.perf_counter() - t0 > REFERENCE_MAX_SECONDS:
-                        ratios.append("—")
                         continue
-                ratios.append(f"{median_time(calls[peer], args.repeat_seconds, min_reps=3) / ours:.2f}x")
+                ratio_of[peer] = median_time(calls[peer], args.repeat_seconds, min_reps=3) / ours
+            rows.append({"name": name, "threads": threads, "ratios": ratio_of})
+            ratios = [f"{ratio_of[p]:.2f}x" if p in ratio_of else "—" for p in peers]
             rate = amount / ours
             share = f"{100 * rate / (peak * threads):.0f}%" if unit == "GFLOP/s" else ""
             print(f"| {name} | {threads} | {ours * 1e3:.3f} | {rate:.1f} {unit} | {share} | " + " | ".join(ratios) + " |")
+    progress(total, total, "done")
     print(file=sys.stderr)
+    if args.png:
+        write_chart(rows, [p for p in peers if p != "reference"] or peers, args.png)
+        print(f"\nchart: {args.png}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,31 @@
+"""The benchmark report's progress bar and chart (on made-up rows: no timing here)."""
+
+import importlib.util
+import pathlib
+
+import pytest
+
+REPORT = pathlib.Path(__file__).resolve().parent.parent / "benches" / "report.py"
+
+
+@pytest.fixture(scope="module")
+def report():
+    spec = importlib.util.spec_from_file_location("fastconv_report", REPORT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_progress_bar_counts_and_fills(report, capsys):
+    report.progress(3, 12, "S1_resnet3x3 (1t)", width=12)
+    err = capsys.readouterr().err
+    assert "[###---------] 3/12 S1_resnet3x3 (1t)" in err
+
+
+def test_chart_is_a_png(report, tmp_path):
+    pytest.importorskip("matplotlib")
+    rows = [{"name": "S1_resnet3x3", "threads": 1, "ratios": {"torch NCHW": 0.9, "torch channels_last": 0.7}},
+            {"name": "P1_max2x2s2", "threads": 2, "ratios": {"torch NCHW": 20.5}}]
+    path = tmp_path / "chart.png"
+    report.write_chart(rows, ["torch NCHW", "torch channels_last"], path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
