@@ -1,6 +1,6 @@
 // ISA-neutral SIMD kernel template: the including fill file defines FASTCONV_ISA and
 // provides that ISA's Vec<T> traits (see avx2/vec_avx2.h) before including this header.
-// Direct-convolution row kernel: a strip of 4 vectors of one output row stays in registers while every tap is applied, then is stored once. Stride 1
+// Direct-convolution row kernel: a strip of up to 8 vectors of one output row stays in registers while every tap is applied, then is stored once. Stride 1
 // loads contiguously, stride 2 deinterleaves; other strides and the row's tail are scalar.
 #pragma once
 #include "kernels/generic/conv_row.h"
@@ -27,16 +27,26 @@ void conv_row_strip(T* out, const T* in, int64_t row_step, const T* w, int64_t k
   for (int v = 0; v < NV; ++v) X::store(out + v * L, acc[v]);
 }
 
+// The last n (< NV) vectors of a row as one strip, so that their FMA chains overlap.
+template <class T, int SW, int NV>
+void conv_row_rest(int64_t n, T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw) {
+  if constexpr (NV > 0) {
+    if (n == NV) return conv_row_strip<T, SW, NV>(out, in, row_step, w, kh, kw, dw);
+    conv_row_rest<T, SW, NV - 1>(n, out, in, row_step, w, kh, kw, dw);
+  }
+}
+
 template <class T, int SW>
 int64_t conv_row_vectors(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw,
                          int64_t count) {
-  constexpr int L = Vec<T>::kLanes;
+  constexpr int L = Vec<T>::kLanes, NV = 8;  // 8 independent accumulator chains hide the FMA latency
   // Stride 2 loads one element past the last output's tap: stop a vector short of the end.
   const int64_t limit = SW == 1 ? count : count - 1;
   int64_t i = 0;
-  for (; i + 4 * L <= limit; i += 4 * L) conv_row_strip<T, SW, 4>(out + i, in + i * SW, row_step, w, kh, kw, dw);
-  for (; i + L <= limit; i += L) conv_row_strip<T, SW, 1>(out + i, in + i * SW, row_step, w, kh, kw, dw);
-  return i;
+  for (; i + NV * L <= limit; i += NV * L) conv_row_strip<T, SW, NV>(out + i, in + i * SW, row_step, w, kh, kw, dw);
+  const int64_t rest = (limit - i) / L;
+  conv_row_rest<T, SW, NV - 1>(rest, out + i, in + i * SW, row_step, w, kh, kw, dw);
+  return i + rest * L;
 }
 
 template <class T>
