@@ -15,20 +15,20 @@ namespace {
 constexpr int64_t kBlockK = 256;  // reduction depth of one B block
 constexpr int64_t kBlockN = 512;  // output pixels of one work item
 
-// Packs rows [k0, k0+kc) x pixels [0, ncols) of the block's implicit im2col matrix of image
-// n, group g, straight from the input, one NR-wide micro-panel at a time (sequential
+// Packs rows [k0, k0+kc) x pixels [0, ncols) of the implicit im2col matrix of group g of the
+// image at x, straight from the input, one NR-wide micro-panel at a time (sequential
 // writes). Row r is (c, ky, kx); column j is output pixel (oy, ox) whose window starts at
 // (y_base[j], x_base[j]). A micro-panel is split into runs of one output row; each run is a
 // strided copy of one input row between two runs of zero padding.
 template <class T>
-void pack_im2col(const Conv2dShape& s, const T* x, int64_t n, int64_t g, int64_t k0, int64_t kc, int64_t ncols,
+void pack_im2col(const Conv2dShape& s, const T* x, int64_t g, int64_t k0, int64_t kc, int64_t ncols,
                  int64_t NR, const int64_t* y_base, const int64_t* x_base, T* dst) {
   struct Run {
     int64_t begin, end, y, x;  // columns [begin, end) of the panel; window origin of `begin`
   };
   Run runs[64];  // NR <= 64 columns, so at most NR runs
   const int64_t taps = s.kh * s.kw;
-  const T* xg = x + (n * s.C + g * s.Cg()) * s.H * s.W;
+  const T* xg = x + g * s.Cg() * s.H * s.W;
   for (int64_t j0 = 0; j0 < ncols; j0 += NR, dst += kc * NR) {
     const int64_t cols = std::min(NR, ncols - j0);
     int64_t nruns = 0;
@@ -76,24 +76,16 @@ void write_bias_only(T* c, int64_t Kg, int64_t P, const T* bias_g, bool relu) {
 // Where the in-place GEMM finds B: reduction row r = (c, ky, kx) of the micro-panel that
 // starts at output (oy, ox0) of group g is the input row at
 //   x + g*Cg*channel + oy*row_step + ox0 + offsets[r].
+// A micro-panel of NR columns reads up to `reach` elements past its origin.
 struct InPlaceLayout {
-  int64_t channel, row_step;
+  int64_t channel, row_step, reach;
   std::vector<int64_t> offsets;
 };
 
-// The input itself (unit horizontal stride, no padding).
-InPlaceLayout direct_layout(const Conv2dShape& s) {
-  InPlaceLayout lay{s.H * s.W, s.sh * s.W, std::vector<int64_t>(s.Cg() * s.kh * s.kw)};
-  for (int64_t r = 0; r < static_cast<int64_t>(lay.offsets.size()); ++r) {
-    const int64_t c = r / (s.kh * s.kw), ky = (r / s.kw) % s.kh, kx = r % s.kw;
-    lay.offsets[r] = c * lay.channel + ky * s.dh * s.W + kx * s.dw;
-  }
-  return lay;
-}
-
 // A zero-padded copy of one image split into `sw` column phases: phase f of channel c holds
 // padded columns f, f + sw, f + 2*sw, ... so tap (ky, kx) of every output row is a
-// contiguous run of phase (kx*dw) % sw starting (kx*dw) / sw further on.
+// contiguous run of phase (kx*dw) % sw starting (kx*dw) / sw further on. With unit stride and
+// no padding the input itself has this layout ({H, W}: one phase).
 struct PhaseSplit {
   int64_t Hp, Wq;  // rows, and columns per phase
 };
@@ -102,13 +94,14 @@ PhaseSplit phase_split_size(const Conv2dShape& s) {
   return {(s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1, s.OW + ((s.kw - 1) * s.dw) / s.sw};
 }
 
-InPlaceLayout phase_split_layout(const Conv2dShape& s, PhaseSplit ps) {
+InPlaceLayout phase_split_layout(const Conv2dShape& s, PhaseSplit ps, int64_t NR) {
   const int64_t phase = ps.Hp * ps.Wq;
-  InPlaceLayout lay{s.sw * phase, s.sh * ps.Wq, std::vector<int64_t>(s.Cg() * s.kh * s.kw)};
+  InPlaceLayout lay{s.sw * phase, s.sh * ps.Wq, 0, std::vector<int64_t>(s.Cg() * s.kh * s.kw)};
   for (int64_t r = 0; r < static_cast<int64_t>(lay.offsets.size()); ++r) {
     const int64_t c = r / (s.kh * s.kw), ky = (r / s.kw) % s.kh, col = (r % s.kw) * s.dw;
     lay.offsets[r] = c * lay.channel + (col % s.sw) * phase + ky * s.dh * ps.Wq + col / s.sw;
   }
+  lay.reach = *std::max_element(lay.offsets.begin(), lay.offsets.end()) + NR;
   return lay;
 }
 
@@ -151,7 +144,6 @@ void gemm_rows(const Conv2dShape& s, const InPlaceLayout& lay, const T* x, const
   const Kernels<T>& kern = kernels<T>();
   const int64_t NR = kern.gemm_nr, Kg = s.Kg(), R = s.Cg() * s.kh * s.kw, P = s.OH * s.OW;
   const int64_t KC = std::min(R, kBlockK), RS = lay.row_step, span = (oy1 - oy0) * RS;
-  const int64_t reach = *std::max_element(lay.offsets.begin(), lay.offsets.end()) + NR;
   const T* xg = x + g * s.Cg() * lay.channel;
   const T* a_g = a_packed + g * a_block;
   const T* bias_g = bias != nullptr ? bias + g * Kg : nullptr;
@@ -159,7 +151,7 @@ void gemm_rows(const Conv2dShape& s, const InPlaceLayout& lay, const T* x, const
   T* block = scratch + KC * NR;  // C of the rows when micro-panels run across them
   // One micro-panel: column j < ncols is output (oy_of(j), ox_of(j)).
   auto panel = [&](const T* base, T* c, int64_t ldc, int64_t ncols, auto oy_of, auto ox_of) {
-    const bool in_place = base + reach <= x_end;
+    const bool in_place = base + lay.reach <= x_end;
     for (int64_t k0 = 0; k0 < R; k0 += KC) {
       const int64_t kc = std::min(KC, R - k0);
       if (in_place) {
@@ -168,7 +160,7 @@ void gemm_rows(const Conv2dShape& s, const InPlaceLayout& lay, const T* x, const
       }
       int64_t y_base[64], x_base[64];
       for (int64_t j = 0; j < ncols; ++j) y_base[j] = oy_of(j) * s.sh, x_base[j] = ox_of(j);
-      pack_im2col(s, x, 0, g, k0, kc, ncols, NR, y_base, x_base, scratch);
+      pack_im2col(s, x, g, k0, kc, ncols, NR, y_base, x_base, scratch);
       gemm_block(kern, Kg, ncols, R, k0, kc, a_g, scratch, c, ldc, bias_g, relu);
     }
   };
@@ -217,10 +209,10 @@ void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
   const bool unpadded = s.sw == 1 && s.pt == 0 && s.pl == 0 && (s.OH - 1) * s.sh + (s.kh - 1) * s.dh < s.H &&
                         s.OW + (s.kw - 1) * s.dw <= s.W;
   const PhaseSplit ps = phase_split_size(s);
-  const InPlaceLayout lay = unpadded ? direct_layout(s) : phase_split_layout(s, ps);
+  const InPlaceLayout lay = phase_split_layout(s, unpadded ? PhaseSplit{s.H, s.W} : ps, NR);
   const int64_t copy = unpadded ? 0 : s.C * s.sw * ps.Hp * ps.Wq;
-  const int64_t reach = *std::max_element(lay.offsets.begin(), lay.offsets.end()) + NR;
-  const int64_t copy_size = unpadded ? 0 : std::max(copy, (s.groups - 1) * s.Cg() * lay.channel + s.OH * lay.row_step + reach);
+  const int64_t copy_size =
+      unpadded ? 0 : std::max(copy, (s.groups - 1) * s.Cg() * lay.channel + s.OH * lay.row_step + lay.reach);
   auto source = [&](int64_t n, T* buffer) -> std::pair<const T*, const T*> {
     if (unpadded) return {x + n * image_in, x + s.N * image_in};
     phase_split_pad(s, ps, x + n * image_in, buffer);

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _args
+from . import _args, _common
 
 __all__ = [
     "conv1d", "conv2d", "conv_transpose2d", "correlate2d", "convolve2d",
@@ -110,16 +110,6 @@ def _sliding_view(xp, ky, kx, out_h, out_w, stride, dilation):
     return xp[..., y0:y0 + (out_h - 1) * sy + 1:sy, x0:x0 + (out_w - 1) * sx + 1:sx]
 
 
-def _check_bias(bias, x, channels):
-    if bias is None:
-        return None
-    bias = _args.as_float_array(bias, "bias")
-    _args.same_dtype("x", x, "bias", bias)
-    if bias.shape != (channels,):
-        raise ValueError(f"bias must have shape ({channels},), got {bias.shape}")
-    return bias
-
-
 # --------------------------------------------------------------------------- convolution
 
 
@@ -144,7 +134,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     _args.check_ndim(weight, "weight", (4,), "(K, C/groups, kh, kw)")
     n, c_in, h, w = xb.shape
     k_out, c_per_group, kh, kw = weight.shape
-    bias = _check_bias(bias, xb, k_out)
+    bias = _common.optional_bias(bias, k_out, xb)
     stride = _args.positive_tuple(stride, 2, "stride")
     dilation = _args.positive_tuple(dilation, 2, "dilation")
     groups = _args.check_groups(groups, c_in, k_out, c_per_group)
@@ -215,7 +205,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     if c_in % groups:
         raise ValueError(f"x has {c_in} channels, not divisible by groups={groups}")
     k_out = k_per_group * groups
-    bias = _check_bias(bias, xb, k_out)
+    bias = _common.optional_bias(bias, k_out, xb)
     stride = _args.positive_tuple(stride, 2, "stride")
     dilation = _args.positive_tuple(dilation, 2, "dilation")
     pad = _args.nonnegative_tuple(padding, 2, "padding")
