@@ -37,7 +37,7 @@ void conv2d_binding(py::array x, py::array w, py::object bias, py::array out, in
     const T* b = optional_ptr<T>(bias);
     T* o = mutable_ptr<T>(out);
     py::gil_scoped_release release;
-    conv2d<T>(s, pb, pr, static_cast<PadMode>(pad_mode), static_cast<T>(fill),
+    conv2d<T>(s, Padding<T>{static_cast<PadMode>(pad_mode), static_cast<T>(fill)},
               static_cast<ConvAlgorithm>(algorithm), ptr<T>(x), ptr<T>(w), b, o, relu);
   });
 }

@@ -1,5 +1,5 @@
 #include <algorithm>
-#include <cstring>
+#include <vector>
 
 #include "common/parallel.h"
 #include "common/ranges.h"
@@ -11,17 +11,21 @@ namespace fastconv {
 
 // Work item: output rows [oy0, oy1) of one plane (n, k); a plane is split into row blocks only
 // when there are fewer planes than four a thread. Each input plane the item reads is first
-// copied, rows it needs only, into the thread's workspace with its zero padding (when there
-// is any), so the row kernel sees no edges; every output element accumulates over (c, ky, kx)
+// copied, rows it needs only, into the thread's workspace with its padding (when there is
+// any), so the row kernel sees no edges; every output element accumulates over (c, ky, kx)
 // in that order. Scratch per thread: at most one padded plane, (H + pads) x (W + pads) values.
 template <class T>
-void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* out, bool relu) {
+void conv2d_direct(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
+                   bool relu) {
   const Kernels<T>& kern = kernels<T>();
   const int64_t Cg = s.Cg(), Kg = s.Kg(), plane_in = s.H * s.W, plane_out = s.OH * s.OW;
   // Rows and columns the windows reach, in padded coordinates.
   const int64_t Hp = std::max(s.pt + s.H, (s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1);
   const int64_t Wp = std::max(s.pl + s.W, (s.OW - 1) * s.sw + (s.kw - 1) * s.dw + 1);
   const bool needs_padding = Hp != s.H || Wp != s.W || s.pt != 0 || s.pl != 0;
+  const std::vector<int64_t> row_map = pad_index_map(Hp, 1, -s.pt, s.H, pad.mode);
+  const std::vector<int64_t> col_map = pad_index_map(Wp, 1, -s.pl, s.W, pad.mode);
+  const Range interior{s.pl, s.pl + s.W};  // padded columns that are input columns, in order
   const int64_t planes = s.N * s.K, threads = num_threads();
   if (planes == 0) return;
   const int64_t row_blocks = planes >= 4 * threads ? 1 : std::min(s.OH, ceil_div(4 * threads, planes));
@@ -38,13 +42,13 @@ void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
     // Padded rows [r0, r1) feed output rows [oy0, oy1).
     const int64_t r0 = oy0 * s.sh, r1 = (oy1 - 1) * s.sh + (s.kh - 1) * s.dh + 1;
     T* padded = needs_padding ? workspace_as<T>((r1 - r0) * Wp) : nullptr;
-    if (padded != nullptr) std::fill(padded, padded + (r1 - r0) * Wp, T(0));
     for (int64_t c = 0; c < Cg; ++c) {
       const T* xc = x + (n * s.C + g * Cg + c) * plane_in;
       const T* rows = xc + r0 * s.W;  // padded row r0, when there is no padding
       if (padded != nullptr) {
-        for (int64_t r = std::max(r0, s.pt); r < std::min(r1, s.pt + s.H); ++r)
-          std::memcpy(padded + (r - r0) * Wp + s.pl, xc + (r - s.pt) * s.W, std::min(s.W, Wp - s.pl) * sizeof(T));
+        for (int64_t r = r0; r < r1; ++r)
+          pad_row(padded + (r - r0) * Wp, row_map[r] < 0 ? nullptr : xc + row_map[r] * s.W, col_map.data(), Wp,
+                  interior, pad.fill);
         rows = padded;
       }
       const T* wc = w + (k * Cg + c) * s.kh * s.kw;
@@ -56,8 +60,9 @@ void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
   });
 }
 
-template void conv2d_direct<float>(const Conv2dShape&, const float*, const float*, const float*, float*, bool);
-template void conv2d_direct<double>(const Conv2dShape&, const double*, const double*, const double*, double*,
-                                    bool);
+template void conv2d_direct<float>(const Conv2dShape&, const Padding<float>&, const float*, const float*,
+                                   const float*, float*, bool);
+template void conv2d_direct<double>(const Conv2dShape&, const Padding<double>&, const double*, const double*,
+                                    const double*, double*, bool);
 
 }  // namespace fastconv

@@ -82,19 +82,24 @@ struct InPlaceLayout {
   std::vector<int64_t> offsets;
 };
 
-// A zero-padded copy of one image split into `sw` column phases: phase f of channel c holds
+// A padded copy of one image split into `sw` column phases: phase f of channel c holds
 // padded columns f, f + sw, f + 2*sw, ... so tap (ky, kx) of every output row is a
 // contiguous run of phase (kx*dw) % sw starting (kx*dw) / sw further on. With unit stride and
 // no padding the input itself has this layout ({H, W}: one phase).
 struct PhaseSplit {
-  int64_t Hp, Wq;  // rows, and columns per phase
+  int64_t Hp, Wq;                                // rows, and columns per phase
+  std::vector<int64_t> rows;                     // input row of each padded row (pad_index_map)
+  std::vector<std::vector<int64_t>> phase_cols;  // input column of each column of each phase
 };
 
-PhaseSplit phase_split_size(const Conv2dShape& s) {
-  return {(s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1, s.OW + ((s.kw - 1) * s.dw) / s.sw};
+PhaseSplit phase_split(const Conv2dShape& s, PadMode mode) {
+  PhaseSplit ps{(s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1, s.OW + ((s.kw - 1) * s.dw) / s.sw, {}, {}};
+  ps.rows = pad_index_map(ps.Hp, 1, -s.pt, s.H, mode);
+  for (int64_t f = 0; f < s.sw; ++f) ps.phase_cols.push_back(pad_index_map(ps.Wq, s.sw, f - s.pl, s.W, mode));
+  return ps;
 }
 
-InPlaceLayout phase_split_layout(const Conv2dShape& s, PhaseSplit ps, int64_t NR) {
+InPlaceLayout phase_split_layout(const Conv2dShape& s, const PhaseSplit& ps, int64_t NR) {
   const int64_t phase = ps.Hp * ps.Wq;
   InPlaceLayout lay{s.sw * phase, s.sh * ps.Wq, 0, std::vector<int64_t>(s.Cg() * s.kh * s.kw)};
   for (int64_t r = 0; r < static_cast<int64_t>(lay.offsets.size()); ++r) {
@@ -106,23 +111,15 @@ InPlaceLayout phase_split_layout(const Conv2dShape& s, PhaseSplit ps, int64_t NR
 }
 
 template <class T>
-void phase_split_pad(const Conv2dShape& s, PhaseSplit ps, const T* image, T* dst) {
+void phase_split_pad(const Conv2dShape& s, const PhaseSplit& ps, const Padding<T>& pad, const T* image, T* dst) {
+  // With unit stride the columns that are input columns, in order, are copied in one go.
+  const Range interior = s.sw == 1 ? valid_range(ps.Wq, 1, -s.pl, s.W) : Range{0, 0};
   parallel_for(s.C * s.sw, s.C * ps.Hp * ps.Wq * s.sw, [&](int64_t cf) {
-    const int64_t c = cf / s.sw, f = cf % s.sw;
-    const T* xc = image + c * s.H * s.W;
+    const T* xc = image + (cf / s.sw) * s.H * s.W;
+    const int64_t* cols = ps.phase_cols[cf % s.sw].data();
     T* d = dst + cf * ps.Hp * ps.Wq;
-    const Range cols = valid_range(ps.Wq, s.sw, f - s.pl, s.W);  // q with 0 <= q*sw + f - pl < W
-    for (int64_t y = 0; y < ps.Hp; ++y, d += ps.Wq) {
-      const int64_t iy = y - s.pt;
-      if (iy < 0 || iy >= s.H) {
-        std::fill(d, d + ps.Wq, T(0));
-        continue;
-      }
-      const T* src = xc + iy * s.W + f - s.pl;
-      std::fill(d, d + cols.begin, T(0));
-      for (int64_t q = cols.begin; q < cols.end; ++q) d[q] = src[q * s.sw];
-      std::fill(d + cols.end, d + ps.Wq, T(0));
-    }
+    for (int64_t y = 0; y < ps.Hp; ++y, d += ps.Wq)
+      pad_row(d, ps.rows[y] < 0 ? nullptr : xc + ps.rows[y] * s.W, cols, ps.Wq, interior, pad.fill);
   });
 }
 
@@ -184,12 +181,13 @@ void gemm_rows(const Conv2dShape& s, const InPlaceLayout& lay, const T* x, const
 
 // C_g (Kg x OH*OW) = W_g (Kg x Cg*kh*kw) * im2col(x_n,g) without materialising im2col: the
 // GEMM reads B in place, from the input itself when it needs no padding and has unit
-// horizontal stride, else from a zero-padded, stride-phase-split copy of one image (about one
+// horizontal stride, else from a padded, stride-phase-split copy of one image (about one
 // padded image of values). Large images run one at a time with their rows split over the
 // threads; small ones run whole, one image per task. Scratch per task: 256 x NR values plus,
 // with unit vertical stride, the task's block of C.
 template <class T>
-void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* out, bool relu) {
+void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
+                   bool relu) {
   const Kernels<T>& kern = kernels<T>();
   const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr, Kg = s.Kg(), R = s.Cg() * s.kh * s.kw, P = s.OH * s.OW;
   if (s.N * s.K * P == 0) return;
@@ -208,14 +206,14 @@ void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
   // covering the reads of every micro-panel (so that none is ever packed).
   const bool unpadded = s.sw == 1 && s.pt == 0 && s.pl == 0 && (s.OH - 1) * s.sh + (s.kh - 1) * s.dh < s.H &&
                         s.OW + (s.kw - 1) * s.dw <= s.W;
-  const PhaseSplit ps = phase_split_size(s);
-  const InPlaceLayout lay = phase_split_layout(s, unpadded ? PhaseSplit{s.H, s.W} : ps, NR);
+  const PhaseSplit ps = unpadded ? PhaseSplit{s.H, s.W, {}, {}} : phase_split(s, pad.mode);
+  const InPlaceLayout lay = phase_split_layout(s, ps, NR);
   const int64_t copy = unpadded ? 0 : s.C * s.sw * ps.Hp * ps.Wq;
   const int64_t copy_size =
       unpadded ? 0 : std::max(copy, (s.groups - 1) * s.Cg() * lay.channel + s.OH * lay.row_step + lay.reach);
   auto source = [&](int64_t n, T* buffer) -> std::pair<const T*, const T*> {
     if (unpadded) return {x + n * image_in, x + s.N * image_in};
-    phase_split_pad(s, ps, x + n * image_in, buffer);
+    phase_split_pad(s, ps, pad, x + n * image_in, buffer);
     std::fill(buffer + copy, buffer + copy_size, T(0));
     return {buffer, buffer + copy_size};
   };
@@ -251,8 +249,9 @@ void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
   }
 }
 
-template void conv2d_im2col<float>(const Conv2dShape&, const float*, const float*, const float*, float*, bool);
-template void conv2d_im2col<double>(const Conv2dShape&, const double*, const double*, const double*, double*,
-                                    bool);
+template void conv2d_im2col<float>(const Conv2dShape&, const Padding<float>&, const float*, const float*,
+                                   const float*, float*, bool);
+template void conv2d_im2col<double>(const Conv2dShape&, const Padding<double>&, const double*, const double*,
+                                    const double*, double*, bool);
 
 }  // namespace fastconv
