@@ -162,6 +162,33 @@ def check_groups(groups, c_in, k_out, c_per_group_weight, x_name="x", w_name="we
     return groups
 
 
+def conv_transpose_geometry(x_shape, w_shape, groups, stride, padding, output_padding, dilation):
+    """Validated (groups, K, stride, padding, dilation, output sizes) of conv_transpose2d with
+    x (N, C, H, W) and weight (C, K/groups, kh, kw); per spatial dim the output size is
+    (size - 1)*stride - 2*padding + dilation*(k - 1) + output_padding + 1."""
+    groups = to_int(groups, "groups")
+    if groups <= 0:
+        raise ValueError(f"groups must be positive, got {groups}")
+    c_in = x_shape[1]
+    if c_in % groups:
+        raise ValueError(f"x has {c_in} channels, not divisible by groups={groups}")
+    if w_shape[0] != c_in:
+        raise ValueError(f"weight must have shape (C={c_in}, K/groups, kh, kw) matching x's channels, got {w_shape}")
+    stride = positive_tuple(stride, 2, "stride")
+    dilation = positive_tuple(dilation, 2, "dilation")
+    pad = nonnegative_tuple(padding, 2, "padding")
+    out_pad = nonnegative_tuple(output_padding, 2, "output_padding")
+    for op, s, d in zip(out_pad, stride, dilation):
+        if op >= s and op >= d:
+            raise ValueError(
+                f"output_padding ({output_padding!r}) must be smaller than either stride ({s}) or dilation ({d})")
+    out_sizes = tuple((size - 1) * s - 2 * p + effective_kernel(k, d) + op
+                      for size, s, p, k, d, op in zip(x_shape[2:], stride, pad, w_shape[2:], dilation, out_pad))
+    if any(o <= 0 for o in out_sizes):
+        raise ValueError(f"padding {padding!r} is too large: the output size would be {out_sizes}")
+    return groups, w_shape[1] * groups, stride, pad, dilation, out_sizes
+
+
 # --------------------------------------------------------------------------- pooling
 
 

@@ -134,27 +134,9 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     w = _common.float_input(weight, "weight", (4,), "(C, K/groups, kh, kw)")
     _args.same_dtype("x", xa, "weight", w)
     xb, added = _common.add_batch(xa, 4)
-    groups = _args.to_int(groups, "groups")
-    if groups <= 0:
-        raise ValueError(f"groups must be positive, got {groups}")
-    C = xb.shape[1]
-    if C % groups:
-        raise ValueError(f"x has {C} channels, not divisible by groups={groups}")
-    if w.shape[0] != C:
-        raise ValueError(f"weight must have shape (C={C}, K/groups, kh, kw) matching x's channels, got {w.shape}")
-    K = w.shape[1] * groups
+    groups, K, stride, pad, dilation, out_sizes = _args.conv_transpose_geometry(
+        xb.shape, w.shape, groups, stride, padding, output_padding, dilation)
     b = _common.optional_bias(bias, K, xa)
-    stride = _args.positive_tuple(stride, 2, "stride")
-    dilation = _args.positive_tuple(dilation, 2, "dilation")
-    pad = _args.nonnegative_tuple(padding, 2, "padding")
-    opad = _args.nonnegative_tuple(output_padding, 2, "output_padding")
-    for op, s, d in zip(opad, stride, dilation):
-        if op >= s and op >= d:
-            raise ValueError(f"output_padding {output_padding!r} must be smaller than either stride or dilation")
-    out_sizes = tuple((size - 1) * s - 2 * p + d * (k - 1) + op + 1
-                      for size, s, p, d, k, op in zip(xb.shape[2:], stride, pad, dilation, w.shape[2:], opad))
-    if any(o <= 0 for o in out_sizes):
-        raise ValueError(f"padding {padding!r} is too large: the output size would be {out_sizes}")
     result = _common.output(None, (xb.shape[0], K) + out_sizes, xa.dtype, ())
     _core.conv_transpose2d(xb, w, b, result, stride[0], stride[1], dilation[0], dilation[1], pad[0], pad[1], groups)
     return _common.drop_batch(result, added)

@@ -196,28 +196,10 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     _args.same_dtype("x", xb, "weight", weight)
     _args.check_ndim(weight, "weight", (4,), "(C_in, K/groups, kh, kw)")
     n, c_in, h, w = xb.shape
-    w_c_in, k_per_group, kh, kw = weight.shape
-    groups = _args.to_int(groups, "groups")
-    if groups <= 0:
-        raise ValueError(f"groups must be positive, got {groups}")
-    if w_c_in != c_in:
-        raise ValueError(f"weight has shape[0]={w_c_in} but x has {c_in} channels; they must match")
-    if c_in % groups:
-        raise ValueError(f"x has {c_in} channels, not divisible by groups={groups}")
-    k_out = k_per_group * groups
+    _, k_per_group, kh, kw = weight.shape
+    groups, k_out, stride, pad, dilation, out_sizes = _args.conv_transpose_geometry(
+        xb.shape, weight.shape, groups, stride, padding, output_padding, dilation)
     bias = _common.optional_bias(bias, k_out, xb)
-    stride = _args.positive_tuple(stride, 2, "stride")
-    dilation = _args.positive_tuple(dilation, 2, "dilation")
-    pad = _args.nonnegative_tuple(padding, 2, "padding")
-    out_pad = _args.nonnegative_tuple(output_padding, 2, "output_padding")
-    for op, s, d in zip(out_pad, stride, dilation):
-        if not (op < s or op < d):
-            raise ValueError(
-                f"output_padding ({output_padding!r}) must be smaller than either stride ({s}) or dilation ({d})")
-    out_sizes = tuple((size - 1) * s - 2 * p + _args.effective_kernel(k, d) + op
-                      for size, s, p, k, d, op in zip((h, w), stride, pad, (kh, kw), dilation, out_pad))
-    if any(o <= 0 for o in out_sizes):
-        raise ValueError(f"the output size {out_sizes} of conv_transpose2d is not positive")
     out_h, out_w = out_sizes
 
     # Scatter into an uncropped buffer whose row r is output row r - p, then crop.
