@@ -4,7 +4,10 @@
                              [--png report.png]
 
 Every number is the median of many calls in this one process; ratios are peer time divided
-by fastconv time (above 1: fastconv is faster). GFLOP/s = 2*N*K*(C/groups)*kh*kw*OH*OW / t
+by fastconv time (above 1: fastconv is faster), layout against layout: the reference and
+torch NCHW against fastconv NCHW, torch channels_last against fastconv layout="NHWC" (the
+conversion not counted on either side), and "best" the faster torch layout against the
+faster fastconv one. GFLOP/s = 2*N*K*(C/groups)*kh*kw*OH*OW / t
 for convolutions; GB/s = (input + output bytes) / t for pooling. "% peak" is of this machine's
 float32 FMA peak on the active backend, measured first with fastconv's register-only probe.
 With --png (needs matplotlib: pip install ".[bench]") it also draws the ratios as a bar chart.
@@ -64,7 +67,9 @@ def conv_calls(s):
     kw = dict(stride=s["stride"], padding=s["padding"], groups=s["groups"])
     y = fastconv.conv2d(x, w, **kw)
     work = 2 * s["N"] * s["K"] * (s["C"] // s["groups"]) * s["kh"] * s["kw"] * y.shape[2] * y.shape[3]
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     calls = {"fastconv": lambda: fastconv.conv2d(x, w, **kw),
+             "fastconv NHWC": lambda: fastconv.conv2d(x_nhwc, w, layout="NHWC", **kw),
              "reference": lambda: reference.conv2d(x, w, **kw)}
     if torch is not None:
         xt, wt = torch.from_numpy(x), torch.from_numpy(w)
@@ -78,20 +83,32 @@ def conv_calls(s):
 def pool_calls(s):
     x = np.random.default_rng(0).standard_normal((s["N"], s["C"], s["H"], s["W"]), dtype=np.float32)
 
-    def call(lib, v):
+    def call(lib, v, **layout):
         if s["op"] == "global_avg":
-            return lib.adaptive_avg_pool2d(v, 1)
+            return lib.adaptive_avg_pool2d(v, 1, **layout)
         fn = lib.max_pool2d if s["op"] == "max" else lib.avg_pool2d
-        return fn(v, s["k"], s["stride"], s["padding"])
+        return fn(v, s["k"], s["stride"], s["padding"], **layout)
 
     y = call(fastconv, x)
-    calls = {"fastconv": lambda: call(fastconv, x), "reference": lambda: call(reference, x)}
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    calls = {"fastconv": lambda: call(fastconv, x), "reference": lambda: call(reference, x),
+             "fastconv NHWC": lambda: call(fastconv, x_nhwc, layout="NHWC")}
     if torch is not None:
         xt = torch.from_numpy(x)
         xcl = xt.contiguous(memory_format=torch.channels_last)
         calls["torch NCHW"] = lambda: call(F, xt)
         calls["torch channels_last"] = lambda: call(F, xcl)
     return calls, (x.nbytes + y.nbytes) / 1e9, "GB/s"
+
+
+def layout_ratios(times):
+    """Peer time / fastconv time, layout against layout (see the module docstring)."""
+    ours_for = {"reference": "fastconv", "torch NCHW": "fastconv", "torch channels_last": "fastconv NHWC"}
+    ratios = {peer: times[peer] / times[ours] for peer, ours in ours_for.items() if peer in times}
+    if "torch NCHW" in times and "torch channels_last" in times:
+        ratios["best"] = min(times["torch NCHW"], times["torch channels_last"]) / \
+            min(times["fastconv"], times["fastconv NHWC"])
+    return ratios
 
 
 def progress(done, total, label, width=30):
@@ -137,12 +154,13 @@ def main(argv=None):
             [(n, s, pool_calls) for n, s in SHAPES["pool2d"].items()]
     if args.shapes:
         cases = [c for c in cases if c[0] in args.shapes]
-    peers = ["reference"] + (["torch NCHW", "torch channels_last"] if torch is not None else [])
+    peers = ["reference"] + (["torch NCHW", "torch channels_last", "best"] if torch is not None else [])
     fastconv.set_num_threads(1)
     peak = peak_gflops_per_core()
     print(f"fastconv {fastconv.__version__}, backend {fastconv.backend()} (measured peak {peak:.0f} GFLOP/s "
           f"per core), torch {torch.__version__ if torch is not None else 'not installed'}; float32; medians\n")
-    header = "| shape | threads | fastconv ms | rate | % peak | " + " | ".join(f"vs {p}" for p in peers) + " |"
+    header = "| shape | threads | fastconv ms | rate | % peak | NHWC ms | " + \
+        " | ".join(f"vs {p}" for p in peers) + " |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     rows, total = [], len(args.threads) * len(cases)
@@ -153,20 +171,25 @@ def main(argv=None):
         for name, s, make in cases:
             progress(len(rows), total, f"{name} ({threads}t)")
             calls, amount, unit = make(s)
-            ours = median_time(calls["fastconv"], args.repeat_seconds)
-            ratio_of = {}
-            for peer in peers:
+            times = {"fastconv": median_time(calls["fastconv"], args.repeat_seconds),
+                     "fastconv NHWC": median_time(calls["fastconv NHWC"], args.repeat_seconds)}
+            for peer in ("reference", "torch NCHW", "torch channels_last"):
+                if peer not in calls:
+                    continue
                 if peer == "reference":
                     t0 = time.perf_counter()
                     calls[peer]()
                     if time.perf_counter() - t0 > REFERENCE_MAX_SECONDS:
                         continue
-                ratio_of[peer] = median_time(calls[peer], args.repeat_seconds, min_reps=3) / ours
+                times[peer] = median_time(calls[peer], args.repeat_seconds, min_reps=3)
+            ratio_of = layout_ratios(times)
             rows.append({"name": name, "threads": threads, "ratios": ratio_of})
             ratios = [f"{ratio_of[p]:.2f}x" if p in ratio_of else "—" for p in peers]
+            ours = times["fastconv"]
             rate = amount / ours
             share = f"{100 * rate / (peak * threads):.0f}%" if unit == "GFLOP/s" else ""
-            print(f"| {name} | {threads} | {ours * 1e3:.3f} | {rate:.1f} {unit} | {share} | " + " | ".join(ratios) + " |")
+            print(f"| {name} | {threads} | {ours * 1e3:.3f} | {rate:.1f} {unit} | {share} | "
+                  f"{times['fastconv NHWC'] * 1e3:.3f} | " + " | ".join(ratios) + " |")
     progress(total, total, "done")
     print(file=sys.stderr)
     if args.png:

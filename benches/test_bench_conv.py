@@ -28,6 +28,16 @@ def test_fastconv(benchmark, name, algorithm):
     assert y.shape[0] == x.shape[0] and y.shape[1] == w.shape[0]
 
 
+@pytest.mark.parametrize("algorithm", ["auto", "im2col"])
+@pytest.mark.parametrize("name", NAMES)
+def test_fastconv_nhwc(benchmark, name, algorithm):
+    x, w, kwargs, flops = conv_case(name)
+    _record(benchmark, flops)
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    y = benchmark(fastconv.conv2d, x_nhwc, w, algorithm=algorithm, layout="NHWC", **kwargs)
+    assert y.shape[0] == x.shape[0] and y.shape[3] == w.shape[0]
+
+
 @pytest.mark.parametrize("name", REFERENCE_NAMES)
 def test_reference(benchmark, name):
     x, w, kwargs, flops = conv_case(name)
@@ -44,3 +54,17 @@ def test_torch(benchmark, name):
     with torch.no_grad():
         y = benchmark(F.conv2d, xt, wt, **kwargs)
     np.testing.assert_allclose(y.numpy(), fastconv.conv2d(x, w, **kwargs), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
+@pytest.mark.parametrize("name", NAMES)
+def test_torch_channels_last(benchmark, name):
+    x, w, kwargs, flops = conv_case(name)
+    _record(benchmark, flops)
+    xt = torch.from_numpy(x).contiguous(memory_format=torch.channels_last)
+    wt = torch.from_numpy(w).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        y = benchmark(F.conv2d, xt, wt, **kwargs)
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    np.testing.assert_allclose(y.permute(0, 2, 3, 1).numpy(), fastconv.conv2d(x_nhwc, w, layout="NHWC", **kwargs),
+                               rtol=1e-3, atol=1e-3)

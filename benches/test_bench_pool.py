@@ -13,11 +13,11 @@ from fastconv import reference
 NAMES = sorted(SHAPES["pool2d"])
 
 
-def _call(lib, x, s):
+def _call(lib, x, s, **layout):
     if s["op"] == "global_avg":
-        return lib.adaptive_avg_pool2d(x, 1)
+        return lib.adaptive_avg_pool2d(x, 1, **layout)
     fn = lib.max_pool2d if s["op"] == "max" else lib.avg_pool2d
-    return fn(x, s["k"], s["stride"], s["padding"])
+    return fn(x, s["k"], s["stride"], s["padding"], **layout)
 
 
 def _record(benchmark, x, s):
@@ -29,6 +29,13 @@ def test_fastconv(benchmark, name):
     x, s = pool_case(name)
     _record(benchmark, x, s)
     benchmark(_call, fastconv, x, s)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fastconv_nhwc(benchmark, name):
+    x, s = pool_case(name)
+    _record(benchmark, x, s)
+    benchmark(_call, fastconv, np.ascontiguousarray(x.transpose(0, 2, 3, 1)), s, layout="NHWC")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -46,3 +53,13 @@ def test_torch(benchmark, name):
     y = benchmark(_call, F, torch.from_numpy(x), s)
     np.testing.assert_array_equal(y.numpy(), _call(fastconv, x, s)) if s["op"] == "max" else \
         np.testing.assert_allclose(y.numpy(), _call(fastconv, x, s), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
+@pytest.mark.parametrize("name", NAMES)
+def test_torch_channels_last(benchmark, name):
+    x, s = pool_case(name)
+    _record(benchmark, x, s)
+    y = benchmark(_call, F, torch.from_numpy(x).contiguous(memory_format=torch.channels_last), s)
+    ours = _call(fastconv, np.ascontiguousarray(x.transpose(0, 2, 3, 1)), s, layout="NHWC")
+    np.testing.assert_allclose(y.permute(0, 2, 3, 1).numpy(), ours, rtol=1e-5, atol=1e-6)

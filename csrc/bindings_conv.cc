@@ -14,31 +14,40 @@ void check_bias(const py::object& bias, const py::array& like, int64_t K) {
 }
 
 // x (N,C,H,W), w (K,C/groups,kh,kw), out (N,K,OH,OW); pads are (top, bottom, left, right).
+// With nhwc, x is (N,H,W,C) and out (N,OH,OW,K).
 void conv2d_binding(py::array x, py::array w, py::object bias, py::array out, int64_t sh, int64_t sw, int64_t dh,
                     int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t groups, int pad_mode,
-                    double fill, int algorithm, bool relu) {
+                    double fill, int algorithm, bool relu, bool nhwc) {
   check_array(x, "x", x, 4);
   check_array(w, "weight", x, 4);
   check_array(out, "out", x, 4, true);
-  Conv2dShape s{x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), w.shape(2), w.shape(3),
-                out.shape(2), out.shape(3), sh, sw, dh, dw, pt, pl, groups};
+  const int c_axis = nhwc ? 3 : 1, h_axis = nhwc ? 1 : 2;
+  Conv2dShape s{x.shape(0), x.shape(c_axis), x.shape(h_axis), x.shape(h_axis + 1), w.shape(0), w.shape(2),
+                w.shape(3), out.shape(h_axis), out.shape(h_axis + 1), sh, sw, dh, dw, pt, pl, groups};
   if (sh <= 0 || sw <= 0 || dh <= 0 || dw <= 0 || groups <= 0 || pt < 0 || pb < 0 || pl < 0 || pr < 0)
     throw py::value_error("stride, dilation and groups must be positive, padding non-negative");
   if (s.C % groups || s.K % groups || w.shape(1) != s.C / groups)
     throw py::value_error("channel counts do not match groups");
   const int64_t ekh = dh * (s.kh - 1) + 1, ekw = dw * (s.kw - 1) + 1;
   if (ekh > s.H + pt + pb || ekw > s.W + pl + pr) throw py::value_error("kernel larger than padded input");
-  check_shape(out, "out", {s.N, s.K, (s.H + pt + pb - ekh) / sh + 1, (s.W + pl + pr - ekw) / sw + 1});
+  const int64_t OH = (s.H + pt + pb - ekh) / sh + 1, OW = (s.W + pl + pr - ekw) / sw + 1;
+  check_shape(out, "out", nhwc ? std::vector<int64_t>{s.N, OH, OW, s.K} : std::vector<int64_t>{s.N, s.K, OH, OW});
   check_bias(bias, x, s.K);
   if (pad_mode < 0 || pad_mode > 4 || algorithm < 0 || algorithm > 2)
     throw py::value_error("unknown padding mode or algorithm");
+  if (nhwc && static_cast<ConvAlgorithm>(algorithm) == ConvAlgorithm::Direct && (s.Cg() != 1 || s.Kg() != 1))
+    throw py::value_error("algorithm 'direct' with layout 'NHWC' needs a depthwise convolution (groups == C == K)");
   dispatch_float(x, "x", [&](auto tag) {
     using T = decltype(tag);
     const T* b = optional_ptr<T>(bias);
     T* o = mutable_ptr<T>(out);
+    const Padding<T> padding{static_cast<PadMode>(pad_mode), static_cast<T>(fill)};
+    const auto algo = static_cast<ConvAlgorithm>(algorithm);
     py::gil_scoped_release release;
-    conv2d<T>(s, Padding<T>{static_cast<PadMode>(pad_mode), static_cast<T>(fill)},
-              static_cast<ConvAlgorithm>(algorithm), ptr<T>(x), ptr<T>(w), b, o, relu);
+    if (nhwc)
+      conv2d_nhwc<T>(s, padding, algo, ptr<T>(x), ptr<T>(w), b, o, relu);
+    else
+      conv2d<T>(s, padding, algo, ptr<T>(x), ptr<T>(w), b, o, relu);
   });
 }
 
@@ -70,7 +79,7 @@ void bind_conv(py::module_& m) {
   m.def("conv2d", &conv2d_binding, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("out"),
         py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("pt"), py::arg("pb"), py::arg("pl"),
         py::arg("pr"), py::arg("groups"), py::arg("pad_mode"), py::arg("fill"), py::arg("algorithm"),
-        py::arg("relu"));
+        py::arg("relu"), py::arg("nhwc") = false);
   m.def("conv_transpose2d", &conv_transpose2d_binding, py::arg("x"), py::arg("weight"), py::arg("bias"),
         py::arg("out"), py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("ph"), py::arg("pw"),
         py::arg("groups"));

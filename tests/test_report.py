@@ -29,3 +29,11 @@ def test_chart_is_a_png(report, tmp_path):
     path = tmp_path / "chart.png"
     report.write_chart(rows, ["torch NCHW", "torch channels_last"], path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ratios_compare_layout_with_layout(report):
+    times = {"fastconv": 2.0, "fastconv NHWC": 1.0, "reference": 40.0, "torch NCHW": 3.0,
+             "torch channels_last": 1.5}
+    assert report.layout_ratios(times) == {"reference": 20.0, "torch NCHW": 1.5, "torch channels_last": 1.5,
+                                           "best": 1.5}
+    assert report.layout_ratios({"fastconv": 2.0, "fastconv NHWC": 1.0, "reference": 4.0}) == {"reference": 2.0}

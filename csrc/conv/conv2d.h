@@ -1,5 +1,6 @@
-// 2-D convolution (cross-correlation) operators on NCHW data. Each algorithm pads the input
-// rows it copies with the padding mode (np.pad rules); the input itself is never padded.
+// 2-D convolution (cross-correlation) operators on NCHW or NHWC data. Each algorithm pads
+// the input rows it reads with the padding mode (np.pad rules); the input itself is never
+// padded. Conv2dShape is layout-neutral: C, H, W are the input's channels, rows, columns.
 #pragma once
 #include <cstdint>
 
@@ -31,10 +32,18 @@ void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
                    bool relu);
 
 ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s);
+ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s);
 
 // Entry point: runs the chosen algorithm (Auto: choose_conv2d_algorithm).
 template <class T>
 void conv2d(const Conv2dShape& s, const Padding<T>& pad, ConvAlgorithm algo, const T* x, const T* w, const T* bias,
             T* out, bool relu);
+
+// x (N, H, W, C) to out (N, OH, OW, K); weight (K, C/groups, kh, kw) as for NCHW. Direct is
+// the depthwise kernel and needs groups == C == K; Im2col (a GEMM over output pixels) takes
+// every configuration (see conv2d_nhwc.cc).
+template <class T>
+void conv2d_nhwc(const Conv2dShape& s, const Padding<T>& pad, ConvAlgorithm algo, const T* x, const T* w,
+                 const T* bias, T* out, bool relu);
 
 }  // namespace fastconv

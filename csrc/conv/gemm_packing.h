@@ -23,26 +23,31 @@ void pack_a(const T* a, int64_t M, int64_t R, int64_t MR, T* dst) {
   }
 }
 
-// The epilogue of the k block [k0, k0+kc) of a depth-R product, for the MR-row block mb:
-// the first block adds the bias, the last applies relu, the others accumulate.
+// The epilogue of the k block [k0, k0+kc) of a depth-R product, for the tile whose first
+// row is row0 and first column col0: the first block adds the bias (one per row, or one per
+// column when per_column), the last applies relu, the others accumulate.
 template <class T>
-GemmEpilogue<T> block_epilogue(int64_t k0, int64_t kc, int64_t R, const T* bias, int64_t row0, bool relu) {
+GemmEpilogue<T> block_epilogue(int64_t k0, int64_t kc, int64_t R, const T* bias, int64_t row0, int64_t col0,
+                               bool relu, bool per_column = false) {
   const bool first = k0 == 0;
-  return GemmEpilogue<T>{!first, first && bias != nullptr ? bias + row0 : nullptr, relu && k0 + kc == R};
+  const T* tile_bias = first && bias != nullptr ? bias + (per_column ? col0 : row0) : nullptr;
+  return GemmEpilogue<T>{!first, tile_bias, relu && k0 + kc == R, per_column};
 }
 
 // C[M x ncols] (ldc) = epilogue(A[:, k0:k0+kc] * B_packed), for one packed B block.
 // a_packed is the whole packed A (depth R); b_packed holds ceil(ncols/NR) micro-panels of depth kc.
 template <class T>
 void gemm_block(const Kernels<T>& kern, int64_t M, int64_t ncols, int64_t R, int64_t k0, int64_t kc,
-                const T* a_packed, const T* b_packed, T* c, int64_t ldc, const T* bias, bool relu) {
+                const T* a_packed, const T* b_packed, T* c, int64_t ldc, const T* bias, bool relu,
+                bool bias_per_column = false) {
   const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr;
   // B micro-panel (kc x NR) outer so it stays in L1 while the A blocks stream from L2.
   for (int64_t nb = 0; nb < ceil_div(ncols, NR); ++nb) {
     const int64_t n = std::min(NR, ncols - nb * NR);
     for (int64_t mb = 0; mb < ceil_div(M, MR); ++mb)
       kern.gemm_ukernel(kc, a_packed + mb * R * MR + k0 * MR, b_packed + nb * kc * NR, c + mb * MR * ldc + nb * NR,
-                        ldc, std::min(MR, M - mb * MR), n, block_epilogue(k0, kc, R, bias, mb * MR, relu));
+                        ldc, std::min(MR, M - mb * MR), n,
+                        block_epilogue(k0, kc, R, bias, mb * MR, nb * NR, relu, bias_per_column));
   }
 }
 
@@ -54,7 +59,7 @@ void gemm_block_in_place(const Kernels<T>& kern, int64_t M, int64_t ncols, int64
   const int64_t MR = kern.gemm_mr;
   for (int64_t mb = 0; mb < ceil_div(M, MR); ++mb)
     kern.gemm_ukernel_offsets(kc, a_packed + mb * R * MR + k0 * MR, base, offsets + k0, c + mb * MR * ldc, ldc,
-                              std::min(MR, M - mb * MR), ncols, block_epilogue(k0, kc, R, bias, mb * MR, relu));
+                              std::min(MR, M - mb * MR), ncols, block_epilogue(k0, kc, R, bias, mb * MR, 0, relu));
 }
 
 }  // namespace fastconv

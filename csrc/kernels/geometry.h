@@ -25,8 +25,10 @@ struct WindowPoolParams {
 template <class T>
 struct GemmEpilogue {
   bool accumulate;  // add to C instead of overwriting it
-  const T* bias;    // per-row bias added when !accumulate, or nullptr
+  const T* bias;    // bias added when !accumulate, or nullptr: one per row of the tile,
+                    // or one per column when bias_per_column (NHWC output: pixels x channels)
   bool relu;        // clamp at zero after this block (only on the last k block)
+  bool bias_per_column;
 };
 
 }  // namespace fastconv

@@ -20,12 +20,23 @@ struct Kernels {
   // values readable (columns past n are computed and discarded).
   void (*gemm_ukernel_offsets)(int64_t kc, const T* a, const T* base, const int64_t* offsets, T* c, int64_t ldc,
                                int64_t m, int64_t n, const GemmEpilogue<T>& ep);
+  // The same with A read in place through window taps (NHWC convolution): row i of A is, for
+  // t < ntaps and k < Cg, taps[i*ntaps + t][c0 + k], and B (ntaps*Cg x nr) is packed whole.
+  // Every one of the mr rows' taps must be readable (rows past m are computed and discarded).
+  void (*gemm_ukernel_taps)(int64_t ntaps, int64_t Cg, const T* const* taps, int64_t c0, const T* b, T* c,
+                            int64_t ldc, int64_t m, int64_t n, const GemmEpilogue<T>& ep);
 
   // One output row of a direct convolution, all taps at once, added to out:
   // out[i] += sum over (ky, kx) of w[ky*kw + kx] * in[ky*row_step + i*sw + kx*dw], i < count,
   // accumulated in (ky, kx) order. Every element read must exist (the caller pads).
   void (*conv_row)(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw,
                    int64_t count, int64_t sw);
+
+  // Depthwise convolution of `count` NHWC output pixels of C channels: with pixel j's tap t
+  // at taps[t] + j*pixel_step (channel 0), out[j*C + c] = bias[c] + sum over t < ntaps of
+  // tap[c] * w[t*C + c], taps summed in order, then relu. bias may be nullptr.
+  void (*depthwise_nhwc)(T* out, const T* const* taps, int64_t ntaps, int64_t pixel_step, int64_t count,
+                         const T* w, const T* bias, int64_t C, bool relu);
 
   // One (H, W) plane of max pooling; idx (flat h*W+w) may be nullptr.
   void (*max_pool_plane)(const T* in, T* out, int64_t* idx, const PoolGeom& g);

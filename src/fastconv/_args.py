@@ -18,6 +18,7 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 PADDING_STRINGS = {"valid": "valid", "narrow": "valid", "same": "same", "full": "full", "wide": "full"}
 ACTIVATIONS = (None, "relu")
 ALGORITHMS = ("auto", "direct", "im2col")
+LAYOUTS = ("NCHW", "NHWC")
 
 
 def as_float_array(x, name):

@@ -8,38 +8,49 @@ _PAD_MODE_CODE = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
 _ALGORITHM_CODE = {"auto": 0, "direct": 1, "im2col": 2}
 
 
-def _conv_plan(x_shape, w_shape, nd, stride, padding, dilation, groups, padding_mode, activation, algorithm):
+def _conv_plan(x_shape, w_shape, nd, stride, padding, dilation, groups, padding_mode, activation, algorithm, layout):
     """What a call needs that depends only on shapes and scalar arguments, validated:
     (result shape, whether x had no batch axis, the 4-D output shape, _core.conv2d's scalars)."""
     _args.choice(padding_mode, "padding_mode", tuple(_PAD_MODE_CODE))
     _args.choice(activation, "activation", _args.ACTIVATIONS)
     _args.choice(algorithm, "algorithm", _args.ALGORITHMS)
+    nhwc = _args.choice(layout, "layout", _args.LAYOUTS) == "NHWC"
     unbatched = len(x_shape) == nd + 1
     if unbatched:
         x_shape = (1,) + tuple(x_shape)
+    if nhwc:
+        x_shape = (x_shape[0], x_shape[3], x_shape[1], x_shape[2])
     groups = _args.check_groups(groups, x_shape[1], w_shape[0], w_shape[1])
+    if nhwc and algorithm == "direct" and not groups == x_shape[1] == w_shape[0]:
+        raise ValueError(f"algorithm='direct' with layout='NHWC' is the depthwise kernel: it needs groups == C == K, "
+                         f"got groups={groups}, C={x_shape[1]}, K={w_shape[0]}; use 'im2col' or 'auto'")
     stride, dilation, pads, out_sizes = _args.conv_geometry(x_shape[2:], w_shape[2:], stride, padding, dilation)
     shape = (x_shape[0], w_shape[0]) + out_sizes
     if nd == 1:  # as 2-D with H = 1
         stride, dilation, pads = (1,) + stride, (1,) + dilation, ((0, 0),) + pads
+    shape4 = shape[:2] + (1,) * (2 - nd) + shape[2:]
+    if nhwc:
+        shape = shape4 = (shape[0],) + out_sizes + (shape[1],)
     scalars = (stride[0], stride[1], dilation[0], dilation[1], pads[0][0], pads[0][1], pads[1][0], pads[1][1], groups,
-               _PAD_MODE_CODE[padding_mode], 0.0, _ALGORITHM_CODE[algorithm], activation == "relu")
-    return shape[1:] if unbatched else shape, unbatched, shape[:2] + (1,) * (2 - nd) + shape[2:], scalars
+               _PAD_MODE_CODE[padding_mode], 0.0, _ALGORITHM_CODE[algorithm], activation == "relu", nhwc)
+    return shape[1:] if unbatched else shape, unbatched, shape4, scalars
 
 
 _conv_plan_memo = _args.memoised(_conv_plan, shapes=2)
 
 
-def _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, activation, algorithm, out, nd):
+def _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, activation, algorithm, out, nd,
+             layout="NCHW"):
     """Shared body of conv1d (nd=1) and conv2d (nd=2); the 1-D case runs as 2-D with H=1."""
     batched = nd + 2
-    names = "(N, C, L) or (C, L)" if nd == 1 else "(N, C, H, W) or (C, H, W)"
+    names = "(N, C, L) or (C, L)" if nd == 1 else "(N, H, W, C) or (H, W, C)" if layout == "NHWC" \
+        else "(N, C, H, W) or (C, H, W)"
     wnames = "(K, C/groups, k)" if nd == 1 else "(K, C/groups, kh, kw)"
     xa = _common.float_input(x, "x", (batched - 1, batched), names)
     w = _common.float_input(weight, "weight", (batched,), wnames)
     _args.same_dtype("x", xa, "weight", w)
     shape, unbatched, shape4, scalars = _conv_plan_memo(xa.shape, w.shape, nd, stride, padding, dilation, groups,
-                                                        padding_mode, activation, algorithm)
+                                                        padding_mode, activation, algorithm, layout)
     b = _common.optional_bias(bias, w.shape[0], xa)
     result = _common.output(out, shape, xa.dtype, (x, weight, bias, xa, w, b))
     x4 = xa.reshape((1,) * unbatched + xa.shape[:-nd] + (1,) * (2 - nd) + xa.shape[-nd:]) if nd == 1 or unbatched \
@@ -50,12 +61,12 @@ def _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, a
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, padding_mode="zeros",
-           activation=None, algorithm="auto", out=None):
-    """2-D convolution (cross-correlation, as in deep learning) of NCHW images.
+           activation=None, algorithm="auto", out=None, layout="NCHW"):
+    """2-D convolution (cross-correlation, as in deep learning) of NCHW or NHWC images.
 
     Parameters
     ----------
-    x : array_like, (N, C, H, W) or (C, H, W), float32 or float64
+    x : array_like, (N, C, H, W) or (C, H, W), float32 or float64; (N, H, W, C) or (H, W, C) for NHWC
     weight : array_like, (K, C/groups, kh, kw), same dtype as x
     bias : array_like, (K,), optional
     stride, dilation : int or (int, int)
@@ -67,12 +78,16 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
     padding_mode : "zeros", "reflect", "replicate" or "circular"
     activation : None or "relu", fused into the output write
     algorithm : "auto", "direct" or "im2col"
+        With layout="NHWC", "direct" is the depthwise kernel (groups == C == K only).
     out : ndarray, optional
         C-contiguous array of the output shape and dtype, written in place and returned.
+    layout : "NCHW" or "NHWC"
+        "NHWC" (channels last) reads and writes channels-last arrays with no transposes; the
+        weight keeps its (K, C/groups, kh, kw) shape.
 
     Returns
     -------
-    ndarray, (N, K, OH, OW) (or (K, OH, OW) for 3-D x), with
+    ndarray, (N, K, OH, OW) (or (K, OH, OW) for 3-D x), (N, OH, OW, K) for NHWC, with
     OH = floor((H + top + bottom - dilation*(kh-1) - 1) / stride) + 1 (and likewise OW).
 
     Examples
@@ -85,7 +100,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
            [6., 9., 9., 6.],
            [4., 6., 6., 4.]], dtype=float32)
     """
-    return _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, activation, algorithm, out, 2)
+    return _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, activation, algorithm, out, 2,
+                    layout)
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, padding_mode="zeros",
@@ -105,7 +121,8 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
     >>> fastconv.conv1d(np.arange(5.0).reshape(1, 1, 5), np.array([[[1.0, -1.0]]]))
     array([[[-1., -1., -1., -1.]]])
     """
-    return _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, activation, algorithm, out, 1)
+    return _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, activation, algorithm, out, 1,
+                    "NCHW")
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):

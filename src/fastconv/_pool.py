@@ -12,7 +12,7 @@ from . import _args, _common, _core
 _SUM, _AVG, _LP = 0, 1, 2
 
 
-LAYOUTS = ("NCHW", "NHWC")
+LAYOUTS = _args.LAYOUTS
 
 
 def _is_nhwc(layout):

@@ -590,25 +590,30 @@ def relu(x, out=None):
 # --------------------------------------------------------------------------- channels-last layout
 
 
-def _with_layout(pool):
-    """Adds ``layout="NCHW" | "NHWC"`` to a 2-D pool written for NCHW: NHWC input (N, H, W, C)
-    or (H, W, C) is transposed to NCHW, pooled, and every result transposed back."""
+def _with_layout(fn):
+    """Adds ``layout="NCHW" | "NHWC"`` to a 2-D operator written for NCHW: NHWC input (N, H, W, C)
+    or (H, W, C) is transposed to NCHW, computed, and every result transposed back (then
+    written into ``out`` if one is given)."""
 
-    @functools.wraps(pool)
-    def pooled(x, *args, layout="NCHW", **kwargs):
-        if _args.choice(layout, "layout", ("NCHW", "NHWC")) == "NCHW":
-            return pool(x, *args, **kwargs)
+    @functools.wraps(fn)
+    def wrapped(x, *args, layout="NCHW", out=None, **kwargs):
+        if out is not None:
+            kwargs["out"] = out
+        if _args.choice(layout, "layout", _args.LAYOUTS) == "NCHW":
+            return fn(x, *args, **kwargs)
+        kwargs.pop("out", None)
         xa = _args.as_float_array(x, "x")
         _args.check_ndim(xa, "x", (3, 4), "(N, H, W, C) or (H, W, C)")
         to_nchw, back = ((0, 3, 1, 2), (0, 2, 3, 1)) if xa.ndim == 4 else ((2, 0, 1), (1, 2, 0))
-        result = pool(np.transpose(xa, to_nchw), *args, **kwargs)
+        result = fn(np.transpose(xa, to_nchw), *args, **kwargs)
         if isinstance(result, tuple):
             return tuple(np.ascontiguousarray(np.transpose(r, back)) for r in result)
-        return np.ascontiguousarray(np.transpose(result, back))
+        return _write_out(np.ascontiguousarray(np.transpose(result, back)), out)
 
-    return pooled
+    return wrapped
 
 
+conv2d = _with_layout(conv2d)
 max_pool2d = _with_layout(max_pool2d)
 avg_pool2d = _with_layout(avg_pool2d)
 sum_pool2d = _with_layout(sum_pool2d)

@@ -43,8 +43,8 @@ template <class T>
 void store_tile(const T* tile, int64_t ld, T* c, int64_t ldc, int64_t m, int64_t n, const GemmEpilogue<T>& ep) {
   for (int64_t i = 0; i < m; ++i) {
     T* ci = c + i * ldc;
-    const T base = ep.bias != nullptr ? ep.bias[i] : T(0);
     for (int64_t j = 0; j < n; ++j) {
+      const T base = ep.bias == nullptr ? T(0) : ep.bias[ep.bias_per_column ? j : i];
       const T v = ep.accumulate ? ci[j] + tile[i * ld + j] : base + tile[i * ld + j];
       ci[j] = ep.relu ? (v < T(0) ? T(0) : v) : v;
     }

@@ -1,6 +1,7 @@
 #include "kernels/kernel_table.h"
 #define FASTCONV_ISA portable
 #include "kernels/portable/gemm_portable.h"
+#include "kernels/generic/depthwise_nhwc.h"
 #include "kernels/generic/pool_nhwc.h"
 
 namespace fastconv {
@@ -37,7 +38,9 @@ void fill(Kernels<T>& k) {
   k.gemm_nr = NR;
   k.gemm_ukernel = gemm_packed<T, MR, NR>;
   k.gemm_ukernel_offsets = gemm_offsets<T, MR, NR>;
+  k.gemm_ukernel_taps = gemm_taps<T, MR, NR>;
   k.conv_row = conv_row<T>;
+  k.depthwise_nhwc = depthwise_nhwc_scalar<T>;
   k.max_pool_plane = max_pool_plane<T>;
   k.window_pool_plane = window_pool_plane<T>;
   k.adaptive_avg_plane = adaptive_avg_plane<T>;

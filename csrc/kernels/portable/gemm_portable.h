@@ -23,6 +23,21 @@ void gemm_tile(int64_t kc, const T* a, Rows b, T* c, int64_t ldc, int64_t m, int
 }
 
 template <class T, int MR, int NR>
+void gemm_taps(int64_t ntaps, int64_t Cg, const T* const* taps, int64_t c0, const T* b, T* c, int64_t ldc, int64_t m,
+               int64_t n, const GemmEpilogue<T>& ep) {
+  T acc[MR][NR] = {};
+  for (int64_t t = 0; t < ntaps; ++t)
+    for (int64_t k = 0; k < Cg; ++k) {
+      const T* bk = b + (t * Cg + k) * NR;
+      for (int i = 0; i < MR; ++i) {
+        const T ai = taps[i * ntaps + t][c0 + k];
+        for (int j = 0; j < NR; ++j) acc[i][j] += ai * bk[j];
+      }
+    }
+  store_tile(&acc[0][0], NR, c, ldc, m, n, ep);
+}
+
+template <class T, int MR, int NR>
 void gemm_packed(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
                  const GemmEpilogue<T>& ep) {
   gemm_tile<T, MR, NR>(kc, a, PackedRows<T>{b, NR}, c, ldc, m, n, ep);

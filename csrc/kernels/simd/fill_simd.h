@@ -4,6 +4,7 @@
 #include "kernels/kernel_table.h"
 #include "kernels/simd/adaptive_pool.h"
 #include "kernels/simd/conv_row_strip.h"
+#include "kernels/simd/depthwise_nhwc.h"
 #include "kernels/simd/fma_probe.h"
 #include "kernels/simd/gemm_mx2v.h"
 #include "kernels/simd/pool_nhwc.h"
@@ -18,7 +19,9 @@ void fill_simd(Kernels<T>& k) {
   k.gemm_nr = 2 * Vec<T>::kLanes;
   k.gemm_ukernel = gemm_packed<T, MR>;
   k.gemm_ukernel_offsets = gemm_offsets<T, MR>;
+  k.gemm_ukernel_taps = gemm_taps<T, MR>;
   k.conv_row = conv_row_simd<T>;
+  k.depthwise_nhwc = depthwise_nhwc_simd<T>;
   k.max_pool_plane = max_pool_plane_simd<T>;
   k.window_pool_plane = window_pool_plane_simd<T>;
   k.adaptive_avg_plane = adaptive_avg_plane_simd<T>;

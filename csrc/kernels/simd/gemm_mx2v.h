@@ -7,30 +7,23 @@
 
 namespace fastconv::FASTCONV_ISA {
 
-template <class T, int MR, class Rows>
-void gemm_mx2v(int64_t kc, const T* a, Rows b, T* c, int64_t ldc, int64_t m, int64_t n, const GemmEpilogue<T>& ep) {
+// Writes the MR x 2-vector accumulator tile to C (its m x n corner) with the epilogue.
+template <class T, int MR>
+void store_accumulators(typename Vec<T>::V (&acc)[MR][2], T* c, int64_t ldc, int64_t m, int64_t n,
+                        const GemmEpilogue<T>& ep) {
   using X = Vec<T>;
   using V = typename X::V;
   constexpr int L = X::kLanes, NR = 2 * L;
-  V acc[MR][2];
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = X::zero();
-  for (int64_t k = 0; k < kc; ++k) {
-    const T* bk = b.row(k);
-    const V b0 = X::load(bk), b1 = X::load(bk + L);
-#pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i) {
-      const V ai = X::set1(a[k * MR + i]);
-      acc[i][0] = X::fma(ai, b0, acc[i][0]);
-      acc[i][1] = X::fma(ai, b1, acc[i][1]);
-    }
-  }
   const V zero = X::zero();
   if (m == MR && n == NR) {
+    const bool column_bias = !ep.accumulate && ep.bias != nullptr && ep.bias_per_column;
+    const V bias0 = column_bias ? X::load(ep.bias) : zero, bias1 = column_bias ? X::load(ep.bias + L) : zero;
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
       T* ci = c + i * ldc;
-      V base0 = ep.accumulate ? X::load(ci) : (ep.bias != nullptr ? X::set1(ep.bias[i]) : zero);
-      V base1 = ep.accumulate ? X::load(ci + L) : (ep.bias != nullptr ? X::set1(ep.bias[i]) : zero);
+      const bool row_bias = ep.bias != nullptr && !ep.bias_per_column;
+      V base0 = ep.accumulate ? X::load(ci) : (row_bias ? X::set1(ep.bias[i]) : bias0);
+      V base1 = ep.accumulate ? X::load(ci + L) : (row_bias ? X::set1(ep.bias[i]) : bias1);
       V v0 = X::add(base0, acc[i][0]), v1 = X::add(base1, acc[i][1]);
       if (ep.relu) {
         v0 = X::max_keep_nan(zero, v0);
@@ -47,6 +40,53 @@ void gemm_mx2v(int64_t kc, const T* a, Rows b, T* c, int64_t ldc, int64_t m, int
     X::store(tile[i] + L, acc[i][1]);
   }
   store_tile(&tile[0][0], NR, c, ldc, m, n, ep);
+}
+
+template <class T, int MR, class Rows>
+void gemm_mx2v(int64_t kc, const T* a, Rows b, T* c, int64_t ldc, int64_t m, int64_t n, const GemmEpilogue<T>& ep) {
+  using X = Vec<T>;
+  using V = typename X::V;
+  constexpr int L = X::kLanes;
+  V acc[MR][2];
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = X::zero();
+  for (int64_t k = 0; k < kc; ++k) {
+    const T* bk = b.row(k);
+    const V b0 = X::load(bk), b1 = X::load(bk + L);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      const V ai = X::set1(a[k * MR + i]);
+      acc[i][0] = X::fma(ai, b0, acc[i][0]);
+      acc[i][1] = X::fma(ai, b1, acc[i][1]);
+    }
+  }
+  store_accumulators<T, MR>(acc, c, ldc, m, n, ep);
+}
+
+// A read in place through window taps (Kernels::gemm_ukernel_taps): for each tap, the MR
+// rows' pointers are loaded once and the Cg channels run as the inner reduction.
+template <class T, int MR>
+void gemm_taps(int64_t ntaps, int64_t Cg, const T* const* taps, int64_t c0, const T* b, T* c, int64_t ldc, int64_t m,
+               int64_t n, const GemmEpilogue<T>& ep) {
+  using X = Vec<T>;
+  using V = typename X::V;
+  constexpr int L = X::kLanes, NR = 2 * L;
+  V acc[MR][2];
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = X::zero();
+  for (int64_t t = 0; t < ntaps; ++t) {
+    const T* a[MR];
+    for (int i = 0; i < MR; ++i) a[i] = taps[i * ntaps + t] + c0;
+    const T* bt = b + t * Cg * NR;
+    for (int64_t k = 0; k < Cg; ++k) {
+      const V b0 = X::load(bt + k * NR), b1 = X::load(bt + k * NR + L);
+#pragma GCC unroll 32
+      for (int i = 0; i < MR; ++i) {
+        const V ai = X::set1(a[i][k]);
+        acc[i][0] = X::fma(ai, b0, acc[i][0]);
+        acc[i][1] = X::fma(ai, b1, acc[i][1]);
+      }
+    }
+  }
+  store_accumulators<T, MR>(acc, c, ldc, m, n, ep);
 }
 
 template <class T, int MR>

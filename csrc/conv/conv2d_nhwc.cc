@@ -1,0 +1,162 @@
+// 2-D convolution of NHWC images into NHWC output, with no transposes: a GEMM whose rows are
+// output pixels (any groups), and a depthwise kernel vectorised along channels.
+#include <algorithm>
+#include <cstring>
+
+#include "common/aligned.h"
+#include "common/parallel.h"
+#include "common/ranges.h"
+#include "common/workspace.h"
+#include "conv/conv2d.h"
+#include "conv/nhwc_taps.h"
+#include "kernels/kernel_table.h"
+
+namespace fastconv {
+namespace {
+
+constexpr int64_t kBlockM = 8;  // MR-row tiles per work item
+
+// Weights (K, Cg, kh, kw) as GEMM B per group, B[r][k] = w[g*Kg + k][c][t] with r = t*Cg + c,
+// in micro-panels of NR output channels, each R deep: group g's panel nb is at
+// (g * panels + nb) * R * NR.
+template <class T>
+void pack_b_weights(const Conv2dShape& s, const T* w, int64_t NR, T* dst) {
+  const int64_t Kg = s.Kg(), Cg = s.Cg(), taps = s.kh * s.kw, R = taps * Cg, panels = ceil_div(Kg, NR);
+  for (int64_t g = 0; g < s.groups; ++g)
+    for (int64_t nb = 0; nb < panels; ++nb) {
+      T* panel = dst + (g * panels + nb) * R * NR;
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t j = 0; j < NR; ++j) {
+          const int64_t k = nb * NR + j, t = r / Cg, c = r % Cg;
+          panel[r * NR + j] = k < Kg ? w[((g * Kg + k) * Cg + c) * taps + t] : T(0);
+        }
+    }
+}
+
+// The A rows of one tile: output pixels [p0, p0 + m) of the flattened (N*OH*OW) output, each
+// as `per_pixel` tap pointers (rows past m up to MR read the fill row). With whole_rows, a
+// pixel's taps are its kh window rows (NhwcTaps::window_rows), else its kh*kw taps.
+template <class T>
+void tile_taps(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, int64_t p0, int64_t m, int64_t MR,
+               bool whole_rows, const T** taps) {
+  const int64_t P = s.OH * s.OW, per_pixel = whole_rows ? s.kh : s.kh * s.kw;
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t p = p0 + i, n = p / P, oy = (p % P) / s.OW, ox = p % s.OW;
+    const T* image = x + n * s.H * s.W * s.C;
+    if (whole_rows)
+      where.window_rows(image, oy, ox, taps + i * per_pixel);
+    else
+      where.pixel(image, oy, ox, taps + i * per_pixel);
+  }
+  std::fill(taps + m * per_pixel, taps + MR * per_pixel, where.fill_row());
+}
+
+}  // namespace
+
+// out (N*OH*OW x K, row-major) = im2col(x) * W per group, with im2col never formed: rows are
+// output pixels across the whole batch, and the microkernel reads each pixel's window in place
+// through its tap pointers (NhwcTaps: padding included), so nothing is packed but the
+// weights, once per call. Work items of kBlockM tiles of MR pixels; each tile runs over every
+// micro-panel of output channels while its windows are in L1. Every output element is written
+// by one item with the whole reduction in one pass, for any thread count.
+template <class T>
+void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
+                      bool relu) {
+  const Kernels<T>& kern = kernels<T>();
+  const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr, Kg = s.Kg(), Cg = s.Cg(), ntaps = s.kh * s.kw;
+  const int64_t R = ntaps * Cg, M = s.N * s.OH * s.OW;
+  if (M * s.K == 0) return;
+  if (R == 0) {  // no input channels: the bias alone
+    for (int64_t p = 0; p < M; ++p)
+      for (int64_t k = 0; k < s.K; ++k) {
+        const T v = bias != nullptr ? bias[k] : T(0);
+        out[p * s.K + k] = relu && v < T(0) ? T(0) : v;
+      }
+    return;
+  }
+  const int64_t panels = ceil_div(Kg, NR);
+  AlignedBuffer<T> b_packed(s.groups * panels * R * NR);
+  pack_b_weights(s, w, NR, b_packed.get());
+  const NhwcTaps<T> where(s, pad);
+  // With one group and unit horizontal dilation, the taps of one window row of a pixel whose
+  // window lies on input columns are kw*C consecutive values: such tiles run as kh taps of
+  // kw*C channels (the same B rows in the same order, so the same sums).
+  const bool row_taps = s.groups == 1 && s.dw == 1 && s.kw > 1;
+  const Range inner = where.interior_columns();
+  const int64_t MB = MR * kBlockM;
+  parallel_for(ceil_div(M, MB), M * s.K * R, [&](int64_t item) {
+    const T** taps = static_cast<const T**>(workspace(MR * ntaps * sizeof(T*)));
+    for (int64_t p0 = item * MB; p0 < std::min(M, (item + 1) * MB); p0 += MR) {
+      const int64_t m = std::min(MR, M - p0);
+      bool whole_rows = row_taps;
+      for (int64_t i = 0; i < m && whole_rows; ++i) {
+        const int64_t ox = (p0 + i) % s.OW;
+        whole_rows = ox >= inner.begin && ox < inner.end;
+      }
+      tile_taps(s, where, x, p0, m, MR, whole_rows, taps);
+      const int64_t a_taps = whole_rows ? s.kh : ntaps, a_channels = whole_rows ? s.kw * Cg : Cg;
+      for (int64_t g = 0; g < s.groups; ++g)
+        for (int64_t nb = 0; nb < panels; ++nb) {
+          const T* tile_bias = bias != nullptr ? bias + g * Kg + nb * NR : nullptr;
+          kern.gemm_ukernel_taps(a_taps, a_channels, taps, g * Cg, b_packed.get() + (g * panels + nb) * R * NR,
+                                 out + p0 * s.K + g * Kg + nb * NR, s.K, m, std::min(NR, Kg - nb * NR),
+                                 GemmEpilogue<T>{false, tile_bias, relu, true});
+        }
+    }
+  });
+}
+
+// Depthwise (groups == C == K): one output row per work item. Weights are laid out tap-major
+// (w_t[t*C + c]) so that a tap's weights for a block of channels are one vector load; the
+// row's interior pixels go to the kernel in one run, each border pixel on its own.
+template <class T>
+void conv2d_nhwc_depthwise(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias,
+                           T* out, bool relu) {
+  const int64_t C = s.C, ntaps = s.kh * s.kw;
+  if (s.N * s.OH * s.OW * C == 0) return;
+  const auto kernel = kernels<T>().depthwise_nhwc;
+  AlignedBuffer<T> w_t(ntaps * C);
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t t = 0; t < ntaps; ++t) w_t.get()[t * C + c] = w[c * ntaps + t];
+  const NhwcTaps<T> where(s, pad);
+  const Range inner = where.interior_columns();
+  parallel_for(s.N * s.OH, s.N * s.OH * s.OW * C * ntaps, [&](int64_t row) {
+    const int64_t n = row / s.OH, oy = row % s.OH;
+    const T* image = x + n * s.H * s.W * C;
+    T* o = out + row * s.OW * C;
+    const T** taps = static_cast<const T**>(workspace(ntaps * sizeof(T*)));
+    auto run = [&](int64_t ox, int64_t count) {
+      where.pixel(image, oy, ox, taps);
+      kernel(o + ox * C, taps, ntaps, s.sw * C, count, w_t.get(), bias, C, relu);
+    };
+    for (int64_t ox = 0; ox < inner.begin; ++ox) run(ox, 1);
+    if (inner.size() > 0) run(inner.begin, inner.size());
+    for (int64_t ox = std::max(inner.end, inner.begin); ox < s.OW; ++ox) run(ox, 1);
+  });
+}
+
+ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s) {
+  return s.Cg() == 1 && s.Kg() == 1 ? ConvAlgorithm::Direct : ConvAlgorithm::Im2col;
+}
+
+// One input and one output channel: NHWC and NCHW are the same bytes, and the NCHW row
+// kernel (vectorised along the image rows) is the fast one.
+bool same_as_nchw(const Conv2dShape& s) { return s.C == 1 && s.K == 1; }
+
+template <class T>
+void conv2d_nhwc(const Conv2dShape& s, const Padding<T>& pad, ConvAlgorithm algo, const T* x, const T* w,
+                 const T* bias, T* out, bool relu) {
+  if (algo == ConvAlgorithm::Auto && same_as_nchw(s)) return conv2d(s, pad, algo, x, w, bias, out, relu);
+  if (algo == ConvAlgorithm::Auto) algo = choose_conv2d_nhwc_algorithm(s);
+  if (algo == ConvAlgorithm::Direct)
+    conv2d_nhwc_depthwise(s, pad, x, w, bias, out, relu);
+  else
+    conv2d_nhwc_gemm(s, pad, x, w, bias, out, relu);
+}
+
+template void conv2d_nhwc<float>(const Conv2dShape&, const Padding<float>&, ConvAlgorithm, const float*,
+                                 const float*, const float*, float*, bool);
+template void conv2d_nhwc<double>(const Conv2dShape&, const Padding<double>&, ConvAlgorithm, const double*,
+                                  const double*, const double*, double*, bool);
+
+}  // namespace fastconv

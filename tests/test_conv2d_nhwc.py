@@ -1,0 +1,160 @@
+"""conv2d(layout="NHWC") against fastconv.reference: the tap-pointer GEMM ("im2col"), the
+depthwise channel kernel ("direct") and "auto", on the same awkward geometries as NCHW.
+
+Inputs are made in NCHW (conftest.conv_inputs) and moved to channels-last; the reference runs
+on the same NHWC array (it transposes internally), and the tolerance is conftest's rounding
+bound for the reduction length.
+"""
+
+import numpy as np
+import pytest
+
+import fastconv
+from conftest import DTYPES, assert_close, random
+from conftest import conv_check as check
+from conftest import conv_inputs as make
+from fastconv import reference as ref
+from test_conv2d import CASES
+
+
+def nhwc(x):
+    return np.ascontiguousarray(np.moveaxis(x, -3, -1))
+
+
+def algorithms_for(xshape, wshape, groups):
+    depthwise = groups == xshape[1] == wshape[0]
+    return ("im2col", "auto", "direct") if depthwise else ("im2col", "auto")
+
+
+ALGORITHM_CASES = [(c, a) for c in CASES for a in algorithms_for(c[1], c[2], c[3].get("groups", 1))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case, algorithm", ALGORITHM_CASES, ids=[f"{c[0]}-{a}" for c, a in ALGORITHM_CASES])
+def test_matches_reference(case, algorithm, dtype):
+    _, xshape, wshape, kw = case
+    kw = dict(kw)
+    x, w, b = make(xshape, wshape, dtype, bias=kw.pop("bias", False))
+    got = check(nhwc(x), w, b, algorithm=algorithm, layout="NHWC", **kw)
+    assert got.dtype == dtype
+    # The same numbers as the NCHW result, moved to channels-last.
+    expected = fastconv.conv2d(x, w, b, **kw)
+    assert got.shape == nhwc(expected).shape
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm", ["im2col", "auto", "direct"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("xhw, khw, kw", [
+    ((5, 6), (3, 3), dict(padding=1)),
+    ((5, 6), (2, 3), dict(padding=((0, 3), (2, 1)), stride=2)),
+    ((4, 5), (3, 2), dict(padding="same", dilation=2)),
+    ((2, 3), (3, 3), dict(padding=((4, 5), (6, 3)))),  # pads larger than the input
+    ((3, 2), (2, 2), dict(padding=7, stride=3)),  # pads several times the input
+    ((1, 1), (3, 3), dict(padding=2)),  # a single pixel
+    ((7, 40), (3, 5), dict(padding="full", stride=(1, 2))),
+])
+def test_padding_modes(padding_mode, xhw, khw, kw, algorithm, dtype):
+    C = 5
+    K, Cg, groups = (C, 1, C) if algorithm == "direct" else (7, C, 1)
+    x, w, b = make((2, C) + xhw, (K, Cg) + khw, dtype, bias=True)
+    check(nhwc(x), w, b, padding_mode=padding_mode, algorithm=algorithm, groups=groups, layout="NHWC", **kw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("channels", [1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 65])
+@pytest.mark.parametrize("width, stride, padding", [(1, 1, 1), (5, 1, 1), (9, 2, 1), (12, 1, 0), (13, 2, 2),
+                                                    (4, 3, 3)])
+def test_depthwise_channel_and_row_tails(channels, width, stride, padding, dtype):
+    """Channel counts around every vector width (8 and 16 lanes, tiles of 2 vectors) and row
+    lengths around the 4-pixel tile, with border pixels on both sides or none."""
+    x, w, b = make((2, channels, 3, width), (channels, 1, 3, 3), dtype, bias=True)
+    check(nhwc(x), w, b, stride=stride, padding=padding, groups=channels, algorithm="direct", layout="NHWC",
+          activation="relu")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("K", [1, 5, 8, 15, 16, 17, 31, 32, 33, 64, 65])
+@pytest.mark.parametrize("pixels, C, kernel, kw", [
+    (1, 3, (1, 1), {}),
+    (13, 4, (3, 3), dict(padding=1)),
+    (14, 9, (2, 3), dict(stride=2, padding=(1, 2))),
+    (29, 16, (3, 3), dict(dilation=(1, 2), padding=2)),
+    (45, 3, (7, 7), dict(stride=2, padding=3)),
+])
+def test_gemm_output_channel_and_pixel_tails(K, pixels, C, kernel, kw, dtype):
+    """Output channels around the micro-panel width NR (8/16/32), pixel counts around the MR
+    tile rows (4, 6, 14), whole-window-row tiles and tiles that cross a padded border."""
+    x, w, b = make((1, C, 3, pixels), (K, C) + kernel, dtype, bias=True)
+    check(nhwc(x), w, b, algorithm="im2col", layout="NHWC", **kw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm", ["im2col", "auto", "direct"])
+def test_unbatched_and_non_contiguous_inputs(algorithm, dtype):
+    # An NCHW array viewed as NHWC (the usual way channels-last data arrives) and a strided crop.
+    x = random((2, 6, 9, 11), dtype)
+    w = random((6, 1, 3, 3), dtype, seed=1) if algorithm == "direct" else random((4, 6, 3, 3), dtype, seed=1)
+    groups = 6 if algorithm == "direct" else 1
+    view = np.moveaxis(x, 1, -1)
+    assert not view.flags.c_contiguous
+    got = check(view, w, None, padding=1, groups=groups, algorithm=algorithm, layout="NHWC")
+    np.testing.assert_array_equal(got, fastconv.conv2d(nhwc(x), w, padding=1, groups=groups, layout="NHWC"))
+    check(view[:, ::2, 1::3], w, None, stride=2, groups=groups, algorithm=algorithm, layout="NHWC")
+    single = check(view[0], w, None, padding="same", groups=groups, algorithm=algorithm, layout="NHWC")
+    assert single.shape == (9, 11, w.shape[0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_out_argument_and_fused_relu(dtype):
+    x, w, b = make((2, 5, 6, 7), (8, 5, 3, 3), dtype, bias=True)
+    out = np.empty((2, 6, 7, 8), dtype)
+    got = fastconv.conv2d(nhwc(x), w, b, padding=1, activation="relu", layout="NHWC", out=out)
+    assert got is out
+    expected = ref.conv2d(nhwc(x), w, b, padding=1, activation="relu", layout="NHWC")
+    magnitude = ref.conv2d(np.abs(nhwc(x)), np.abs(w), np.abs(b), padding=1, layout="NHWC")
+    assert_close(got, expected, magnitude, terms=45)
+    assert (got >= 0).all() and (got == 0).any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm", ["im2col", "direct"])
+def test_zero_sized_batches(algorithm, dtype):
+    w = random((3, 1, 3, 3), dtype)
+    out = fastconv.conv2d(np.zeros((0, 5, 5, 3), dtype), w, groups=3, algorithm=algorithm, layout="NHWC")
+    assert out.shape == (0, 3, 3, 3) and out.dtype == dtype
+
+
+def test_single_channel_image_filter_runs_as_nchw_bytes():
+    # C == K == 1: NHWC and NCHW are the same bytes; auto takes the row kernel for both.
+    x, w, b = make((2, 1, 40, 37), (1, 1, 5, 5), np.float32, bias=True)
+    got = check(nhwc(x), w, b, padding=2, layout="NHWC")
+    np.testing.assert_array_equal(got[..., 0], fastconv.conv2d(x, w, b, padding=2)[:, 0])
+
+
+def test_direct_needs_a_depthwise_convolution():
+    x = np.zeros((1, 5, 5, 4), np.float32)
+    with pytest.raises(ValueError, match="depthwise.*groups == C == K"):
+        fastconv.conv2d(x, np.zeros((8, 4, 3, 3), np.float32), algorithm="direct", layout="NHWC")
+    with pytest.raises(ValueError, match="depthwise"):
+        fastconv.conv2d(x, np.zeros((8, 1, 3, 3), np.float32), groups=4, algorithm="direct", layout="NHWC")
+
+
+@pytest.mark.parametrize("layout", ["nhwc", "NCWH", "", None, 1])
+def test_unknown_layout(layout):
+    with pytest.raises((ValueError, TypeError), match="layout"):
+        fastconv.conv2d(np.zeros((1, 4, 4, 2)), np.zeros((1, 2, 1, 1)), layout=layout)
+
+
+def test_channel_mismatch_names_the_channels_last_axis():
+    # (N, H, W, C) with C = 3, but the weight expects 2 input channels.
+    with pytest.raises(ValueError, match="weight"):
+        fastconv.conv2d(np.zeros((1, 4, 4, 3), np.float32), np.zeros((5, 2, 3, 3), np.float32), layout="NHWC")
+    with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
+        fastconv.conv2d(np.zeros((4, 4), np.float32), np.zeros((5, 2, 3, 3), np.float32), layout="NHWC")
+
+
+def test_out_must_have_the_channels_last_shape():
+    x, w = np.zeros((1, 6, 7, 2), np.float32), np.zeros((3, 2, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="shape"):
+        fastconv.conv2d(x, w, layout="NHWC", out=np.zeros((1, 3, 4, 5), np.float32))
