@@ -1,7 +1,6 @@
 // 2-D convolution of NHWC images into NHWC output, with no transposes: a GEMM whose rows are
 // output pixels (any groups), and a depthwise kernel vectorised along channels.
 #include <algorithm>
-#include <cstring>
 
 #include "common/aligned.h"
 #include "common/parallel.h"

@@ -126,7 +126,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     "valid"/"same"/"full") with ``padding_mode`` zeros / reflect / replicate / circular
     (np.pad 'constant' / 'reflect' / 'edge' / 'wrap').  ``activation="relu"`` is applied
     after the bias.  ``algorithm`` is validated and ignored.  If ``out`` is given the
-    result is written into it and it is returned.
+    result is written into it and it is returned.  ``layout="NHWC"`` (added by _with_layout)
+    takes (N, H, W, C) / (H, W, C) input and returns (N, OH, OW, K) / (OH, OW, K).
     """
     xb, unbatched = _float_input(x, "x", 2)
     weight = _args.as_float_array(weight, "weight")
