@@ -112,17 +112,21 @@ def test_same_puts_the_odd_pixel_at_the_bottom_right():
                                   fastconv.conv2d(x, w, padding=((0, 1), (1, 2))))
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
-@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
-@pytest.mark.parametrize("xhw, khw, kw", [
+# (input H x W, kernel, keyword arguments) for every padding mode
+PADDING_MODE_CASES = [
     ((5, 6), (3, 3), dict(padding=1)),
     ((5, 6), (2, 3), dict(padding=((0, 3), (2, 1)), stride=2)),
     ((4, 5), (3, 2), dict(padding="same", dilation=2)),
     ((2, 3), (3, 3), dict(padding=((4, 5), (6, 3)))),  # pads larger than the input
     ((3, 2), (2, 2), dict(padding=7, stride=3)),  # pads several times the input
     ((1, 1), (3, 3), dict(padding=2)),  # a single pixel: reflect has period 0
-])
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("xhw, khw, kw", PADDING_MODE_CASES)
 def test_padding_modes(padding_mode, xhw, khw, kw, algorithm, dtype):
     x, w, b = make((2, 3) + xhw, (5, 3) + khw, dtype, bias=True)
     check(x, w, b, padding_mode=padding_mode, algorithm=algorithm, **kw)

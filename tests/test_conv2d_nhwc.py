@@ -14,7 +14,7 @@ from conftest import DTYPES, assert_close, random
 from conftest import conv_check as check
 from conftest import conv_inputs as make
 from fastconv import reference as ref
-from test_conv2d import CASES
+from test_conv2d import CASES, PADDING_MODE_CASES
 
 
 def nhwc(x):
@@ -45,15 +45,7 @@ def test_matches_reference(case, algorithm, dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("algorithm", ["im2col", "auto", "direct"])
 @pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
-@pytest.mark.parametrize("xhw, khw, kw", [
-    ((5, 6), (3, 3), dict(padding=1)),
-    ((5, 6), (2, 3), dict(padding=((0, 3), (2, 1)), stride=2)),
-    ((4, 5), (3, 2), dict(padding="same", dilation=2)),
-    ((2, 3), (3, 3), dict(padding=((4, 5), (6, 3)))),  # pads larger than the input
-    ((3, 2), (2, 2), dict(padding=7, stride=3)),  # pads several times the input
-    ((1, 1), (3, 3), dict(padding=2)),  # a single pixel
-    ((7, 40), (3, 5), dict(padding="full", stride=(1, 2))),
-])
+@pytest.mark.parametrize("xhw, khw, kw", PADDING_MODE_CASES + [((7, 40), (3, 5), dict(padding="full", stride=(1, 2)))])
 def test_padding_modes(padding_mode, xhw, khw, kw, algorithm, dtype):
     C = 5
     K, Cg, groups = (C, 1, C) if algorithm == "direct" else (7, C, 1)
