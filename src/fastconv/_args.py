@@ -260,6 +260,11 @@ def plain(*values):
     return True
 
 
+def is_nhwc(layout):
+    """Whether ``layout`` (checked: "NCHW" or "NHWC") is channels-last."""
+    return choice(layout, "layout", LAYOUTS) == "NHWC"
+
+
 def memoised(fn, shapes=1):
     """fn with a cache, used when its arguments after the first ``shapes`` (array shapes:
     tuples of exact ints) are plain (see plain())."""

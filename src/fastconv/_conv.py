@@ -14,7 +14,7 @@ def _conv_plan(x_shape, w_shape, nd, stride, padding, dilation, groups, padding_
     _args.choice(padding_mode, "padding_mode", tuple(_PAD_MODE_CODE))
     _args.choice(activation, "activation", _args.ACTIVATIONS)
     _args.choice(algorithm, "algorithm", _args.ALGORITHMS)
-    nhwc = _args.choice(layout, "layout", _args.LAYOUTS) == "NHWC"
+    nhwc = _args.is_nhwc(layout)
     unbatched = len(x_shape) == nd + 1
     if unbatched:
         x_shape = (1,) + tuple(x_shape)

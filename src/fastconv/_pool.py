@@ -12,13 +12,6 @@ from . import _args, _common, _core
 _SUM, _AVG, _LP = 0, 1, 2
 
 
-LAYOUTS = _args.LAYOUTS
-
-
-def _is_nhwc(layout):
-    return _args.choice(layout, "layout", LAYOUTS) == "NHWC"
-
-
 def _pool_input(x, nd, nhwc=False):
     """4-D input with a batch axis (and H = 1 for 1-D pools), whether one was added, and the
     spatial sizes: (N, C, H, W), or (N, H, W, C) with nhwc."""
@@ -115,7 +108,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
             [13., 15.]]])
     """
     _check_bool(return_indices, "return_indices")
-    return _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, _is_nhwc(layout))
+    return _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, _args.is_nhwc(layout))
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
@@ -147,7 +140,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     """
     _check_bool(count_include_pad, "count_include_pad")
     return _window_pool(x, kernel_size, stride, padding, ceil_mode, _AVG, count_include_pad,
-                        _divisor(divisor_override), 0.0, 2, _is_nhwc(layout))
+                        _divisor(divisor_override), 0.0, 2, _args.is_nhwc(layout))
 
 
 def sum_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, layout="NCHW"):
@@ -160,7 +153,7 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, layou
     array([[[10., 18.],
             [42., 50.]]])
     """
-    return _window_pool(x, kernel_size, stride, padding, ceil_mode, _SUM, False, 0, 0.0, 2, _is_nhwc(layout))
+    return _window_pool(x, kernel_size, stride, padding, ceil_mode, _SUM, False, 0, 0.0, 2, _args.is_nhwc(layout))
 
 
 def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, *, layout="NCHW"):
@@ -180,7 +173,7 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, *, layout
     p = float(norm_type)
     if not (math.isfinite(p) and p > 0):
         raise ValueError(f"norm_type must be a finite positive number, got {norm_type!r}")
-    return _window_pool(x, kernel_size, stride, 0, ceil_mode, _LP, True, 0, p, 2, _is_nhwc(layout))
+    return _window_pool(x, kernel_size, stride, 0, ceil_mode, _LP, True, 0, p, 2, _args.is_nhwc(layout))
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -222,7 +215,7 @@ def sum_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
 
 
 def _adaptive(x, output_size, is_max, return_indices, layout):
-    nhwc = _is_nhwc(layout)
+    nhwc = _args.is_nhwc(layout)
     xb, added, sizes = _pool_input(x, 2, nhwc)
     outs = _args.adaptive_output_size(output_size, sizes, 2)
     if 0 in sizes:

@@ -113,6 +113,15 @@ def _sliding_view(xp, ky, kx, out_h, out_w, stride, dilation):
 # --------------------------------------------------------------------------- convolution
 
 
+def _conv_operands(x, weight, weight_shape):
+    """(x as a batched float array, whether it had no batch axis, weight) checked alike."""
+    xb, unbatched = _float_input(x, "x", 2)
+    weight = _args.as_float_array(weight, "weight")
+    _args.same_dtype("x", xb, "weight", weight)
+    _args.check_ndim(weight, "weight", (4,), weight_shape)
+    return xb, unbatched, weight
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            padding_mode="zeros", activation=None, algorithm="auto", out=None):
     """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
@@ -129,10 +138,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     result is written into it and it is returned.  ``layout="NHWC"`` (added by _with_layout)
     takes (N, H, W, C) / (H, W, C) input and returns (N, OH, OW, K) / (OH, OW, K).
     """
-    xb, unbatched = _float_input(x, "x", 2)
-    weight = _args.as_float_array(weight, "weight")
-    _args.same_dtype("x", xb, "weight", weight)
-    _args.check_ndim(weight, "weight", (4,), "(K, C/groups, kh, kw)")
+    xb, unbatched, weight = _conv_operands(x, weight, "(K, C/groups, kh, kw)")
     n, c_in, h, w = xb.shape
     k_out, c_per_group, kh, kw = weight.shape
     bias = _common.optional_bias(bias, k_out, xb)
@@ -192,10 +198,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     to out[n, k, iy*sy + ky*dy - py, ix*sx + kx*dx - px] (k = group(c)*K/groups + k'),
     contributions falling outside [0, O) being dropped.
     """
-    xb, unbatched = _float_input(x, "x", 2)
-    weight = _args.as_float_array(weight, "weight")
-    _args.same_dtype("x", xb, "weight", weight)
-    _args.check_ndim(weight, "weight", (4,), "(C_in, K/groups, kh, kw)")
+    xb, unbatched, weight = _conv_operands(x, weight, "(C_in, K/groups, kh, kw)")
     n, c_in, h, w = xb.shape
     _, k_per_group, kh, kw = weight.shape
     groups, k_out, stride, pad, dilation, out_sizes = _args.conv_transpose_geometry(
@@ -600,7 +603,7 @@ def _with_layout(fn):
     def wrapped(x, *args, layout="NCHW", out=None, **kwargs):
         if out is not None:
             kwargs["out"] = out
-        if _args.choice(layout, "layout", _args.LAYOUTS) == "NCHW":
+        if not _args.is_nhwc(layout):
             return fn(x, *args, **kwargs)
         kwargs.pop("out", None)
         xa = _args.as_float_array(x, "x")

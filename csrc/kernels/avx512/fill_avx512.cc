@@ -4,37 +4,15 @@
 // most of a 16-lane vector to the scalar tail.
 #define FASTCONV_ISA avx512
 #include "kernels/avx512/vec_avx512.h"
-#include "kernels/simd/depthwise_nhwc.h"
-#include "kernels/simd/fma_probe.h"
-#include "kernels/simd/gemm_mx2v.h"
-#include "kernels/simd/relu.h"
-#include "kernels/kernel_table.h"
+#include "kernels/simd/fill_simd.h"
 
 namespace fastconv {
-namespace avx512 {
-namespace {
-
-template <class T>
-void fill(Kernels<T>& k) {
-  constexpr int MR = 14;
-  k.gemm_mr = MR;
-  k.gemm_nr = 2 * Vec<T>::kLanes;
-  k.gemm_ukernel = gemm_packed<T, MR>;
-  k.gemm_ukernel_offsets = gemm_offsets<T, MR>;
-  k.gemm_ukernel_taps = gemm_taps<T, MR>;
-  k.depthwise_nhwc = depthwise_nhwc_simd<T>;
-  k.relu = relu_simd<T>;
-  fill_probe<T, MR>(k);
-}
-
-}  // namespace
-}  // namespace avx512
 
 bool cpu_has_avx512f() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"); }
 
 void fill_avx512(Kernels<float>& f, Kernels<double>& d) {
-  avx512::fill(f);
-  avx512::fill(d);
+  avx512::fill_simd_tile_kernels<float, 14>(f);
+  avx512::fill_simd_tile_kernels<double, 14>(d);
 }
 
 }  // namespace fastconv

@@ -13,23 +13,31 @@
 
 namespace fastconv::FASTCONV_ISA {
 
+// The kernels that vectorise along channels or a register tile, whatever the image width:
+// the GEMM tiles, the depthwise NHWC kernel, relu and the peak probe.
 template <class T, int MR>
-void fill_simd(Kernels<T>& k) {
+void fill_simd_tile_kernels(Kernels<T>& k) {
   k.gemm_mr = MR;
   k.gemm_nr = 2 * Vec<T>::kLanes;
   k.gemm_ukernel = gemm_packed<T, MR>;
   k.gemm_ukernel_offsets = gemm_offsets<T, MR>;
   k.gemm_ukernel_taps = gemm_taps<T, MR>;
-  k.conv_row = conv_row_simd<T>;
   k.depthwise_nhwc = depthwise_nhwc_simd<T>;
+  k.relu = relu_simd<T>;
+  fill_probe<T, MR>(k);
+}
+
+// Every kernel: the tile kernels and those vectorised along image rows.
+template <class T, int MR>
+void fill_simd(Kernels<T>& k) {
+  fill_simd_tile_kernels<T, MR>(k);
+  k.conv_row = conv_row_simd<T>;
   k.max_pool_plane = max_pool_plane_simd<T>;
   k.window_pool_plane = window_pool_plane_simd<T>;
   k.adaptive_avg_plane = adaptive_avg_plane_simd<T>;
   k.max_pool_nhwc_row = max_pool_nhwc_row_simd<T>;
   k.window_pool_nhwc_row = window_pool_nhwc_row_simd<T>;
   k.adaptive_pool_nhwc = adaptive_pool_nhwc<T>;
-  k.relu = relu_simd<T>;
-  fill_probe<T, MR>(k);
 }
 
 }  // namespace fastconv::FASTCONV_ISA

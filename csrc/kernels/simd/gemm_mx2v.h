@@ -42,23 +42,25 @@ void store_accumulators(typename Vec<T>::V (&acc)[MR][2], T* c, int64_t ldc, int
   store_tile(&tile[0][0], NR, c, ldc, m, n, ep);
 }
 
+// One reduction step of the tile: acc[i] += a_of(i) * (B row bk, 2 vectors) for every row i.
+template <class T, int MR, class AOf>
+inline void add_outer_product(typename Vec<T>::V (&acc)[MR][2], AOf a_of, const T* bk) {
+  using X = Vec<T>;
+  const typename X::V b0 = X::load(bk), b1 = X::load(bk + X::kLanes);
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+    const typename X::V ai = X::set1(a_of(i));
+    acc[i][0] = X::fma(ai, b0, acc[i][0]);
+    acc[i][1] = X::fma(ai, b1, acc[i][1]);
+  }
+}
+
 template <class T, int MR, class Rows>
 void gemm_mx2v(int64_t kc, const T* a, Rows b, T* c, int64_t ldc, int64_t m, int64_t n, const GemmEpilogue<T>& ep) {
   using X = Vec<T>;
-  using V = typename X::V;
-  constexpr int L = X::kLanes;
-  V acc[MR][2];
+  typename X::V acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = X::zero();
-  for (int64_t k = 0; k < kc; ++k) {
-    const T* bk = b.row(k);
-    const V b0 = X::load(bk), b1 = X::load(bk + L);
-#pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i) {
-      const V ai = X::set1(a[k * MR + i]);
-      acc[i][0] = X::fma(ai, b0, acc[i][0]);
-      acc[i][1] = X::fma(ai, b1, acc[i][1]);
-    }
-  }
+  for (int64_t k = 0; k < kc; ++k) add_outer_product<T, MR>(acc, [&](int i) { return a[k * MR + i]; }, b.row(k));
   store_accumulators<T, MR>(acc, c, ldc, m, n, ep);
 }
 
@@ -68,23 +70,14 @@ template <class T, int MR>
 void gemm_taps(int64_t ntaps, int64_t Cg, const T* const* taps, int64_t c0, const T* b, T* c, int64_t ldc, int64_t m,
                int64_t n, const GemmEpilogue<T>& ep) {
   using X = Vec<T>;
-  using V = typename X::V;
-  constexpr int L = X::kLanes, NR = 2 * L;
-  V acc[MR][2];
+  constexpr int NR = 2 * X::kLanes;
+  typename X::V acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = X::zero();
   for (int64_t t = 0; t < ntaps; ++t) {
     const T* a[MR];
     for (int i = 0; i < MR; ++i) a[i] = taps[i * ntaps + t] + c0;
     const T* bt = b + t * Cg * NR;
-    for (int64_t k = 0; k < Cg; ++k) {
-      const V b0 = X::load(bt + k * NR), b1 = X::load(bt + k * NR + L);
-#pragma GCC unroll 32
-      for (int i = 0; i < MR; ++i) {
-        const V ai = X::set1(a[i][k]);
-        acc[i][0] = X::fma(ai, b0, acc[i][0]);
-        acc[i][1] = X::fma(ai, b1, acc[i][1]);
-      }
-    }
+    for (int64_t k = 0; k < Cg; ++k) add_outer_product<T, MR>(acc, [&](int i) { return a[i][k]; }, bt + k * NR);
   }
   store_accumulators<T, MR>(acc, c, ldc, m, n, ep);
 }
