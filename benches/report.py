@@ -1,6 +1,6 @@
 """Side-by-side timing report on the shape suite: fastconv vs the NumPy reference and PyTorch.
 
-    python benches/report.py [--threads 1 2] [--repeat-seconds 0.5] [--shapes S1_resnet3x3 P1_max2x2s2 ...]
+    python benches/report.py [--threads 1 2] [--repeat-seconds 0.5] [--shapes S1_resnet3x3 P1_max2x2s2 tiny ...]
                              [--png report.png]
 
 Every number is the median of many calls in this one process; ratios are peer time divided
@@ -10,12 +10,14 @@ conversion not counted on either side), and "best" the faster torch layout again
 faster fastconv one. GFLOP/s = 2*N*K*(C/groups)*kh*kw*OH*OW / t
 for convolutions; GB/s = (input + output bytes) / t for pooling. "% peak" is of this machine's
 float32 FMA peak on the active backend, measured first with fastconv's register-only probe.
+Then the per-call overhead: µs per call of a tiny conv2d and max_pool2d ("tiny" in --shapes).
 With --png (needs matplotlib: pip install ".[bench]") it also draws the ratios as a bar chart.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import pathlib
 import sys
@@ -45,6 +47,40 @@ def median_time(fn, seconds, min_reps=5, max_reps=2000):
         fn()
         times.append(time.perf_counter() - t)
     return float(np.median(times))
+
+
+def per_call_micros(fn, calls=2000, batches=21):
+    """Median over batches of the mean time of one call, in µs (for calls too short to time one by one)."""
+    fn()
+    times = []
+    for _ in range(batches):
+        t = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        times.append((time.perf_counter() - t) / calls * 1e6)
+    return float(np.median(times))
+
+
+def tiny_calls():
+    """The per-call overhead cases (the speed issue's tiny conv2d and max_pool2d): {label: {lib: fn}}."""
+    x = np.ones((1, 1, 8, 8), np.float32)
+    w = np.ones((1, 1, 3, 3), np.float32)
+    cases = {"conv2d 1x1x8x8, 3x3": {"fastconv": lambda: fastconv.conv2d(x, w)},
+             "max_pool2d 1x1x8x8, 2": {"fastconv": lambda: fastconv.max_pool2d(x, 2)}}
+    if torch is not None:
+        tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+        cases["conv2d 1x1x8x8, 3x3"]["torch"] = lambda: F.conv2d(tx, tw)
+        cases["max_pool2d 1x1x8x8, 2"]["torch"] = lambda: F.max_pool2d(tx, 2)
+    return cases
+
+
+def print_per_call_overhead():
+    libs = ["fastconv"] + (["torch"] if torch is not None else [])
+    print("\n| tiny call (1 thread) | " + " | ".join(f"{lib} µs" for lib in libs) + " |")
+    print("|---|" + "---|" * len(libs))
+    with torch.no_grad() if torch is not None else contextlib.nullcontext():
+        for label, fns in tiny_calls().items():
+            print(f"| {label} | " + " | ".join(f"{per_call_micros(fns[lib]):.2f}" for lib in libs) + " |")
 
 
 def peak_gflops_per_core():
@@ -192,6 +228,11 @@ def main(argv=None):
                   f"{times['fastconv NHWC'] * 1e3:.3f} | " + " | ".join(ratios) + " |")
     progress(total, total, "done")
     print(file=sys.stderr)
+    if not args.shapes or "tiny" in args.shapes:
+        fastconv.set_num_threads(1)
+        if torch is not None:
+            torch.set_num_threads(1)
+        print_per_call_overhead()
     if args.png:
         write_chart(rows, [p for p in peers if p != "reference"] or peers, args.png)
         print(f"\nchart: {args.png}")

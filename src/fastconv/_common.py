@@ -7,6 +7,24 @@ import numpy as np
 from . import _args
 
 
+class PlanCache(dict):
+    """What the extension call of a fully validated public call needs (output shape and
+    scalars), keyed by its array shapes and dtypes and its other arguments, for repeated calls.
+
+    A key may only be built from exact ints, bools, strs and None (the caller checks their
+    types), so that equal keys mean equal arguments: 1.0, True and (1, 1) never reach a plan
+    made for 1.  Bounded: cleared when full.
+    """
+
+    SIZE = 1024
+
+    def remember(self, key, plan):
+        if key is not None:
+            if len(self) >= self.SIZE:
+                self.clear()
+            self[key] = plan
+
+
 def float_input(x, name, ndims, shape_text):
     """A C-contiguous float32/float64 array with one of ``ndims`` dimensions (copied only if needed)."""
     arr = _args.as_float_array(x, name)

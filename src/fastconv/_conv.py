@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import _args, _common, _core
 
 _PAD_MODE_CODE = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
@@ -39,8 +41,12 @@ def _conv_plan(x_shape, w_shape, nd, stride, padding, dilation, groups, padding_
 _conv_plan_memo = _args.memoised(_conv_plan, shapes=2)
 
 
+_conv2d_plans = _common.PlanCache()
+_INT_OR_STR = (int, str)
+
+
 def _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, activation, algorithm, out, nd,
-             layout="NCHW"):
+             layout="NCHW", plan_key=None):
     """Shared body of conv1d (nd=1) and conv2d (nd=2); the 1-D case runs as 2-D with H=1."""
     batched = nd + 2
     names = "(N, C, L) or (C, L)" if nd == 1 else "(N, H, W, C) or (H, W, C)" if layout == "NHWC" \
@@ -57,6 +63,8 @@ def _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, a
         else xa
     w4 = w if nd == 2 else w.reshape(w.shape[:2] + (1,) + w.shape[2:])
     _core.conv2d(x4, w4, b, result if result.ndim == 4 else result.reshape(shape4), *scalars)
+    if x4 is x and w4 is weight:
+        _conv2d_plans.remember(plan_key, (shape, scalars))
     return result
 
 
@@ -100,8 +108,18 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
            [6., 9., 9., 6.],
            [4., 6., 6., 4.]], dtype=float32)
     """
+    key = None
+    if (bias is None and out is None and type(x) is np.ndarray and type(weight) is np.ndarray and type(stride) is int
+            and type(dilation) is int and type(groups) is int and type(padding) in _INT_OR_STR):
+        key = (x.shape, x.dtype, weight.shape, weight.dtype, stride, padding, dilation, groups, padding_mode,
+               activation, algorithm, layout)
+        plan = _conv2d_plans.get(key)
+        if plan is not None and x.flags.c_contiguous and weight.flags.c_contiguous:
+            result = np.empty(plan[0], x.dtype)
+            _core.conv2d(x, weight, None, result, *plan[1])
+            return result
     return _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, activation, algorithm, out, 2,
-                    layout)
+                    layout, key)
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, padding_mode="zeros",

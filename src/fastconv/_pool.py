@@ -42,14 +42,20 @@ def _finish(result, added, nd):
     return _common.drop_batch(result, added)
 
 
-def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, nhwc=False):
+_max_pool2d_plans = _common.PlanCache()
+
+
+def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, nhwc=False, plan_key=None):
     xb, added, sizes = _pool_input(x, nd, nhwc)
     k, s, p, d, outs = _args.pool_geometry_fast(sizes, kernel_size, stride, padding, dilation, ceil_mode, nd)
     k, s, p, d = _as_2d((k, s, p, d), nd)
     shape = _pool_output_shape(xb, outs, nd, nhwc)
     out = np.empty(shape, xb.dtype)
     idx = np.empty(shape, np.int64) if return_indices else None
-    _core.max_pool2d(xb, out, idx, k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1], nhwc)
+    scalars = (k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1], nhwc)
+    _core.max_pool2d(xb, out, idx, *scalars)
+    if xb is x and not return_indices:
+        _max_pool2d_plans.remember(plan_key, (shape, scalars))
     return _finish((out, idx) if return_indices else out, added, nd)
 
 
@@ -107,8 +113,19 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     array([[[ 5.,  7.],
             [13., 15.]]])
     """
+    key = None
+    if (return_indices is False and type(x) is np.ndarray and type(kernel_size) is int
+            and (stride is None or type(stride) is int) and type(padding) is int and type(dilation) is int
+            and type(ceil_mode) is bool):
+        key = (x.shape, x.dtype, kernel_size, stride, padding, dilation, ceil_mode, layout)
+        plan = _max_pool2d_plans.get(key)
+        if plan is not None and x.flags.c_contiguous:
+            out = np.empty(plan[0], x.dtype)
+            _core.max_pool2d(x, out, None, *plan[1])
+            return out
     _check_bool(return_indices, "return_indices")
-    return _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, _args.is_nhwc(layout))
+    return _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, _args.is_nhwc(layout),
+                     key)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
