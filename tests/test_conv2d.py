@@ -13,7 +13,7 @@ from conftest import conv_check as check
 from conftest import conv_inputs as make
 from fastconv import reference as ref
 
-ALGORITHMS = ("direct", "im2col", "auto")
+ALGORITHMS = ("direct", "im2col", "im2col_nhwc", "auto")
 
 
 # (id, x shape, weight shape, keyword arguments; bias=True means a random bias)
@@ -56,6 +56,7 @@ CASES = [
     ("wide-rows-stride-2-dilated", (2, 2, 5, 90), (3, 2, 2, 3), dict(stride=(1, 2), dilation=(1, 3), padding=(0, 2))),
     ("wide-rows-stride-3", (1, 2, 4, 100), (3, 2, 2, 2), dict(stride=3)),
     ("wide-depthwise-stride-2", (1, 4, 6, 70), (4, 1, 3, 3), dict(groups=4, stride=2, padding=((0, 2), (1, 2)))),
+    ("channels-33-40-plane-156", (2, 33, 12, 13), (40, 33, 3, 3), dict(padding=1, bias=True)),  # auto: NHWC GEMM
     ("batch-0", (0, 3, 5, 5), (4, 3, 3, 3), dict(bias=True)),
     ("no-input-channels", (2, 0, 4, 4), (3, 0, 3, 3), dict(bias=True, activation="relu")),
 ]

@@ -21,7 +21,7 @@ from hypothesis import strategies as st  # noqa: E402
 SETTINGS = dict(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 dtypes = st.sampled_from(DTYPES)
-algorithms = st.sampled_from(["auto", "direct", "im2col"])
+algorithms = st.sampled_from(["auto", "direct", "im2col", "im2col_nhwc"])
 
 
 def side_padding(draw, n):
@@ -160,9 +160,9 @@ def test_correlate2d_and_convolve2d(config):
 
 
 @settings(max_examples=100, **SETTINGS)
-@given(conv_configs(2), st.sampled_from(["direct", "im2col"]))
+@given(conv_configs(2), st.sampled_from(["direct", "im2col", "im2col_nhwc"]))
 def test_conv2d_algorithms_agree(config, other):
-    """"direct" and "im2col" give the same answer up to rounding (the bound of both against exact)."""
+    """"direct", "im2col" and "im2col_nhwc" give the same answer up to rounding (the bound of both against exact)."""
     xshape, wshape, bias, kw, dtype, seed = config
     x, w, b = data(xshape, wshape, wshape[0], bias, dtype, seed)
     first = fastconv.conv2d(x, w, b, **kw)

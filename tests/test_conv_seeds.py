@@ -18,7 +18,7 @@ import fastconv
 from conftest import DTYPES, assert_close, random
 from fastconv import reference as ref
 
-ALGORITHMS = ("direct", "im2col", "auto")
+ALGORITHMS = ("direct", "im2col", "im2col_nhwc", "auto")
 
 
 def ints(shape, seed, bound=4, dtype=np.float64):

@@ -8,6 +8,8 @@ import fastconv
 
 CASES = {
     "conv2d_im2col": lambda x: fastconv.conv2d(x, random((24, 16, 3, 3), x.dtype, seed=1), padding=1, algorithm="im2col"),
+    "conv2d_im2col_nhwc": lambda x: fastconv.conv2d(x, random((24, 16, 3, 3), x.dtype, seed=1), padding=1,
+                                                    algorithm="im2col_nhwc"),
     "conv2d_direct": lambda x: fastconv.conv2d(x, random((24, 16, 3, 3), x.dtype, seed=1), padding=1, algorithm="direct"),
     "conv2d_grouped": lambda x: fastconv.conv2d(x, random((16, 4, 5, 5), x.dtype, seed=1), padding="same", groups=4),
     "conv2d_nhwc_gemm": lambda x: fastconv.conv2d(np.moveaxis(x, 1, -1), random((24, 16, 3, 3), x.dtype, seed=1),

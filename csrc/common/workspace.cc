@@ -12,11 +12,12 @@ struct ThreadBuffer {
   ~ThreadBuffer() { std::free(data); }
 };
 
-thread_local ThreadBuffer buffer;
+thread_local ThreadBuffer buffers[2];
 
 }  // namespace
 
-void* workspace(size_t bytes) {
+void* workspace(size_t bytes, WorkspaceSlot slot) {
+  ThreadBuffer& buffer = buffers[static_cast<int>(slot)];
   if (bytes > buffer.size) {
     size_t rounded = (bytes + 63) / 64 * 64;
     void* fresh = std::aligned_alloc(64, rounded);

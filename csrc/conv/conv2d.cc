@@ -3,11 +3,16 @@
 namespace fastconv {
 
 ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s) {
-  // Measured on the benchmark suite (README, "algorithm=auto"): the in-place GEMM wins as
-  // soon as a group has a few output channels to share each B row (S1-S3, S5a-S7, even with
-  // a 25-long reduction); with one or two per group (depthwise S4, the single image filter
-  // S8) most of its register tile would be idle and the direct row kernel wins.
-  return s.Kg() >= 4 ? ConvAlgorithm::Im2col : ConvAlgorithm::Direct;
+  // Measured on the benchmark suite and more shapes (README, "algorithm=auto"): with one or
+  // two output channels per group (depthwise S4, the single image filter S8) most of a GEMM
+  // register tile would be idle and the direct row kernel wins. Otherwise a GEMM: through
+  // NHWC when there are many channels on both sides, a window wider than 1x1 and enough
+  // output pixels to fill its pixel tiles (S1, S6, S7: its tiles fit 32-multiples of
+  // channels exactly and its reads stream, worth more than the two transposes), else
+  // the in-place NCHW GEMM (S2, S3, S5a, S5b, and 7x7 images).
+  if (s.Kg() < 4) return ConvAlgorithm::Direct;
+  const bool via_nhwc = s.Cg() >= 32 && s.Kg() >= 32 && s.kh * s.kw > 1 && s.OH * s.OW >= 128;
+  return via_nhwc ? ConvAlgorithm::Im2colNhwc : ConvAlgorithm::Im2col;
 }
 
 template <class T>
@@ -16,6 +21,8 @@ void conv2d(const Conv2dShape& s, const Padding<T>& pad, ConvAlgorithm algo, con
   if (algo == ConvAlgorithm::Auto) algo = choose_conv2d_algorithm(s);
   if (algo == ConvAlgorithm::Direct)
     conv2d_direct(s, pad, x, w, bias, out, relu);
+  else if (algo == ConvAlgorithm::Im2colNhwc)
+    conv2d_via_nhwc(s, pad, x, w, bias, out, relu);
   else
     conv2d_im2col(s, pad, x, w, bias, out, relu);
 }

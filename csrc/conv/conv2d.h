@@ -19,7 +19,9 @@ struct Conv2dShape {
   int64_t Kg() const { return K / groups; }
 };
 
-enum class ConvAlgorithm : int { Auto = 0, Direct = 1, Im2col = 2 };
+// Im2colNhwc: NCHW data through the NHWC GEMM on transposed copies (conv2d_via_nhwc.cc); with
+// NHWC data it is Im2col.
+enum class ConvAlgorithm : int { Auto = 0, Direct = 1, Im2col = 2, Im2colNhwc = 3 };
 
 // Row kernel over padded input planes (see conv2d_direct.cc).
 template <class T>
@@ -30,6 +32,11 @@ void conv2d_direct(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
 template <class T>
 void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                    bool relu);
+
+// The NHWC GEMM on transposed copies of each image (see conv2d_via_nhwc.cc).
+template <class T>
+void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
+                     bool relu);
 
 ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s);
 ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s);

@@ -62,6 +62,9 @@ struct Kernels {
   void (*adaptive_pool_nhwc)(const T* in, T* out, int64_t* idx, bool is_max, int64_t H, int64_t W, int64_t OH,
                              int64_t OW, int64_t C);
 
+  // dst[j*ld_dst + i] = src[i*ld_src + j] for i < rows, j < cols (NCHW <-> NHWC).
+  void (*transpose)(const T* src, int64_t ld_src, T* dst, int64_t ld_dst, int64_t rows, int64_t cols);
+
   // out[i] = max(in[i], 0), NaN kept.
   void (*relu)(const T* in, T* out, int64_t n);
 };

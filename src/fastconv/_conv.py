@@ -7,7 +7,7 @@ import numpy as np
 from . import _args, _common, _core
 
 _PAD_MODE_CODE = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
-_ALGORITHM_CODE = {"auto": 0, "direct": 1, "im2col": 2}
+_ALGORITHM_CODE = {"auto": 0, "direct": 1, "im2col": 2, "im2col_nhwc": 3}
 
 
 def _conv_plan(x_shape, w_shape, nd, stride, padding, dilation, groups, padding_mode, activation, algorithm, layout):
@@ -85,8 +85,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
         C and K must both be divisible by groups; groups == C is a depthwise convolution.
     padding_mode : "zeros", "reflect", "replicate" or "circular"
     activation : None or "relu", fused into the output write
-    algorithm : "auto", "direct" or "im2col"
-        With layout="NHWC", "direct" is the depthwise kernel (groups == C == K only).
+    algorithm : "auto", "direct", "im2col" or "im2col_nhwc"
+        "im2col_nhwc" runs NCHW data through the NHWC GEMM on channels-last copies of each
+        image (the same as "im2col" for layout="NHWC"). With layout="NHWC", "direct" is the
+        depthwise kernel (groups == C == K only).
     out : ndarray, optional
         C-contiguous array of the output shape and dtype, written in place and returned.
     layout : "NCHW" or "NHWC"

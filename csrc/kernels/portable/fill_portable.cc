@@ -3,6 +3,7 @@
 #include "kernels/portable/gemm_portable.h"
 #include "kernels/generic/depthwise_nhwc.h"
 #include "kernels/generic/pool_nhwc.h"
+#include "kernels/generic/transpose.h"
 
 namespace fastconv {
 namespace portable {
@@ -49,6 +50,7 @@ void fill(Kernels<T>& k) {
   k.window_pool_nhwc_row = window_pool_nhwc_row<T>;
   k.adaptive_pool_nhwc = adaptive_pool_nhwc<T>;
   k.relu = relu<T>;
+  k.transpose = transpose_scalar<T>;
   k.fma_probe = fma_probe<T>;
   k.probe_flops = 16;
 }

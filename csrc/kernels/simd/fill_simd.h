@@ -10,6 +10,7 @@
 #include "kernels/simd/pool_nhwc.h"
 #include "kernels/simd/pool_rows.h"
 #include "kernels/simd/relu.h"
+#include "kernels/simd/transpose.h"
 
 namespace fastconv::FASTCONV_ISA {
 
@@ -38,6 +39,7 @@ void fill_simd(Kernels<T>& k) {
   k.max_pool_nhwc_row = max_pool_nhwc_row_simd<T>;
   k.window_pool_nhwc_row = window_pool_nhwc_row_simd<T>;
   k.adaptive_pool_nhwc = adaptive_pool_nhwc<T>;
+  k.transpose = transpose_simd<T>;
 }
 
 }  // namespace fastconv::FASTCONV_ISA
