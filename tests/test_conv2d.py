@@ -50,6 +50,7 @@ CASES = [
     ("reduction-630-bias-relu", (2, 70, 5, 5), (5, 70, 3, 3), dict(bias=True, activation="relu")),
     ("plane-930", (1, 2, 30, 31), (4, 2, 3, 3), dict(padding=1)),
     ("plane-1025", (1, 1, 41, 25), (7, 1, 1, 1), dict(bias=True)),
+    ("one-channel-in-batch", (3, 1, 12, 11), (6, 1, 5, 5), dict(padding=2, bias=True, activation="relu")),
     ("reduction-270-plane-600", (1, 30, 24, 25), (9, 30, 3, 3), dict(padding=1, bias=True)),
     ("groups-reduction-270-plane-529", (1, 60, 23, 23), (8, 30, 3, 3), dict(groups=2, padding=1)),
     ("wide-rows-stride-2", (1, 3, 7, 75), (4, 3, 3, 3), dict(stride=2, padding=1, bias=True)),

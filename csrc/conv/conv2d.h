@@ -38,6 +38,12 @@ template <class T>
 void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                      bool relu);
 
+// NHWC data with one input channel (the NCHW input byte for byte) through the NCHW kernels,
+// the output transposed to channels-last (see conv2d_via_nhwc.cc).
+template <class T>
+void conv2d_nhwc_by_nchw(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
+                         bool relu);
+
 ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s);
 ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s);
 

@@ -138,14 +138,13 @@ ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s) {
   return s.Cg() == 1 && s.Kg() == 1 ? ConvAlgorithm::Direct : ConvAlgorithm::Im2col;
 }
 
-// One input and one output channel: NHWC and NCHW are the same bytes, and the NCHW row
-// kernel (vectorised along the image rows) is the fast one.
-bool same_as_nchw(const Conv2dShape& s) { return s.C == 1 && s.K == 1; }
-
 template <class T>
 void conv2d_nhwc(const Conv2dShape& s, const Padding<T>& pad, ConvAlgorithm algo, const T* x, const T* w,
                  const T* bias, T* out, bool relu) {
-  if (algo == ConvAlgorithm::Auto && same_as_nchw(s)) return conv2d(s, pad, algo, x, w, bias, out, relu);
+  // One input channel: the input is the NCHW one byte for byte, and the NCHW kernels
+  // (vectorised along image rows, with no 32-wide column tile for few output channels to
+  // fill) are the fast ones; their output is transposed unless it too is one channel.
+  if (algo == ConvAlgorithm::Auto && s.C == 1) return conv2d_nhwc_by_nchw(s, pad, x, w, bias, out, relu);
   if (algo == ConvAlgorithm::Auto) algo = choose_conv2d_nhwc_algorithm(s);
   if (algo == ConvAlgorithm::Direct)
     conv2d_nhwc_depthwise(s, pad, x, w, bias, out, relu);

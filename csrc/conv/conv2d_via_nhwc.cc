@@ -11,21 +11,23 @@
 namespace fastconv {
 namespace {
 
-// dst (cols x rows) = transpose of src (rows x cols), in parallel over blocks of the longer side.
+// Each of `count` consecutive (rows x cols) matrices of src transposed into dst, in parallel
+// over blocks of the longer side.
 template <class T>
-void transpose_matrix(const T* src, int64_t rows, int64_t cols, T* dst) {
+void transpose_matrices(const T* src, int64_t count, int64_t rows, int64_t cols, T* dst) {
   const Kernels<T>& kern = kernels<T>();
   constexpr int64_t kBlock = 256;
-  if (rows >= cols)
-    parallel_for(ceil_div(rows, kBlock), rows * cols, [&](int64_t b) {
-      const int64_t r0 = b * kBlock;
-      kern.transpose(src + r0 * cols, cols, dst + r0, rows, std::min(kBlock, rows - r0), cols);
-    });
-  else
-    parallel_for(ceil_div(cols, kBlock), rows * cols, [&](int64_t b) {
-      const int64_t c0 = b * kBlock;
-      kern.transpose(src + c0, cols, dst + c0 * rows, rows, rows, std::min(kBlock, cols - c0));
-    });
+  const bool split_rows = rows >= cols;
+  const int64_t blocks = ceil_div(split_rows ? rows : cols, kBlock), size = rows * cols;
+  parallel_for(count * blocks, count * size, [&](int64_t task) {
+    const T* s = src + (task / blocks) * size;
+    T* d = dst + (task / blocks) * size;
+    const int64_t b0 = (task % blocks) * kBlock;
+    if (split_rows)
+      kern.transpose(s + b0 * cols, cols, d + b0, rows, std::min(kBlock, rows - b0), cols);
+    else
+      kern.transpose(s + b0, cols, d + b0 * rows, rows, rows, std::min(kBlock, cols - b0));
+  });
 }
 
 }  // namespace
@@ -45,15 +47,29 @@ void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, co
   T* x_nhwc = owned ? owned->get() : workspace_as<T>(scratch, WorkspaceSlot::Call);
   T* out_nhwc = x_nhwc + s.C * in_pixels;
   for (int64_t n = 0; n < s.N; ++n) {
-    transpose_matrix(x + n * s.C * in_pixels, s.C, in_pixels, x_nhwc);
+    transpose_matrices(x + n * s.C * in_pixels, 1, s.C, in_pixels, x_nhwc);
     conv2d_nhwc(one, pad, ConvAlgorithm::Im2col, x_nhwc, w, bias, out_nhwc, relu);
-    transpose_matrix(out_nhwc, out_pixels, s.K, out + n * s.K * out_pixels);
+    transpose_matrices(out_nhwc, 1, out_pixels, s.K, out + n * s.K * out_pixels);
   }
+}
+
+template <class T>
+void conv2d_nhwc_by_nchw(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
+                         bool relu) {
+  if (s.K == 1) return conv2d(s, pad, ConvAlgorithm::Auto, x, w, bias, out, relu);
+  const int64_t out_pixels = s.OH * s.OW, image = s.K * out_pixels;
+  AlignedBuffer<T> out_nchw(s.N * image);
+  conv2d(s, pad, ConvAlgorithm::Auto, x, w, bias, out_nchw.get(), relu);
+  transpose_matrices(out_nchw.get(), s.N, s.K, out_pixels, out);
 }
 
 template void conv2d_via_nhwc<float>(const Conv2dShape&, const Padding<float>&, const float*, const float*,
                                      const float*, float*, bool);
 template void conv2d_via_nhwc<double>(const Conv2dShape&, const Padding<double>&, const double*, const double*,
                                       const double*, double*, bool);
+template void conv2d_nhwc_by_nchw<float>(const Conv2dShape&, const Padding<float>&, const float*, const float*,
+                                         const float*, float*, bool);
+template void conv2d_nhwc_by_nchw<double>(const Conv2dShape&, const Padding<double>&, const double*, const double*,
+                                          const double*, double*, bool);
 
 }  // namespace fastconv
