@@ -19,7 +19,7 @@ def _record(benchmark, flops):
     benchmark.extra_info["GFLOP"] = flops / 1e9
 
 
-@pytest.mark.parametrize("algorithm", ["auto", "direct", "im2col"])
+@pytest.mark.parametrize("algorithm", ["auto", "direct", "im2col", "im2col_nhwc"])
 @pytest.mark.parametrize("name", NAMES)
 def test_fastconv(benchmark, name, algorithm):
     x, w, kwargs, flops = conv_case(name)
