@@ -23,8 +23,11 @@ void conv2d_direct(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
   const int64_t Hp = std::max(s.pt + s.H, (s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1);
   const int64_t Wp = std::max(s.pl + s.W, (s.OW - 1) * s.sw + (s.kw - 1) * s.dw + 1);
   const bool needs_padding = Hp != s.H || Wp != s.W || s.pt != 0 || s.pl != 0;
-  const std::vector<int64_t> row_map = needs_padding ? pad_index_map(Hp, 1, -s.pt, s.H, pad.mode) : std::vector<int64_t>{};
-  const std::vector<int64_t> col_map = needs_padding ? pad_index_map(Wp, 1, -s.pl, s.W, pad.mode) : std::vector<int64_t>{};
+  std::vector<int64_t> row_map, col_map;
+  if (needs_padding) {
+    row_map = pad_index_map(Hp, 1, -s.pt, s.H, pad.mode);
+    col_map = pad_index_map(Wp, 1, -s.pl, s.W, pad.mode);
+  }
   const Range interior{s.pl, s.pl + s.W};  // padded columns that are input columns, in order
   const int64_t planes = s.N * s.K, threads = num_threads();
   if (planes == 0) return;

@@ -43,7 +43,8 @@ void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, co
   one.N = 1;
   const int64_t in_pixels = s.H * s.W, out_pixels = s.OH * s.OW, scratch = s.C * in_pixels + s.K * out_pixels;
   std::unique_ptr<AlignedBuffer<T>> owned;
-  if (scratch * static_cast<int64_t>(sizeof(T)) > kKeptScratchBytes) owned = std::make_unique<AlignedBuffer<T>>(scratch);
+  if (scratch * static_cast<int64_t>(sizeof(T)) > kKeptScratchBytes)
+    owned = std::make_unique<AlignedBuffer<T>>(scratch);
   T* x_nhwc = owned ? owned->get() : workspace_as<T>(scratch, WorkspaceSlot::Call);
   T* out_nhwc = x_nhwc + s.C * in_pixels;
   for (int64_t n = 0; n < s.N; ++n) {

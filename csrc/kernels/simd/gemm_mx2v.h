@@ -88,17 +88,20 @@ void gemm_packed(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t 
   gemm_mx2v<T, MR>(kc, a, PackedRows<T>{b, 2 * Vec<T>::kLanes}, c, ldc, m, n, ep);
 }
 
-template <class T, int MR, int PF = 4 * Vec<T>::kLanes>
+// B's rows lie far apart (one per (c, ky, kx)), too many streams for the hardware
+// prefetcher, so each row of the micro-panel two panels to the right is fetched while this
+// one is used (callers walk micro-panels left to right).
+template <class T, int MR>
 void gemm_offsets(int64_t kc, const T* a, const T* base, const int64_t* offsets, T* c, int64_t ldc, int64_t m,
                   int64_t n, const GemmEpilogue<T>& ep) {
   using X = Vec<T>;
-  constexpr int L = X::kLanes;
+  constexpr int64_t ahead = 4 * X::kLanes, line = 64 / sizeof(T);
   typename X::V acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = X::zero();
   for (int64_t k = 0; k < kc; ++k) {
     const T* bk = base + offsets[k];
-    __builtin_prefetch(bk + PF);
-    __builtin_prefetch(bk + PF + 64 / sizeof(T));
+    __builtin_prefetch(bk + ahead);
+    __builtin_prefetch(bk + ahead + line);
     add_outer_product<T, MR>(acc, [&](int i) { return a[k * MR + i]; }, bk);
   }
   store_accumulators<T, MR>(acc, c, ldc, m, n, ep);
