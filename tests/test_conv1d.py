@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 import fastconv
+from conftest import CONV_ALGORITHMS as ALGORITHMS
 from conftest import DTYPES, assert_close, random
 from conftest import conv_check, conv_inputs as make
 from fastconv import reference as ref
 
-ALGORITHMS = ("direct", "im2col", "im2col_nhwc", "auto")
 
 
 def check(x, w, b=None, **kw):

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 import fastconv
+from conftest import CONV_ALGORITHMS as ALGORITHMS
 from conftest import DTYPES, assert_close, random
 from conftest import conv_check as check
 from conftest import conv_inputs as make
 from fastconv import reference as ref
 
-ALGORITHMS = ("direct", "im2col", "im2col_nhwc", "auto")
 
 
 # (id, x shape, weight shape, keyword arguments; bias=True means a random bias)

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 import fastconv
+from conftest import CONV_ALGORITHMS as ALGORITHMS
 from conftest import DTYPES, assert_close, random
 from fastconv import reference as ref
 
-ALGORITHMS = ("direct", "im2col", "im2col_nhwc", "auto")
 
 
 def ints(shape, seed, bound=4, dtype=np.float64):

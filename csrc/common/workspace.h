@@ -3,6 +3,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+
+#include "common/aligned.h"
 
 namespace fastconv {
 
@@ -19,5 +22,27 @@ template <class T>
 T* workspace_as(int64_t count, WorkspaceSlot slot = WorkspaceSlot::Task) {
   return static_cast<T*>(workspace(static_cast<size_t>(count) * sizeof(T), slot));
 }
+
+// Scratch for one operator call, taken on the calling thread outside its parallel loops: the
+// thread's Call workspace (kept for the next call, no page faults once warm) up to 32 MB,
+// else memory owned by this object for the call only (a huge image's copy is not kept).
+template <class T>
+class CallScratch {
+ public:
+  explicit CallScratch(int64_t count) {
+    constexpr int64_t kKeptBytes = int64_t{32} << 20;
+    if (count * static_cast<int64_t>(sizeof(T)) > kKeptBytes) {
+      owned_ = std::make_unique<AlignedBuffer<T>>(count);
+      data_ = owned_->get();
+    } else {
+      data_ = workspace_as<T>(count, WorkspaceSlot::Call);
+    }
+  }
+  T* get() const { return data_; }
+
+ private:
+  std::unique_ptr<AlignedBuffer<T>> owned_;
+  T* data_;
+};
 
 }  // namespace fastconv

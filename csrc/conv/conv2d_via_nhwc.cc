@@ -1,7 +1,5 @@
 #include <algorithm>
-#include <memory>
 
-#include "common/aligned.h"
 #include "common/parallel.h"
 #include "common/ranges.h"
 #include "common/workspace.h"
@@ -34,18 +32,15 @@ void transpose_matrices(const T* src, int64_t count, int64_t rows, int64_t cols,
 
 // NCHW convolution by the NHWC GEMM: each image is transposed to channels-last, convolved by
 // conv2d_nhwc's im2col and its output transposed back into place. Scratch: one image in and
-// one out, in the calling thread's workspace (kept for the next call) unless that is large.
+// one out.
 template <class T>
 void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                      bool relu) {
-  constexpr int64_t kKeptScratchBytes = int64_t{32} << 20;
   Conv2dShape one = s;
   one.N = 1;
-  const int64_t in_pixels = s.H * s.W, out_pixels = s.OH * s.OW, scratch = s.C * in_pixels + s.K * out_pixels;
-  std::unique_ptr<AlignedBuffer<T>> owned;
-  if (scratch * static_cast<int64_t>(sizeof(T)) > kKeptScratchBytes)
-    owned = std::make_unique<AlignedBuffer<T>>(scratch);
-  T* x_nhwc = owned ? owned->get() : workspace_as<T>(scratch, WorkspaceSlot::Call);
+  const int64_t in_pixels = s.H * s.W, out_pixels = s.OH * s.OW;
+  const CallScratch<T> scratch(s.C * in_pixels + s.K * out_pixels);
+  T* x_nhwc = scratch.get();
   T* out_nhwc = x_nhwc + s.C * in_pixels;
   for (int64_t n = 0; n < s.N; ++n) {
     transpose_matrices(x + n * s.C * in_pixels, 1, s.C, in_pixels, x_nhwc);
@@ -59,7 +54,8 @@ void conv2d_nhwc_by_nchw(const Conv2dShape& s, const Padding<T>& pad, const T* x
                          bool relu) {
   if (s.K == 1) return conv2d(s, pad, ConvAlgorithm::Auto, x, w, bias, out, relu);
   const int64_t out_pixels = s.OH * s.OW, image = s.K * out_pixels;
-  AlignedBuffer<T> out_nchw(s.N * image);
+  // One input channel: auto never picks im2col_nhwc, the one NCHW path that takes Call scratch.
+  const CallScratch<T> out_nchw(s.N * image);
   conv2d(s, pad, ConvAlgorithm::Auto, x, w, bias, out_nchw.get(), relu);
   transpose_matrices(out_nchw.get(), s.N, s.K, out_pixels, out);
 }

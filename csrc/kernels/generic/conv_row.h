@@ -25,17 +25,25 @@ void conv_row_scalar(T* out, const T* in, int64_t row_step, const T* w, int64_t 
 
 // How a GEMM microkernel finds row k of its kc x NR block of B: packed rows one after
 // another, or rows read in place at base + offsets[k] (an input plane, see conv2d_im2col.cc).
+// prefetch(k, ahead) asks for row k's values `ahead` further on (the same row of a later
+// micro-panel): in-place rows lie far apart, too many streams for the hardware prefetcher;
+// packed rows are one stream and need nothing.
 template <class T>
 struct PackedRows {
   const T* b;
   int64_t nr;
   const T* row(int64_t k) const { return b + k * nr; }
+  void prefetch(int64_t, int64_t) const {}
 };
 template <class T>
 struct OffsetRows {
   const T* base;
   const int64_t* offsets;
   const T* row(int64_t k) const { return base + offsets[k]; }
+  void prefetch(int64_t k, int64_t ahead) const {
+    __builtin_prefetch(row(k) + ahead);
+    __builtin_prefetch(row(k) + ahead + 64 / sizeof(T));
+  }
 };
 
 // Writes the m x n corner of an accumulator tile (row stride ld) to C with the epilogue.

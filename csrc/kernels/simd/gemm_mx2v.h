@@ -55,12 +55,18 @@ inline void add_outer_product(typename Vec<T>::V (&acc)[MR][2], AOf a_of, const 
   }
 }
 
+// B rows that need it (Rows::prefetch) are fetched two micro-panels ahead: callers walk
+// micro-panels left to right.
 template <class T, int MR, class Rows>
 void gemm_mx2v(int64_t kc, const T* a, Rows b, T* c, int64_t ldc, int64_t m, int64_t n, const GemmEpilogue<T>& ep) {
   using X = Vec<T>;
+  constexpr int64_t ahead = 4 * X::kLanes;
   typename X::V acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = X::zero();
-  for (int64_t k = 0; k < kc; ++k) add_outer_product<T, MR>(acc, [&](int i) { return a[k * MR + i]; }, b.row(k));
+  for (int64_t k = 0; k < kc; ++k) {
+    b.prefetch(k, ahead);
+    add_outer_product<T, MR>(acc, [&](int i) { return a[k * MR + i]; }, b.row(k));
+  }
   store_accumulators<T, MR>(acc, c, ldc, m, n, ep);
 }
 
@@ -88,23 +94,10 @@ void gemm_packed(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t 
   gemm_mx2v<T, MR>(kc, a, PackedRows<T>{b, 2 * Vec<T>::kLanes}, c, ldc, m, n, ep);
 }
 
-// B's rows lie far apart (one per (c, ky, kx)), too many streams for the hardware
-// prefetcher, so each row of the micro-panel two panels to the right is fetched while this
-// one is used (callers walk micro-panels left to right).
 template <class T, int MR>
 void gemm_offsets(int64_t kc, const T* a, const T* base, const int64_t* offsets, T* c, int64_t ldc, int64_t m,
                   int64_t n, const GemmEpilogue<T>& ep) {
-  using X = Vec<T>;
-  constexpr int64_t ahead = 4 * X::kLanes, line = 64 / sizeof(T);
-  typename X::V acc[MR][2];
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = X::zero();
-  for (int64_t k = 0; k < kc; ++k) {
-    const T* bk = base + offsets[k];
-    __builtin_prefetch(bk + ahead);
-    __builtin_prefetch(bk + ahead + line);
-    add_outer_product<T, MR>(acc, [&](int i) { return a[k * MR + i]; }, bk);
-  }
-  store_accumulators<T, MR>(acc, c, ldc, m, n, ep);
+  gemm_mx2v<T, MR>(kc, a, OffsetRows<T>{base, offsets}, c, ldc, m, n, ep);
 }
 
 }  // namespace fastconv::FASTCONV_ISA
