@@ -15,12 +15,22 @@ NAMES = sorted(SHAPES["conv2d"])
 REFERENCE_NAMES = ["S1_resnet3x3", "S3_pointwise", "S4_depthwise", "S5b_lenet2", "S8_image5x5"]
 
 
+def _winograd_applies(s):
+    return (s["kh"], s["kw"], s["stride"], s.get("dilation", 1), s["groups"]) == (3, 3, 1, 1, 1)
+
+
+# Every algorithm on every shape it takes: Winograd takes 3x3, stride 1, dilation 1, one group.
+ALGORITHM_CASES = [(name, algorithm) for name in NAMES for algorithm in ("auto", "direct", "im2col", "im2col_nhwc")]
+ALGORITHM_CASES += [(name, "winograd") for name in NAMES if _winograd_applies(SHAPES["conv2d"][name])]
+NHWC_CASES = [(name, algorithm) for name in NAMES for algorithm in ("auto", "im2col")]
+NHWC_CASES += [(name, "winograd") for name in NAMES if _winograd_applies(SHAPES["conv2d"][name])]
+
+
 def _record(benchmark, flops):
     benchmark.extra_info["GFLOP"] = flops / 1e9
 
 
-@pytest.mark.parametrize("algorithm", ["auto", "direct", "im2col", "im2col_nhwc"])
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name, algorithm", ALGORITHM_CASES)
 def test_fastconv(benchmark, name, algorithm):
     x, w, kwargs, flops = conv_case(name)
     _record(benchmark, flops)
@@ -28,8 +38,7 @@ def test_fastconv(benchmark, name, algorithm):
     assert y.shape[0] == x.shape[0] and y.shape[1] == w.shape[0]
 
 
-@pytest.mark.parametrize("algorithm", ["auto", "im2col"])
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name, algorithm", NHWC_CASES)
 def test_fastconv_nhwc(benchmark, name, algorithm):
     x, w, kwargs, flops = conv_case(name)
     _record(benchmark, flops)

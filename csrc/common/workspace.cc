@@ -12,7 +12,7 @@ struct ThreadBuffer {
   ~ThreadBuffer() { std::free(data); }
 };
 
-thread_local ThreadBuffer buffers[2];
+thread_local ThreadBuffer buffers[3];
 
 }  // namespace
 

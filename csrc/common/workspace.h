@@ -11,8 +11,9 @@ namespace fastconv {
 
 // Which of the thread's buffers: Task for the scratch of one work item of a parallel loop,
 // Call for what one operator call keeps across its parallel loops (on the calling thread,
-// which also runs work items, so the two must differ).
-enum class WorkspaceSlot : int { Task = 0, Call = 1 };
+// which also runs work items, so the two must differ), Weights for a call's repacked or
+// transformed weights (alongside its Call scratch).
+enum class WorkspaceSlot : int { Task = 0, Call = 1, Weights = 2 };
 
 // Returns at least `bytes` of 64-byte-aligned memory private to the calling thread.
 // The pointer stays valid until the next workspace() call for the same slot on the same thread.
@@ -24,18 +25,19 @@ T* workspace_as(int64_t count, WorkspaceSlot slot = WorkspaceSlot::Task) {
 }
 
 // Scratch for one operator call, taken on the calling thread outside its parallel loops: the
-// thread's Call workspace (kept for the next call, no page faults once warm) up to 32 MB,
-// else memory owned by this object for the call only (a huge image's copy is not kept).
+// thread's Call (or Weights) workspace (kept for the next call, no page faults once warm) up
+// to 32 MB, else memory owned by this object for the call only (a huge image's copy is not
+// kept).
 template <class T>
 class CallScratch {
  public:
-  explicit CallScratch(int64_t count) {
+  explicit CallScratch(int64_t count, WorkspaceSlot slot = WorkspaceSlot::Call) {
     constexpr int64_t kKeptBytes = int64_t{32} << 20;
     if (count * static_cast<int64_t>(sizeof(T)) > kKeptBytes) {
       owned_ = std::make_unique<AlignedBuffer<T>>(count);
       data_ = owned_->get();
     } else {
-      data_ = workspace_as<T>(count, WorkspaceSlot::Call);
+      data_ = workspace_as<T>(count, slot);
     }
   }
   T* get() const { return data_; }

@@ -3,6 +3,7 @@
 // padded. Conv2dShape is layout-neutral: C, H, W are the input's channels, rows, columns.
 #pragma once
 #include <cstdint>
+#include <functional>
 
 #include "conv/padding.h"
 
@@ -20,8 +21,12 @@ struct Conv2dShape {
 };
 
 // Im2colNhwc: NCHW data through the NHWC GEMM on transposed copies (conv2d_via_nhwc.cc); with
-// NHWC data it is Im2col.
-enum class ConvAlgorithm : int { Auto = 0, Direct = 1, Im2col = 2, Im2colNhwc = 3 };
+// NHWC data it is Im2col. Winograd: F(4x4, 3x3) (conv2d_winograd.cc), for the shapes
+// winograd_applies to; NCHW data goes through NHWC copies.
+enum class ConvAlgorithm : int { Auto = 0, Direct = 1, Im2col = 2, Im2colNhwc = 3, Winograd = 4 };
+
+// 3x3 window, unit stride and dilation, one group.
+bool winograd_applies(const Conv2dShape& s);
 
 // Row kernel over padded input planes (see conv2d_direct.cc).
 template <class T>
@@ -33,10 +38,25 @@ template <class T>
 void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                    bool relu);
 
+// NCHW data through an NHWC convolution: each image transposed to channels-last into
+// scratch, conv_image(x_nhwc, out_nhwc) run on it, its output transposed back into out (see
+// conv2d_via_nhwc.cc).
+template <class T>
+void conv2d_by_image_nhwc(const Conv2dShape& s, const T* x, T* out, const std::function<void(const T*, T*)>& conv_image);
+
 // The NHWC GEMM on transposed copies of each image (see conv2d_via_nhwc.cc).
 template <class T>
 void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                      bool relu);
+
+// Winograd F(4x4, 3x3) on NCHW (through NHWC copies) or NHWC data; the shape must satisfy
+// winograd_applies (see conv2d_winograd.cc).
+template <class T>
+void conv2d_winograd(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
+                     bool relu);
+template <class T>
+void conv2d_nhwc_winograd(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
+                          bool relu);
 
 // NHWC data with one input channel (the NCHW input byte for byte) through the NCHW kernels,
 // the output transposed to channels-last (see conv2d_via_nhwc.cc).
@@ -44,6 +64,8 @@ template <class T>
 void conv2d_nhwc_by_nchw(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                          bool relu);
 
+// Whether auto picks Winograd (for either layout).
+bool winograd_pays(const Conv2dShape& s);
 ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s);
 ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s);
 
@@ -54,7 +76,7 @@ void conv2d(const Conv2dShape& s, const Padding<T>& pad, ConvAlgorithm algo, con
 
 // x (N, H, W, C) to out (N, OH, OW, K); weight (K, C/groups, kh, kw) as for NCHW. Direct is
 // the depthwise kernel and needs groups == C == K; Im2col (a GEMM over output pixels) takes
-// every configuration (see conv2d_nhwc.cc).
+// every configuration; Winograd as above (see conv2d_nhwc.cc).
 template <class T>
 void conv2d_nhwc(const Conv2dShape& s, const Padding<T>& pad, ConvAlgorithm algo, const T* x, const T* w,
                  const T* bias, T* out, bool relu);

@@ -135,7 +135,8 @@ void conv2d_nhwc_depthwise(const Conv2dShape& s, const Padding<T>& pad, const T*
 }
 
 ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s) {
-  return s.Cg() == 1 && s.Kg() == 1 ? ConvAlgorithm::Direct : ConvAlgorithm::Im2col;
+  if (s.Cg() == 1 && s.Kg() == 1) return ConvAlgorithm::Direct;
+  return winograd_pays(s) ? ConvAlgorithm::Winograd : ConvAlgorithm::Im2col;
 }
 
 template <class T>
@@ -148,6 +149,8 @@ void conv2d_nhwc(const Conv2dShape& s, const Padding<T>& pad, ConvAlgorithm algo
   if (algo == ConvAlgorithm::Auto) algo = choose_conv2d_nhwc_algorithm(s);
   if (algo == ConvAlgorithm::Direct)
     conv2d_nhwc_depthwise(s, pad, x, w, bias, out, relu);
+  else if (algo == ConvAlgorithm::Winograd)
+    conv2d_nhwc_winograd(s, pad, x, w, bias, out, relu);
   else
     conv2d_nhwc_gemm(s, pad, x, w, bias, out, relu);
 }

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <functional>
 
 #include "common/parallel.h"
 #include "common/ranges.h"
@@ -30,23 +31,28 @@ void transpose_matrices(const T* src, int64_t count, int64_t rows, int64_t cols,
 
 }  // namespace
 
-// NCHW convolution by the NHWC GEMM: each image is transposed to channels-last, convolved by
-// conv2d_nhwc's im2col and its output transposed back into place. Scratch: one image in and
-// one out.
 template <class T>
-void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
-                     bool relu) {
-  Conv2dShape one = s;
-  one.N = 1;
+void conv2d_by_image_nhwc(const Conv2dShape& s, const T* x, T* out,
+                          const std::function<void(const T*, T*)>& conv_image) {
   const int64_t in_pixels = s.H * s.W, out_pixels = s.OH * s.OW;
   const CallScratch<T> scratch(s.C * in_pixels + s.K * out_pixels);
   T* x_nhwc = scratch.get();
   T* out_nhwc = x_nhwc + s.C * in_pixels;
   for (int64_t n = 0; n < s.N; ++n) {
     transpose_matrices(x + n * s.C * in_pixels, 1, s.C, in_pixels, x_nhwc);
-    conv2d_nhwc(one, pad, ConvAlgorithm::Im2col, x_nhwc, w, bias, out_nhwc, relu);
+    conv_image(x_nhwc, out_nhwc);
     transpose_matrices(out_nhwc, 1, out_pixels, s.K, out + n * s.K * out_pixels);
   }
+}
+
+template <class T>
+void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
+                     bool relu) {
+  Conv2dShape one = s;
+  one.N = 1;
+  conv2d_by_image_nhwc<T>(s, x, out, [&](const T* x_nhwc, T* out_nhwc) {
+    conv2d_nhwc(one, pad, ConvAlgorithm::Im2col, x_nhwc, w, bias, out_nhwc, relu);
+  });
 }
 
 template <class T>
@@ -60,6 +66,10 @@ void conv2d_nhwc_by_nchw(const Conv2dShape& s, const Padding<T>& pad, const T* x
   transpose_matrices(out_nchw.get(), s.N, s.K, out_pixels, out);
 }
 
+template void conv2d_by_image_nhwc<float>(const Conv2dShape&, const float*, float*,
+                                          const std::function<void(const float*, float*)>&);
+template void conv2d_by_image_nhwc<double>(const Conv2dShape&, const double*, double*,
+                                           const std::function<void(const double*, double*)>&);
 template void conv2d_via_nhwc<float>(const Conv2dShape&, const Padding<float>&, const float*, const float*,
                                      const float*, float*, bool);
 template void conv2d_via_nhwc<double>(const Conv2dShape&, const Padding<double>&, const double*, const double*,

@@ -17,7 +17,7 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 PADDING_STRINGS = {"valid": "valid", "narrow": "valid", "same": "same", "full": "full", "wide": "full"}
 ACTIVATIONS = (None, "relu")
-ALGORITHMS = ("auto", "direct", "im2col", "im2col_nhwc")
+ALGORITHMS = ("auto", "direct", "im2col", "im2col_nhwc", "winograd")
 LAYOUTS = ("NCHW", "NHWC")
 
 
@@ -80,6 +80,15 @@ def choice(v, name, allowed):
     if v not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {v!r}")
     return v
+
+
+def check_winograd(algorithm, kernel, stride, dilation, groups):
+    """algorithm="winograd" is F(4x4, 3x3): a 2-D 3x3 kernel, stride 1, dilation 1, one group."""
+    if algorithm == "winograd" and not (tuple(kernel) == (3, 3) and tuple(stride) == (1, 1)
+                                        and tuple(dilation) == (1, 1) and groups == 1):
+        raise ValueError(f"algorithm='winograd' is F(4x4, 3x3): it needs a 3x3 conv2d kernel, stride 1, "
+                         f"dilation 1 and groups=1; got kernel {tuple(kernel)}, stride {tuple(stride)}, "
+                         f"dilation {tuple(dilation)}, groups={groups}")
 
 
 def effective_kernel(k, d):

@@ -7,7 +7,7 @@ import numpy as np
 from . import _args, _common, _core
 
 _PAD_MODE_CODE = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
-_ALGORITHM_CODE = {"auto": 0, "direct": 1, "im2col": 2, "im2col_nhwc": 3}
+_ALGORITHM_CODE = {"auto": 0, "direct": 1, "im2col": 2, "im2col_nhwc": 3, "winograd": 4}
 
 
 def _conv_plan(x_shape, w_shape, nd, stride, padding, dilation, groups, padding_mode, activation, algorithm, layout):
@@ -30,6 +30,7 @@ def _conv_plan(x_shape, w_shape, nd, stride, padding, dilation, groups, padding_
     shape = (x_shape[0], w_shape[0]) + out_sizes
     if nd == 1:  # as 2-D with H = 1
         stride, dilation, pads = (1,) + stride, (1,) + dilation, ((0, 0),) + pads
+    _args.check_winograd(algorithm, (1,) * (2 - nd) + tuple(w_shape[2:]), stride, dilation, groups)
     shape4 = shape[:2] + (1,) * (2 - nd) + shape[2:]
     if nhwc:
         shape = shape4 = (shape[0],) + out_sizes + (shape[1],)
@@ -85,10 +86,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
         C and K must both be divisible by groups; groups == C is a depthwise convolution.
     padding_mode : "zeros", "reflect", "replicate" or "circular"
     activation : None or "relu", fused into the output write
-    algorithm : "auto", "direct", "im2col" or "im2col_nhwc"
+    algorithm : "auto", "direct", "im2col", "im2col_nhwc" or "winograd"
         "im2col_nhwc" runs NCHW data through the NHWC GEMM on channels-last copies of each
         image (the same as "im2col" for layout="NHWC"). With layout="NHWC", "direct" is the
-        depthwise kernel (groups == C == K only).
+        depthwise kernel (groups == C == K only). "winograd" (Winograd's F(4x4, 3x3): 4x fewer
+        multiply-adds, a few times the rounding error of a direct sum) needs a 3x3 kernel,
+        stride 1, dilation 1 and groups=1; inputs with inf or NaN fall back to "im2col".
     out : ndarray, optional
         C-contiguous array of the output shape and dtype, written in place and returned.
     layout : "NCHW" or "NHWC"

@@ -149,6 +149,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     _args.choice(padding_mode, "padding_mode", _args.PADDING_MODES)
     _args.choice(activation, "activation", _args.ACTIVATIONS)
     _args.choice(algorithm, "algorithm", _args.ALGORITHMS)
+    _args.check_winograd(algorithm, (kh, kw), stride, dilation, groups)
     out_h, out_w = _args.conv_output_sizes((h, w), pads, (kh, kw), stride, dilation)
 
     xp = _pad_spatial(xb.astype(np.float64), pads, _NP_PAD_MODES[padding_mode])

@@ -21,6 +21,7 @@ struct Vec<float> {
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
   static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   // max(a, b) that returns b when b is NaN (so NaN in b propagates).
   static V max_keep_nan(V a, V b) { return _mm256_max_ps(a, b); }
@@ -84,6 +85,7 @@ struct Vec<double> {
   static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
   static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
   static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_pd(a, b); }
   static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
   static V max_keep_nan(V a, V b) { return _mm256_max_pd(a, b); }
   static V div(V a, V b) { return _mm256_div_pd(a, b); }

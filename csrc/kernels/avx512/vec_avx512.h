@@ -21,6 +21,7 @@ struct Vec<float> {
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
   static V div(V a, V b) { return _mm512_div_ps(a, b); }
   static V max_keep_nan(V a, V b) { return _mm512_max_ps(a, b); }
   static M gt_or_nan(V v, V best) {
@@ -60,6 +61,7 @@ struct Vec<double> {
   static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static V sub(V a, V b) { return _mm512_sub_pd(a, b); }
   static V div(V a, V b) { return _mm512_div_pd(a, b); }
   static V max_keep_nan(V a, V b) { return _mm512_max_pd(a, b); }
   static M gt_or_nan(V v, V best) {

@@ -4,6 +4,7 @@
 #include "kernels/generic/depthwise_nhwc.h"
 #include "kernels/generic/pool_nhwc.h"
 #include "kernels/generic/transpose.h"
+#include "kernels/generic/winograd.h"
 
 namespace fastconv {
 namespace portable {
@@ -49,6 +50,9 @@ void fill(Kernels<T>& k) {
   k.max_pool_nhwc_row = max_pool_nhwc_row<T>;
   k.window_pool_nhwc_row = window_pool_nhwc_row<T>;
   k.adaptive_pool_nhwc = adaptive_pool_nhwc<T>;
+  k.winograd_filter = winograd_filter_scalar<T>;
+  k.winograd_input = winograd_input_scalar<T>;
+  k.winograd_output = winograd_output_scalar<T>;
   k.relu = relu<T>;
   k.transpose = transpose_scalar<T>;
   k.fma_probe = fma_probe<T>;

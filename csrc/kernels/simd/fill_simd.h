@@ -11,11 +11,12 @@
 #include "kernels/simd/pool_rows.h"
 #include "kernels/simd/relu.h"
 #include "kernels/simd/transpose.h"
+#include "kernels/simd/winograd.h"
 
 namespace fastconv::FASTCONV_ISA {
 
 // The kernels that vectorise along channels or a register tile, whatever the image width:
-// the GEMM tiles, the depthwise NHWC kernel, relu and the peak probe.
+// the GEMM tiles, the depthwise NHWC kernel, the Winograd transforms, relu and the peak probe.
 template <class T, int MR>
 void fill_simd_tile_kernels(Kernels<T>& k) {
   k.gemm_mr = MR;
@@ -24,6 +25,9 @@ void fill_simd_tile_kernels(Kernels<T>& k) {
   k.gemm_ukernel_offsets = gemm_offsets<T, MR>;
   k.gemm_ukernel_taps = gemm_taps<T, MR>;
   k.depthwise_nhwc = depthwise_nhwc_simd<T>;
+  k.winograd_filter = winograd_filter_simd<T>;
+  k.winograd_input = winograd_input_simd<T>;
+  k.winograd_output = winograd_output_simd<T>;
   k.relu = relu_simd<T>;
   fill_probe<T, MR>(k);
 }
