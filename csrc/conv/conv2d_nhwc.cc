@@ -13,7 +13,7 @@
 namespace fastconv {
 namespace {
 
-constexpr int64_t kBlockM = 8;  // MR-row tiles per work item
+constexpr int64_t kBlockM = 8;  // MR-row tiles per work item, at most
 
 // Weights (K, Cg, kh, kw) as GEMM B per group, B[r][k] = w[g*Kg + k][c][t] with r = t*Cg + c,
 // in micro-panels of NR output channels, each R deep: group g's panel nb is at
@@ -55,9 +55,10 @@ void tile_taps(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, int64
 // out (N*OH*OW x K, row-major) = im2col(x) * W per group, with im2col never formed: rows are
 // output pixels across the whole batch, and the microkernel reads each pixel's window in place
 // through its tap pointers (NhwcTaps: padding included), so nothing is packed but the
-// weights, once per call. Work items of kBlockM tiles of MR pixels; each tile runs over every
-// micro-panel of output channels while its windows are in L1. Every output element is written
-// by one item with the whole reduction in one pass, for any thread count.
+// weights, once per call. Work items of up to kBlockM tiles of MR pixels (fewer when that
+// would leave a thread under four items); each tile runs over every micro-panel of output
+// channels while its windows are in L1. Every output element is written by one item with the
+// whole reduction in one pass, for any thread count.
 template <class T>
 void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                       bool relu) {
@@ -82,7 +83,7 @@ void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, c
   // kw*C channels (the same B rows in the same order, so the same sums).
   const bool row_taps = s.groups == 1 && s.dw == 1 && s.kw > 1;
   const Range inner = where.interior_columns();
-  const int64_t MB = MR * kBlockM;
+  const int64_t MB = MR * std::clamp<int64_t>(ceil_div(M, MR) / (4 * num_threads()), 1, kBlockM);
   parallel_for(ceil_div(M, MB), M * s.K * R, [&](int64_t item) {
     const T** taps = static_cast<const T**>(workspace(MR * ntaps * sizeof(T*)));
     for (int64_t p0 = item * MB; p0 < std::min(M, (item + 1) * MB); p0 += MR) {
