@@ -107,6 +107,9 @@ def conv_calls(s):
     calls = {"fastconv": lambda: fastconv.conv2d(x, w, **kw),
              "fastconv NHWC": lambda: fastconv.conv2d(x_nhwc, w, layout="NHWC", **kw),
              "reference": lambda: reference.conv2d(x, w, **kw)}
+    if (s["kh"], s["kw"], s["stride"], s["groups"]) == (3, 3, 1, 1):  # opt-in Winograd applies
+        calls["winograd"] = lambda: fastconv.conv2d(x, w, algorithm="winograd", **kw)
+        calls["winograd NHWC"] = lambda: fastconv.conv2d(x_nhwc, w, algorithm="winograd", layout="NHWC", **kw)
     if torch is not None:
         xt, wt = torch.from_numpy(x), torch.from_numpy(w)
         xcl = xt.contiguous(memory_format=torch.channels_last)
@@ -179,6 +182,21 @@ def write_chart(rows, peers, path):
     plt.close(fig)
 
 
+def print_winograd_table(winograd_rows):
+    """The opt-in algorithm="winograd" (never picked by auto) on the shapes it takes."""
+    if not winograd_rows:
+        return
+    print("\nOpt-in algorithm=\"winograd\" (ms; vs X is X's time / fastconv's, layout against layout):\n")
+    print("| shape | threads | winograd ms | NHWC ms | vs auto | vs torch NCHW | vs torch channels_last |")
+    print("|---|---|---|---|---|---|---|")
+    for name, threads, wino, times in winograd_rows:
+        def ratio(peer, ours):
+            return f"{times[peer] / wino[ours]:.2f}x" if peer in times else "—"
+        print(f"| {name} | {threads} | {wino['winograd'] * 1e3:.3f} | {wino['winograd NHWC'] * 1e3:.3f} | "
+              f"{ratio('fastconv', 'winograd')} | {ratio('torch NCHW', 'winograd')} | "
+              f"{ratio('torch channels_last', 'winograd NHWC')} |")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -199,7 +217,7 @@ def main(argv=None):
         " | ".join(f"vs {p}" for p in peers) + " |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
-    rows, total = [], len(args.threads) * len(cases)
+    rows, winograd_rows, total = [], [], len(args.threads) * len(cases)
     for threads in args.threads:
         fastconv.set_num_threads(threads)
         if torch is not None:
@@ -226,8 +244,12 @@ def main(argv=None):
             share = f"{100 * rate / (peak * threads):.0f}%" if unit == "GFLOP/s" else ""
             print(f"| {name} | {threads} | {ours * 1e3:.3f} | {rate:.1f} {unit} | {share} | "
                   f"{times['fastconv NHWC'] * 1e3:.3f} | " + " | ".join(ratios) + " |")
+            if "winograd" in calls:
+                winograd_rows.append((name, threads, {k: median_time(calls[k], args.repeat_seconds)
+                                                      for k in ("winograd", "winograd NHWC")}, times))
     progress(total, total, "done")
     print(file=sys.stderr)
+    print_winograd_table(winograd_rows)
     if not args.shapes or "tiny" in args.shapes:
         fastconv.set_num_threads(1)
         if torch is not None:

@@ -37,3 +37,10 @@ def test_ratios_compare_layout_with_layout(report):
     assert report.layout_ratios(times) == {"reference": 20.0, "torch NCHW": 1.5, "torch channels_last": 1.5,
                                            "best": 1.5}
     assert report.layout_ratios({"fastconv": 2.0, "fastconv NHWC": 1.0, "reference": 4.0}) == {"reference": 2.0}
+
+
+def test_winograd_table_compares_layout_with_layout(report, capsys):
+    times = {"fastconv": 1.6e-3, "fastconv NHWC": 1.4e-3, "torch NCHW": 1.5e-3, "torch channels_last": 1.2e-3}
+    report.print_winograd_table([("S1_resnet3x3", 1, {"winograd": 0.75e-3, "winograd NHWC": 0.6e-3}, times)])
+    row = capsys.readouterr().out.strip().splitlines()[-1]
+    assert row == "| S1_resnet3x3 | 1 | 0.750 | 0.600 | 2.13x | 2.00x | 2.00x |"

@@ -64,8 +64,6 @@ template <class T>
 void conv2d_nhwc_by_nchw(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                          bool relu);
 
-// Whether auto picks Winograd (for either layout).
-bool winograd_pays(const Conv2dShape& s);
 ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s);
 ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s);
 

@@ -136,8 +136,7 @@ void conv2d_nhwc_depthwise(const Conv2dShape& s, const Padding<T>& pad, const T*
 }
 
 ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s) {
-  if (s.Cg() == 1 && s.Kg() == 1) return ConvAlgorithm::Direct;
-  return winograd_pays(s) ? ConvAlgorithm::Winograd : ConvAlgorithm::Im2col;
+  return s.Cg() == 1 && s.Kg() == 1 ? ConvAlgorithm::Direct : ConvAlgorithm::Im2col;
 }
 
 template <class T>

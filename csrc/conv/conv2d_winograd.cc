@@ -2,9 +2,13 @@
 // F(4x4, 3x3): each 4x4 block of outputs (a tile) is computed from its 6x6 input window as
 // A^T [ (G g G^T) . (B^T d B) ] A (transforms in kernels/generic/winograd.h), and the sum over
 // input channels of the 36 elementwise products is 36 GEMMs (tiles x C) * (C x K): 4 times
-// fewer multiply-adds than the direct sum.
+// fewer multiply-adds than the direct sum. The price is rounding: an output's error is bounded
+// by the magnitudes in its whole tile (up to ~35 eps times the largest |x|.|w| sum of the 16
+// outputs on random data), not by those of its own 3x3 windows as for a direct sum, so one
+// large input value perturbs its tile's 16 outputs. Hence Winograd is never chosen by auto.
 #include <algorithm>
 #include <atomic>
+#include <stdexcept>
 #include <vector>
 
 #include "common/aligned.h"
@@ -17,8 +21,9 @@
 namespace fastconv {
 namespace {
 
-constexpr int64_t kPoints = 36;        // transform points of a tile (6x6)
+constexpr int64_t kPoints = 36;           // transform points of a tile (6x6)
 constexpr int64_t kBlockBytes = 3 << 17;  // V and M of one work item, to stay in L2
+constexpr int64_t kMaxTileSide = 64;      // bound on the GEMM tile's MR and NR (stack arrays)
 
 // The filters' transforms U = G g G^T in the GEMM's B layout: point p's micro-panel nb of NR
 // output channels holds U[p][k][c] at ((p * panels + nb) * C + c) * NR + k - nb*NR, zero
@@ -29,12 +34,13 @@ class WinogradFilters {
   WinogradFilters(const Conv2dShape& s, const T* w, int64_t NR)
       : C_(s.C), NR_(NR), panels_(ceil_div(s.K, NR)), u_(kPoints * panels_ * s.C * NR, WorkspaceSlot::Weights) {
     const int64_t K = s.K, point_stride = panels_ * C_ * NR;
+    if (NR > kMaxTileSide) throw std::logic_error("Winograd: GEMM tile wider than kMaxTileSide");
     const auto filter = kernels<T>().winograd_filter;
     parallel_for(C_ * panels_, kPoints * 4 * K * C_, [&](int64_t item) {
       const int64_t c = item / panels_, nb = item % panels_, count = std::min(NR, K - nb * NR);
       // The panel's filters of channel c side by side (tap t of filter j at g[t*NR + j]), as
       // the transform kernel takes them.
-      T g[9 * 64];
+      T g[9 * kMaxTileSide];
       for (int64_t j = 0; j < count; ++j)
         for (int64_t t = 0; t < 9; ++t) g[t * NR + j] = w[((nb * NR + j) * C_ + c) * 9 + t];
       T* dst = u_.get() + (nb * C_ + c) * NR;
@@ -74,7 +80,7 @@ class WinogradTiles {
 
   // ptrs[i*6 + j] = channel 0 of position (i, j) of tile t's window in x (N, H, W, C).
   void window(const T* x, int64_t t, const T** ptrs) const {
-    const int64_t n = t / (rows_ * cols_), y0 = (t / cols_) % rows_ * 4, x0 = t % cols_ * 4;
+    const auto [n, y0, x0] = origin(t);
     const T* image = x + n * s_.H * s_.W * s_.C;
     for (int64_t i = 0; i < 6; ++i) {
       const int64_t row = row_map_[y0 + i];
@@ -89,7 +95,7 @@ class WinogradTiles {
 
   // ptrs[a*4 + b] = output pixel (a, b) of tile t in out (N, OH, OW, K), nullptr past the edge.
   void outputs(T* out, int64_t t, T** ptrs) const {
-    const int64_t n = t / (rows_ * cols_), y0 = (t / cols_) % rows_ * 4, x0 = t % cols_ * 4;
+    const auto [n, y0, x0] = origin(t);
     for (int64_t a = 0; a < 4; ++a)
       for (int64_t b = 0; b < 4; ++b) {
         const int64_t oy = y0 + a, ox = x0 + b;
@@ -98,6 +104,11 @@ class WinogradTiles {
   }
 
  private:
+  struct Origin {
+    int64_t n, y0, x0;  // image, and first output row and column of the tile
+  };
+  Origin origin(int64_t t) const { return {t / (rows_ * cols_), (t / cols_) % rows_ * 4, t % cols_ * 4}; }
+
   static constexpr int64_t kPastEdge = -2;
   // pad_index_map over the padded extent, kPastEdge beyond it.
   static std::vector<int64_t> edge_map(int64_t count, int64_t padded, int64_t offset, int64_t n, PadMode mode) {
@@ -133,6 +144,7 @@ bool winograd_nhwc(const Conv2dShape& s, const Padding<T>& pad, const WinogradFi
   const WinogradTiles<T> tiles(s, pad);
   const int64_t count = tiles.count();
   const int64_t TB = tiles_per_item(count, MR, C, K, sizeof(T));
+  if (MR > kMaxTileSide) throw std::logic_error("Winograd: GEMM tile taller than kMaxTileSide");
   std::atomic<bool> finite{true};
   parallel_for(ceil_div(count, TB), count * K * C * kPoints, [&](int64_t item) {
     const int64_t t0 = item * TB, m_tiles = std::min(TB, count - t0);
@@ -148,7 +160,7 @@ bool winograd_nhwc(const Conv2dShape& s, const Padding<T>& pad, const WinogradFi
     for (int64_t p = 0; p < kPoints; ++p)
       for (int64_t i0 = 0; i0 < m_tiles; i0 += MR) {
         const int64_t rows = std::min(MR, m_tiles - i0);
-        const T* a[64];  // MR <= 64 rows of V; rows past the block repeat its last tile
+        const T* a[kMaxTileSide];  // MR rows of V; rows past the block repeat its last tile
         for (int64_t i = 0; i < MR; ++i) a[i] = v + (p * TB + i0 + std::min(i, rows - 1)) * C;
         for (int64_t nb = 0; nb < panels; ++nb)
           kern.gemm_ukernel_taps(1, C, a, 0, u.panel(p, nb), m + (p * TB + i0) * K + nb * NR, K, rows,
@@ -164,6 +176,14 @@ bool winograd_nhwc(const Conv2dShape& s, const Padding<T>& pad, const WinogradFi
   return finite.load();
 }
 
+// Winograd on NHWC data with prepared filters, or the GEMM where it gives up (see winograd_nhwc).
+template <class T>
+void winograd_or_gemm(const Conv2dShape& s, const Padding<T>& pad, const WinogradFilters<T>& u, const T* x,
+                      const T* w, const T* bias, T* out, bool relu) {
+  if (s.C == 0 || !winograd_nhwc(s, pad, u, x, bias, out, relu))
+    conv2d_nhwc(s, pad, ConvAlgorithm::Im2col, x, w, bias, out, relu);
+}
+
 }  // namespace
 
 bool winograd_applies(const Conv2dShape& s) {
@@ -174,9 +194,7 @@ template <class T>
 void conv2d_nhwc_winograd(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                           bool relu) {
   if (s.N * s.OH * s.OW * s.K == 0) return;
-  const WinogradFilters<T> u(s, w, kernels<T>().gemm_nr);
-  if (s.C == 0 || !winograd_nhwc(s, pad, u, x, bias, out, relu))
-    conv2d_nhwc(s, pad, ConvAlgorithm::Im2col, x, w, bias, out, relu);
+  winograd_or_gemm(s, pad, WinogradFilters<T>(s, w, kernels<T>().gemm_nr), x, w, bias, out, relu);
 }
 
 // NCHW: the filters are transformed once, each image goes through an NHWC copy.
@@ -184,13 +202,11 @@ template <class T>
 void conv2d_winograd(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                      bool relu) {
   if (s.N * s.OH * s.OW * s.K == 0) return;
-  if (s.C == 0) return conv2d_im2col(s, pad, x, w, bias, out, relu);
   const WinogradFilters<T> u(s, w, kernels<T>().gemm_nr);
   Conv2dShape one = s;
   one.N = 1;
   conv2d_by_image_nhwc<T>(s, x, out, [&](const T* x_nhwc, T* out_nhwc) {
-    if (!winograd_nhwc(one, pad, u, x_nhwc, bias, out_nhwc, relu))
-      conv2d_nhwc(one, pad, ConvAlgorithm::Im2col, x_nhwc, w, bias, out_nhwc, relu);
+    winograd_or_gemm(one, pad, u, x_nhwc, w, bias, out_nhwc, relu);
   });
 }
 

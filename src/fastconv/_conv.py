@@ -89,9 +89,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
     algorithm : "auto", "direct", "im2col", "im2col_nhwc" or "winograd"
         "im2col_nhwc" runs NCHW data through the NHWC GEMM on channels-last copies of each
         image (the same as "im2col" for layout="NHWC"). With layout="NHWC", "direct" is the
-        depthwise kernel (groups == C == K only). "winograd" (Winograd's F(4x4, 3x3): 4x fewer
-        multiply-adds, a few times the rounding error of a direct sum) needs a 3x3 kernel,
-        stride 1, dilation 1 and groups=1; inputs with inf or NaN fall back to "im2col".
+        depthwise kernel (groups == C == K only). "winograd" (Winograd's F(4x4, 3x3), 3x3 kernel,
+        stride 1, dilation 1 and groups=1 only; never chosen by "auto") does 4x fewer
+        multiply-adds, but an output's rounding error is bounded by the magnitudes in its
+        4x4 output tile rather than its own window (~35 eps times the largest sum of
+        |x|*|w| in the tile), so one large input value perturbs up to 16 outputs. Inputs
+        with inf or NaN (NCHW: per image) are summed by the NHWC GEMM instead.
     out : ndarray, optional
         C-contiguous array of the output shape and dtype, written in place and returned.
     layout : "NCHW" or "NHWC"
