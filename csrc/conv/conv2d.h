@@ -42,7 +42,8 @@ void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
 // scratch, conv_image(x_nhwc, out_nhwc) run on it, its output transposed back into out (see
 // conv2d_via_nhwc.cc).
 template <class T>
-void conv2d_by_image_nhwc(const Conv2dShape& s, const T* x, T* out, const std::function<void(const T*, T*)>& conv_image);
+void conv2d_by_image_nhwc(const Conv2dShape& s, const T* x, T* out,
+                          const std::function<void(const T*, T*)>& conv_image);
 
 // The NHWC GEMM on transposed copies of each image (see conv2d_via_nhwc.cc).
 template <class T>

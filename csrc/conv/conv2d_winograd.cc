@@ -45,7 +45,8 @@ class WinogradFilters {
         for (int64_t t = 0; t < 9; ++t) g[t * NR + j] = w[((nb * NR + j) * C_ + c) * 9 + t];
       T* dst = u_.get() + (nb * C_ + c) * NR;
       filter(g, NR, count, dst, point_stride);
-      for (int64_t p = 0; p < kPoints; ++p) std::fill(dst + p * point_stride + count, dst + p * point_stride + NR, T(0));
+      for (int64_t p = 0; p < kPoints; ++p)
+        std::fill(dst + p * point_stride + count, dst + p * point_stride + NR, T(0));
     });
   }
 

@@ -67,10 +67,11 @@ struct Kernels {
 
   // Winograd F(4x4, 3x3) transforms, vectorised along filters or channels (see
   // generic/winograd.h). Filter: tap t of 3x3 filter j at g[t*g_stride + j], point p of
-  // G g G^T to u[p*u_stride + j], j < count. Input: taps[i*6 + j] is channel 0 of tile position (i, j); point p
-  // of V = B^T d B goes to v[p*v_stride + c]. Output: point p of M is at m[p*m_stride + k];
-  // output (a, b) of A^T M A, plus bias (may be nullptr), then relu, goes to outs[a*4 + b] + k
-  // unless that is nullptr. Both return false if a value read or written was not finite.
+  // G g G^T to u[p*u_stride + j], j < count. Input: taps[i*6 + j] is channel 0 of tile
+  // position (i, j); point p of V = B^T d B goes to v[p*v_stride + c]. Output: point p of M
+  // is at m[p*m_stride + k]; output (a, b) of A^T M A, plus bias (may be nullptr), then relu,
+  // goes to outs[a*4 + b] + k unless that is nullptr. Input and output return false if a
+  // value read or written was not finite.
   void (*winograd_filter)(const T* g, int64_t g_stride, int64_t count, T* u, int64_t u_stride);
   bool (*winograd_input)(const T* const* taps, int64_t C, T* v, int64_t v_stride);
   bool (*winograd_output)(const T* m, int64_t m_stride, int64_t K, T* const* outs, const T* bias, bool relu);

@@ -1,13 +1,15 @@
-// The tile transforms of Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray, "Fast
-// Algorithms for Convolutional Neural Networks", 2016; interpolation points 0, +-1, +-2, inf):
-// a 6x6 input tile d becomes V = B^T d B, the 36 products M of V with the transformed filter
-// (conv2d_winograd.cc) become the 4x4 outputs A^T M A. Every channel is its own transform, so
-// one template serves any lane type: X is a Vec<T> of the ISA (channels kLanes at a time) or
-// ScalarLane<T> (the portable kernels and the channel tails of the SIMD ones).
+// The transforms of Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray, "Fast Algorithms
+// for Convolutional Neural Networks", 2016; interpolation points 0, +-1, +-2, inf): a 3x3
+// filter g becomes U = G g G^T, a 6x6 input tile d becomes V = B^T d B, and the 36 products
+// M of U and V summed over channels (conv2d_winograd.cc) become the 4x4 outputs A^T M A.
+// Every filter and channel is its own transform, so one template serves any lane type: X is
+// a Vec<T> of the ISA (kLanes filters or channels at a time) or ScalarLane<T> (the portable
+// kernels and the tails of the SIMD ones).
 //
-// Both kernels also report whether every value they read or wrote was finite: the caller
-// falls back to a direct summation otherwise, since a transform spreads an inf or NaN (or an
-// overflow) over the whole tile where a direct sum keeps it to the windows that hold it.
+// The input and output kernels also report whether every value they read or wrote was
+// finite: the caller falls back to a direct summation otherwise, since a transform spreads
+// an inf or NaN (or an overflow) over the whole tile where a direct sum keeps it to the
+// windows that hold it.
 #pragma once
 #ifndef FASTCONV_ISA
 #error "define FASTCONV_ISA (the ISA namespace) before including generic/winograd.h"
