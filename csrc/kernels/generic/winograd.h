@@ -79,23 +79,37 @@ inline void output_line(const typename X::V (&m)[6], typename X::V (&r)[4]) {
   r[3] = X::add(X::fma(X::set1(8), d34, d12), m[5]);
 }
 
+// A separable 2-D transform of an In x In block: line() along each row of the block (element
+// (i, j) given by read(i, j)), then down each column of the result; emit(i, j, value) receives
+// element (i, j) of the Out x Out result, column by column. Always inlined: called through
+// the lambdas, it would otherwise cost a fifth of the Winograd convolution.
+template <class X, int In, int Out, class Line, class Read, class Emit>
+[[gnu::always_inline]] inline void separable_transform(Line line, Read read, Emit emit) {
+  using V = typename X::V;
+  V rows[In][Out];  // rows[i] = line applied along row i
+  for (int i = 0; i < In; ++i) {
+    V d[In];
+    for (int j = 0; j < In; ++j) d[j] = read(i, j);
+    line(d, rows[i]);
+  }
+  for (int j = 0; j < Out; ++j) {
+    V col[In];
+    for (int i = 0; i < In; ++i) col[i] = rows[i][j];
+    V r[Out];
+    line(col, r);
+    for (int i = 0; i < Out; ++i) emit(i, j, r[i]);
+  }
+}
+
 // Filters [j, j + kLanes): tap t = ky*3 + kx of filter j at g[t*g_stride + j]; point p of
-// U = G g G^T goes to u[p*u_stride + j].
+// U = G g G^T goes to u[p*u_stride + j]. The block is read transposed (G down each filter
+// column first), so element (a, b) of the result is U's point b*6 + a.
 template <class X, class T>
 void filter_lanes(const T* g, int64_t g_stride, int64_t j, T* u, int64_t u_stride) {
   using V = typename X::V;
-  V columns[3][6];  // columns[kx] = G applied down filter column kx
-  for (int kx = 0; kx < 3; ++kx) {
-    const V col[3] = {X::load(g + kx * g_stride + j), X::load(g + (3 + kx) * g_stride + j),
-                      X::load(g + (6 + kx) * g_stride + j)};
-    filter_line<X, T>(col, columns[kx]);
-  }
-  for (int i = 0; i < 6; ++i) {
-    const V row[3] = {columns[0][i], columns[1][i], columns[2][i]};
-    V r[6];
-    filter_line<X, T>(row, r);
-    for (int q = 0; q < 6; ++q) X::store(u + (i * 6 + q) * u_stride + j, r[q]);
-  }
+  separable_transform<X, 3, 6>([](const V (&x)[3], V (&r)[6]) { filter_line<X, T>(x, r); },
+                               [&](int kx, int ky) { return X::load(g + (ky * 3 + kx) * g_stride + j); },
+                               [&](int a, int b, V value) { X::store(u + (b * 6 + a) * u_stride + j, value); });
 }
 
 // Channels [c, c + kLanes) of one tile: taps[i*6 + j] is channel 0 of tile position (i, j);
@@ -103,21 +117,12 @@ void filter_lanes(const T* g, int64_t g_stride, int64_t j, T* u, int64_t u_strid
 template <class X, class T>
 typename X::V input_tile_lanes(const T* const* taps, int64_t c, T* v, int64_t v_stride, typename X::V probe) {
   using V = typename X::V;
-  V rows[6][6];  // rows[i] = B^T applied along tile row i
-  for (int i = 0; i < 6; ++i) {
-    V d[6];
-    for (int j = 0; j < 6; ++j) d[j] = X::load(taps[i * 6 + j] + c);
-    input_line<X>(d, rows[i]);
-  }
-  for (int j = 0; j < 6; ++j) {
-    const V col[6] = {rows[0][j], rows[1][j], rows[2][j], rows[3][j], rows[4][j], rows[5][j]};
-    V r[6];
-    input_line<X>(col, r);
-    for (int i = 0; i < 6; ++i) {
-      probe = probe_finite<X>(probe, r[i]);
-      X::store(v + (i * 6 + j) * v_stride + c, r[i]);
-    }
-  }
+  separable_transform<X, 6, 6>([](const V (&x)[6], V (&r)[6]) { input_line<X>(x, r); },
+                               [&](int i, int j) { return X::load(taps[i * 6 + j] + c); },
+                               [&](int i, int j, V value) {
+                                 probe = probe_finite<X>(probe, value);
+                                 X::store(v + (i * 6 + j) * v_stride + c, value);
+                               });
   return probe;
 }
 
@@ -128,28 +133,20 @@ template <class X, class T>
 typename X::V output_tile_lanes(const T* m, int64_t m_stride, int64_t k, T* const* outs, const T* bias, bool relu,
                                 typename X::V probe) {
   using V = typename X::V;
-  V rows[6][4];  // rows[i] = A^T applied along M row i
-  for (int i = 0; i < 6; ++i) {
-    V line[6];
-    for (int j = 0; j < 6; ++j) {
-      line[j] = X::load(m + (i * 6 + j) * m_stride + k);
-      probe = probe_finite<X>(probe, line[j]);
-    }
-    output_line<X>(line, rows[i]);
-  }
   const V zero = X::zero(), b = bias != nullptr ? X::load(bias + k) : zero;
-  for (int j = 0; j < 4; ++j) {
-    const V col[6] = {rows[0][j], rows[1][j], rows[2][j], rows[3][j], rows[4][j], rows[5][j]};
-    V y[4];
-    output_line<X>(col, y);
-    for (int i = 0; i < 4; ++i) {
-      probe = probe_finite<X>(probe, y[i]);
-      T* o = outs[i * 4 + j];
-      if (o == nullptr) continue;
-      const V r = X::add(b, y[i]);
-      X::store(o + k, relu ? X::max_keep_nan(zero, r) : r);
-    }
-  }
+  separable_transform<X, 6, 4>([](const V (&x)[6], V (&r)[4]) { output_line<X>(x, r); },
+                               [&](int i, int j) {
+                                 const V value = X::load(m + (i * 6 + j) * m_stride + k);
+                                 probe = probe_finite<X>(probe, value);
+                                 return value;
+                               },
+                               [&](int i, int j, V y) {
+                                 probe = probe_finite<X>(probe, y);
+                                 T* o = outs[i * 4 + j];
+                                 if (o == nullptr) return;
+                                 const V r = X::add(b, y);
+                                 X::store(o + k, relu ? X::max_keep_nan(zero, r) : r);
+                               });
   return probe;
 }
 
