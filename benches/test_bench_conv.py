@@ -20,9 +20,10 @@ def _winograd_applies(s):
 
 
 # Every algorithm on every shape it takes: Winograd takes 3x3, stride 1, dilation 1, one group.
-ALGORITHM_CASES = [(name, algorithm) for name in NAMES for algorithm in ("auto", "direct", "im2col", "im2col_nhwc")]
+NCHW_ALGORITHMS = ("auto", "direct", "im2col", "im2col_nhwc", "batched")
+ALGORITHM_CASES = [(name, algorithm) for name in NAMES for algorithm in NCHW_ALGORITHMS]
 ALGORITHM_CASES += [(name, "winograd") for name in NAMES if _winograd_applies(SHAPES["conv2d"][name])]
-NHWC_CASES = [(name, algorithm) for name in NAMES for algorithm in ("auto", "im2col")]
+NHWC_CASES = [(name, algorithm) for name in NAMES for algorithm in ("auto", "im2col", "batched")]
 NHWC_CASES += [(name, "winograd") for name in NAMES if _winograd_applies(SHAPES["conv2d"][name])]
 
 

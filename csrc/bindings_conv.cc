@@ -33,7 +33,7 @@ void conv2d_binding(py::array x, py::array w, py::object bias, py::array out, in
   const int64_t OH = (s.H + pt + pb - ekh) / sh + 1, OW = (s.W + pl + pr - ekw) / sw + 1;
   check_shape(out, "out", nhwc ? std::vector<int64_t>{s.N, OH, OW, s.K} : std::vector<int64_t>{s.N, s.K, OH, OW});
   check_bias(bias, x, s.K);
-  if (pad_mode < 0 || pad_mode > 4 || algorithm < 0 || algorithm > 4)
+  if (pad_mode < 0 || pad_mode > 4 || algorithm < 0 || algorithm > 5)
     throw py::value_error("unknown padding mode or algorithm");
   if (static_cast<ConvAlgorithm>(algorithm) == ConvAlgorithm::Winograd && !winograd_applies(s))
     throw py::value_error("algorithm 'winograd' needs a 3x3 kernel, unit stride and dilation and one group");

@@ -9,7 +9,7 @@ from fastconv import reference as ref
 
 BACKENDS = _core.available_backends().split(",")
 DTYPES = (np.float32, np.float64)
-CONV_ALGORITHMS = ("direct", "im2col", "im2col_nhwc", "auto")  # every conv path, each tested
+CONV_ALGORITHMS = ("direct", "im2col", "im2col_nhwc", "batched", "auto")  # every conv path, each tested
 
 
 @pytest.fixture(params=BACKENDS, autouse=True)

@@ -1,5 +1,6 @@
 """conv2d(layout="NHWC") against fastconv.reference: the tap-pointer GEMM ("im2col"), the
-depthwise channel kernel ("direct") and "auto", on the same awkward geometries as NCHW.
+depthwise channel kernel ("direct"), the kernel vectorised across images ("batched") and
+"auto", on the same awkward geometries as NCHW.
 
 Inputs are made in NCHW (conftest.conv_inputs) and moved to channels-last; the reference runs
 on the same NHWC array (it transposes internally), and the tolerance is conftest's rounding
@@ -23,7 +24,7 @@ def nhwc(x):
 
 def algorithms_for(xshape, wshape, groups):
     depthwise = groups == xshape[1] == wshape[0]
-    return ("im2col", "auto", "direct") if depthwise else ("im2col", "auto")
+    return ("im2col", "batched", "auto", "direct") if depthwise else ("im2col", "batched", "auto")
 
 
 ALGORITHM_CASES = [(c, a) for c in CASES for a in algorithms_for(c[1], c[2], c[3].get("groups", 1))]
@@ -82,7 +83,7 @@ def test_gemm_output_channel_and_pixel_tails(K, pixels, C, kernel, kw, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("algorithm", ["im2col", "auto", "direct"])
+@pytest.mark.parametrize("algorithm", ["im2col", "batched", "auto", "direct"])
 def test_unbatched_and_non_contiguous_inputs(algorithm, dtype):
     # An NCHW array viewed as NHWC (the usual way channels-last data arrives) and a strided crop.
     x = random((2, 6, 9, 11), dtype)
@@ -91,7 +92,8 @@ def test_unbatched_and_non_contiguous_inputs(algorithm, dtype):
     view = np.moveaxis(x, 1, -1)
     assert not view.flags.c_contiguous
     got = check(view, w, None, padding=1, groups=groups, algorithm=algorithm, layout="NHWC")
-    np.testing.assert_array_equal(got, fastconv.conv2d(nhwc(x), w, padding=1, groups=groups, layout="NHWC"))
+    np.testing.assert_array_equal(got, fastconv.conv2d(nhwc(x), w, padding=1, groups=groups, algorithm=algorithm,
+                                                       layout="NHWC"))
     check(view[:, ::2, 1::3], w, None, stride=2, groups=groups, algorithm=algorithm, layout="NHWC")
     single = check(view[0], w, None, padding="same", groups=groups, algorithm=algorithm, layout="NHWC")
     assert single.shape == (9, 11, w.shape[0])
@@ -110,7 +112,7 @@ def test_out_argument_and_fused_relu(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("algorithm", ["im2col", "direct"])
+@pytest.mark.parametrize("algorithm", ["im2col", "batched", "direct"])
 def test_zero_sized_batches(algorithm, dtype):
     w = random((3, 1, 3, 3), dtype)
     out = fastconv.conv2d(np.zeros((0, 5, 5, 3), dtype), w, groups=3, algorithm=algorithm, layout="NHWC")

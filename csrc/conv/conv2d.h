@@ -23,7 +23,7 @@ struct Conv2dShape {
 // Im2colNhwc: NCHW data through the NHWC GEMM on transposed copies (conv2d_via_nhwc.cc); with
 // NHWC data it is Im2col. Winograd: F(4x4, 3x3) (conv2d_winograd.cc), for the shapes
 // winograd_applies to; NCHW data goes through NHWC copies.
-enum class ConvAlgorithm : int { Auto = 0, Direct = 1, Im2col = 2, Im2colNhwc = 3, Winograd = 4 };
+enum class ConvAlgorithm : int { Auto = 0, Direct = 1, Im2col = 2, Im2colNhwc = 3, Winograd = 4, Batched = 5 };
 
 // 3x3 window, unit stride and dilation, one group.
 bool winograd_applies(const Conv2dShape& s);
@@ -59,14 +59,24 @@ template <class T>
 void conv2d_nhwc_winograd(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                           bool relu);
 
+// Direct convolution vectorised across images, for either layout: each block of
+// Kernels::batched_lanes images interleaved lane by lane (see conv2d_batched.cc).
+template <class T>
+void conv2d_batched(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, const T* x, const T* w, const T* bias,
+                    T* out, bool relu);
+
 // NHWC data with one input channel (the NCHW input byte for byte) through the NCHW kernels,
 // the output transposed to channels-last (see conv2d_via_nhwc.cc).
 template <class T>
 void conv2d_nhwc_by_nchw(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                          bool relu);
 
-ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s);
-ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s);
+// Whether auto takes the batched algorithm: lanes is Kernels::batched_lanes and value_bytes
+// the dtype's size (see conv2d_batched.cc).
+bool batched_pays(const Conv2dShape& s, bool nhwc, int64_t lanes, int64_t value_bytes);
+
+ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s, int64_t lanes, int64_t value_bytes);
+ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s, int64_t lanes, int64_t value_bytes);
 
 // Entry point: runs the chosen algorithm (Auto: choose_conv2d_algorithm).
 template <class T>

@@ -21,6 +21,16 @@ struct WindowPoolParams {
   double norm_type;          // Lp: p
 };
 
+// One output row of the batched direct convolution (Kernels::batched_conv_row). Every value
+// is a vector of `lanes` images interleaved (element e of image l at [e*lanes + l]), and the
+// strides count such vectors: output column ox of filter a is at a*out_filter + ox*out_col
+// and reads, for tap (c, ky, kx), the input at c*x_channel + ky*dh*x_row + (ox*sw + kx*dw)*x_col.
+struct BatchedConvRow {
+  int64_t C, kh, kw, dh, dw, sw, OW;
+  int64_t x_channel, x_row, x_col;
+  int64_t out_filter, out_col;
+};
+
 // Epilogue fused into the GEMM microkernel's output write.
 template <class T>
 struct GemmEpilogue {

@@ -76,6 +76,14 @@ struct Kernels {
   bool (*winograd_input)(const T* const* taps, int64_t C, T* v, int64_t v_stride);
   bool (*winograd_output)(const T* m, int64_t m_stride, int64_t K, T* const* outs, const T* bias, bool relu);
 
+  // Batched direct convolution (conv2d_batched.cc), batched_lanes images interleaved as
+  // BatchedConvRow says: one output row of kt <= batched_max_filters filters with weights
+  // w[tap*kt + a], taps in (c, ky, kx) order; out = bias[a] (bias may be nullptr) + the taps,
+  // then relu; filters a < k_store are written.
+  int64_t batched_lanes, batched_max_filters;
+  void (*batched_conv_row)(int64_t kt, const T* x, const BatchedConvRow& g, const T* w, const T* bias,
+                           int64_t k_store, bool relu, T* out);
+
   // out[i] = max(in[i], 0), NaN kept.
   void (*relu)(const T* in, T* out, int64_t n);
 };

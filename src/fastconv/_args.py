@@ -17,7 +17,7 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 PADDING_STRINGS = {"valid": "valid", "narrow": "valid", "same": "same", "full": "full", "wide": "full"}
 ACTIVATIONS = (None, "relu")
-ALGORITHMS = ("auto", "direct", "im2col", "im2col_nhwc", "winograd")
+ALGORITHMS = ("auto", "direct", "im2col", "im2col_nhwc", "winograd", "batched")
 LAYOUTS = ("NCHW", "NHWC")
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from . import _args, _common, _core
 
 _PAD_MODE_CODE = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
-_ALGORITHM_CODE = {"auto": 0, "direct": 1, "im2col": 2, "im2col_nhwc": 3, "winograd": 4}
+_ALGORITHM_CODE = {"auto": 0, "direct": 1, "im2col": 2, "im2col_nhwc": 3, "winograd": 4, "batched": 5}
 
 
 def _conv_plan(x_shape, w_shape, nd, stride, padding, dilation, groups, padding_mode, activation, algorithm, layout):
@@ -86,9 +86,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
         C and K must both be divisible by groups; groups == C is a depthwise convolution.
     padding_mode : "zeros", "reflect", "replicate" or "circular"
     activation : None or "relu", fused into the output write
-    algorithm : "auto", "direct", "im2col", "im2col_nhwc" or "winograd"
+    algorithm : "auto", "direct", "im2col", "im2col_nhwc", "batched" or "winograd"
         "im2col_nhwc" runs NCHW data through the NHWC GEMM on channels-last copies of each
-        image (the same as "im2col" for layout="NHWC"). With layout="NHWC", "direct" is the
+        image (the same as "im2col" for layout="NHWC"). "batched" is a direct convolution
+        vectorised across images (interleaved copies of blocks of 8 or 16 images), for batches
+        of small images or few filters. With layout="NHWC", "direct" is the
         depthwise kernel (groups == C == K only). "winograd" (Winograd's F(4x4, 3x3), 3x3 kernel,
         stride 1, dilation 1 and groups=1 only; never chosen by "auto") does 4x fewer
         multiply-adds, but an output's rounding error is bounded by the magnitudes in its

@@ -15,6 +15,7 @@ template <>
 struct Vec<float> {
   using V = __m256;
   static constexpr int kLanes = 8;
+  static constexpr int kRegisters = 16;
   static V zero() { return _mm256_setzero_ps(); }
   static V set1(float v) { return _mm256_set1_ps(v); }
   static V load(const float* p) { return _mm256_loadu_ps(p); }
@@ -79,6 +80,7 @@ template <>
 struct Vec<double> {
   using V = __m256d;
   static constexpr int kLanes = 4;
+  static constexpr int kRegisters = 16;
   static V zero() { return _mm256_setzero_pd(); }
   static V set1(double v) { return _mm256_set1_pd(v); }
   static V load(const double* p) { return _mm256_loadu_pd(p); }

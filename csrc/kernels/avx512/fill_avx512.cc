@@ -13,6 +13,8 @@ bool cpu_has_avx512f() { return __builtin_cpu_supports("avx512f") && __builtin_c
 void fill_avx512(Kernels<float>& f, Kernels<double>& d) {
   avx512::fill_simd_tile_kernels<float, 14>(f);
   avx512::fill_simd_tile_kernels<double, 14>(d);
+  f.transpose = avx512::transpose_simd<float>;
+  d.transpose = avx512::transpose_simd<double>;
 }
 
 }  // namespace fastconv

@@ -16,21 +16,9 @@
 #endif
 #include <cstdint>
 
-namespace fastconv::FASTCONV_ISA {
+#include "kernels/generic/scalar_lane.h"
 
-template <class T>
-struct ScalarLane {
-  using V = T;
-  static constexpr int kLanes = 1;
-  static V zero() { return T(0); }
-  static V set1(T v) { return v; }
-  static V load(const T* p) { return *p; }
-  static void store(T* p, V v) { *p = v; }
-  static V fma(V a, V b, V c) { return a * b + c; }
-  static V add(V a, V b) { return a + b; }
-  static V sub(V a, V b) { return a - b; }
-  static V max_keep_nan(V a, V b) { return a > b ? a : b; }  // b when either is NaN, as maxps
-};
+namespace fastconv::FASTCONV_ISA {
 
 // probe + v*0: stays zero while every v is finite, NaN for good after an inf or NaN.
 template <class X>

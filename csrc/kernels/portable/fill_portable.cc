@@ -1,5 +1,6 @@
 #include "kernels/kernel_table.h"
 #define FASTCONV_ISA portable
+#include "kernels/generic/batched_conv.h"
 #include "kernels/portable/gemm_portable.h"
 #include "kernels/generic/depthwise_nhwc.h"
 #include "kernels/generic/pool_nhwc.h"
@@ -53,6 +54,7 @@ void fill(Kernels<T>& k) {
   k.winograd_filter = winograd_filter_scalar<T>;
   k.winograd_input = winograd_input_scalar<T>;
   k.winograd_output = winograd_output_scalar<T>;
+  fill_batched_conv<T, ScalarLane<T>>(k);
   k.relu = relu<T>;
   k.transpose = transpose_scalar<T>;
   k.fma_probe = fma_probe<T>;

@@ -2,6 +2,7 @@
 // ISA (FASTCONV_ISA and its Vec<T> traits must be defined first). MR: GEMM tile rows.
 #pragma once
 #include "kernels/kernel_table.h"
+#include "kernels/generic/batched_conv.h"
 #include "kernels/simd/adaptive_pool.h"
 #include "kernels/simd/conv_row_strip.h"
 #include "kernels/simd/depthwise_nhwc.h"
@@ -16,7 +17,8 @@
 namespace fastconv::FASTCONV_ISA {
 
 // The kernels that vectorise along channels or a register tile, whatever the image width:
-// the GEMM tiles, the depthwise NHWC kernel, the Winograd transforms, relu and the peak probe.
+// the GEMM tiles, the depthwise NHWC kernel, the Winograd transforms, the batched
+// convolution, relu and the peak probe.
 template <class T, int MR>
 void fill_simd_tile_kernels(Kernels<T>& k) {
   k.gemm_mr = MR;
@@ -28,6 +30,7 @@ void fill_simd_tile_kernels(Kernels<T>& k) {
   k.winograd_filter = winograd_filter_simd<T>;
   k.winograd_input = winograd_input_simd<T>;
   k.winograd_output = winograd_output_simd<T>;
+  fill_batched_conv<T, Vec<T>>(k);
   k.relu = relu_simd<T>;
   fill_probe<T, MR>(k);
 }
