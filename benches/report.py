@@ -10,6 +10,7 @@ conversion not counted on either side), and "best" the faster torch layout again
 faster fastconv one. GFLOP/s = 2*N*K*(C/groups)*kh*kw*OH*OW / t
 for convolutions; GB/s = (input + output bytes) / t for pooling. "% peak" is of this machine's
 float32 FMA peak on the active backend, measured first with fastconv's register-only probe.
+Image filters (S8) are also timed against scipy.ndimage.correlate when SciPy is installed.
 Then the per-call overhead: µs per call of a tiny conv2d and max_pool2d ("tiny" in --shapes).
 With --png (needs matplotlib: pip install ".[bench]") it also draws the ratios as a bar chart.
 """
@@ -33,6 +34,11 @@ try:
     import torch.nn.functional as F
 except ImportError:
     torch = None
+
+try:
+    from scipy import ndimage
+except ImportError:
+    ndimage = None
 
 SHAPES = json.loads((pathlib.Path(__file__).parent / "bench_shapes.json").read_text())
 REFERENCE_MAX_SECONDS = 2.0   # the NumPy reference is timed only where one call is quick
@@ -74,6 +80,17 @@ def tiny_calls():
     return cases
 
 
+def print_scipy_table(scipy_rows):
+    """Single-image filters against scipy.ndimage.correlate (zero padding, same size)."""
+    if not scipy_rows:
+        return
+    print("\nImage filters against scipy.ndimage.correlate (mode='constant'; it runs on one thread):\n")
+    print("| shape | threads | fastconv ms | scipy ms | vs scipy |")
+    print("|---|---|---|---|---|")
+    for name, threads, ours, theirs in scipy_rows:
+        print(f"| {name} | {threads} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | {theirs / ours:.1f}x |")
+
+
 def print_per_call_overhead():
     libs = ["fastconv"] + (["torch"] if torch is not None else [])
     print("\n| tiny call (1 thread) | " + " | ".join(f"{lib} µs" for lib in libs) + " |")
@@ -110,6 +127,9 @@ def conv_calls(s):
     if (s["kh"], s["kw"], s["stride"], s["groups"]) == (3, 3, 1, 1):  # opt-in Winograd applies
         calls["winograd"] = lambda: fastconv.conv2d(x, w, algorithm="winograd", **kw)
         calls["winograd NHWC"] = lambda: fastconv.conv2d(x_nhwc, w, algorithm="winograd", layout="NHWC", **kw)
+    same_size = s["stride"] == 1 and (s["padding"], s["padding"]) == (s["kh"] // 2, s["kw"] // 2)
+    if ndimage is not None and (s["N"], s["C"], s["K"]) == (1, 1, 1) and same_size:  # an image filter (S8)
+        calls["scipy"] = lambda: ndimage.correlate(x[0, 0], w[0, 0], mode="constant")
     if torch is not None:
         xt, wt = torch.from_numpy(x), torch.from_numpy(w)
         xcl = xt.contiguous(memory_format=torch.channels_last)
@@ -217,7 +237,7 @@ def main(argv=None):
         " | ".join(f"vs {p}" for p in peers) + " |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
-    rows, winograd_rows, total = [], [], len(args.threads) * len(cases)
+    rows, winograd_rows, scipy_rows, total = [], [], [], len(args.threads) * len(cases)
     for threads in args.threads:
         fastconv.set_num_threads(threads)
         if torch is not None:
@@ -247,9 +267,12 @@ def main(argv=None):
             if "winograd" in calls:
                 winograd_rows.append((name, threads, {k: median_time(calls[k], args.repeat_seconds)
                                                       for k in ("winograd", "winograd NHWC")}, times))
+            if "scipy" in calls:
+                scipy_rows.append((name, threads, ours, median_time(calls["scipy"], args.repeat_seconds)))
     progress(total, total, "done")
     print(file=sys.stderr)
     print_winograd_table(winograd_rows)
+    print_scipy_table(scipy_rows)
     if not args.shapes or "tiny" in args.shapes:
         fastconv.set_num_threads(1)
         if torch is not None:

@@ -3,6 +3,7 @@
 import importlib.util
 import pathlib
 
+import numpy as np
 import pytest
 
 REPORT = pathlib.Path(__file__).resolve().parent.parent / "benches" / "report.py"
@@ -44,3 +45,17 @@ def test_winograd_table_compares_layout_with_layout(report, capsys):
     report.print_winograd_table([("S1_resnet3x3", 1, {"winograd": 0.75e-3, "winograd NHWC": 0.6e-3}, times)])
     row = capsys.readouterr().out.strip().splitlines()[-1]
     assert row == "| S1_resnet3x3 | 1 | 0.750 | 0.600 | 2.13x | 2.00x | 2.00x |"
+
+
+def test_scipy_table_divides_scipy_by_fastconv(report, capsys):
+    report.print_scipy_table([("S8_image5x5", 1, 1.25e-3, 15.0e-3)])
+    row = capsys.readouterr().out.strip().splitlines()[-1]
+    assert row == "| S8_image5x5 | 1 | 1.250 | 15.000 | 12.0x |"
+
+
+def test_scipy_times_the_same_image_filter(report):
+    pytest.importorskip("scipy.ndimage")
+    calls, _, _ = report.conv_calls(report.SHAPES["conv2d"]["S8_image5x5"])
+    # The same filter as fastconv's S8 call: zero padding, same-size output.
+    np.testing.assert_allclose(calls["scipy"](), calls["fastconv"]()[0, 0], rtol=1e-4, atol=1e-4)
+    assert "scipy" not in report.conv_calls(report.SHAPES["conv2d"]["S1_resnet3x3"])[0]
