@@ -119,3 +119,11 @@ def test_auto_takes_it_for_a_batch_of_small_images():
         assert_exact(auto, fastconv.conv2d(x, w, b, algorithm="im2col"))
     else:
         assert_exact(auto, fastconv.conv2d(x, w, b, algorithm="batched"))
+
+
+@pytest.mark.parametrize("algorithm", ["batched", "auto"])
+def test_huge_strides(algorithm):
+    # One output pixel; auto's size estimates and the row budget must not overflow int64.
+    x, w, b = conv_inputs((16, 2, 5, 6), (3, 2, 3, 3), np.float32, bias=True)
+    got = conv_check(x, w, b, stride=(2**50, 2**55), algorithm=algorithm)
+    assert got.shape == (16, 3, 1, 1)

@@ -1,20 +1,20 @@
 #include "conv/conv2d.h"
 
-#include "kernels/kernel_table.h"
-
 namespace fastconv {
 
-ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s, int64_t lanes, int64_t value_bytes) {
+template <class T>
+ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s) {
   // Measured on the benchmark suite and more shapes (README, "algorithm=auto"). A batch that
   // fills the SIMD lanes, with few filters or small images, runs the batched kernel (S5a,
-  // S5b; see batched_pays). Otherwise, with one or two output channels per group (depthwise S4, the single image filter S8) most of a GEMM
-  // register tile would be idle and the direct row kernel wins. Otherwise a GEMM: through
-  // NHWC when there are many channels on both sides, a window wider than 1x1 and enough
-  // output pixels to fill its pixel tiles (S1, S6, S7: its tiles fit 32-multiples of
-  // channels exactly and its reads stream, worth more than the two transposes), else the
-  // in-place NCHW GEMM (S2, S3, and 7x7 images). Never Winograd, whose rounding
-  // error is not bounded by each output's own window (see conv2d_winograd.cc): it is opt-in.
-  if (batched_pays(s, false, lanes, value_bytes)) return ConvAlgorithm::Batched;
+  // S5b; see batched_pays). Otherwise, with one or two output channels per group (depthwise
+  // S4, the single image filter S8) most of a GEMM register tile would be idle and the
+  // direct row kernel wins. Otherwise a GEMM: through NHWC when there are many channels on
+  // both sides, a window wider than 1x1 and enough output pixels to fill its pixel tiles
+  // (S1, S6, S7: its tiles fit 32-multiples of channels exactly and its reads stream, worth
+  // more than the two transposes), else the in-place NCHW GEMM (S2, S3, and 7x7 images).
+  // Never Winograd, whose rounding error is not bounded by each output's own window (see
+  // conv2d_winograd.cc): it is opt-in.
+  if (batched_pays<T>(s, false)) return ConvAlgorithm::Batched;
   if (s.Kg() < 4) return ConvAlgorithm::Direct;
   const bool via_nhwc = s.Cg() >= 32 && s.Kg() >= 32 && s.kh * s.kw > 1 && s.OH * s.OW >= 128;
   return via_nhwc ? ConvAlgorithm::Im2colNhwc : ConvAlgorithm::Im2col;
@@ -23,7 +23,7 @@ ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s, int64_t lanes, int64
 template <class T>
 void conv2d(const Conv2dShape& s, const Padding<T>& pad, ConvAlgorithm algo, const T* x, const T* w, const T* bias,
             T* out, bool relu) {
-  if (algo == ConvAlgorithm::Auto) algo = choose_conv2d_algorithm(s, kernels<T>().batched_lanes, sizeof(T));
+  if (algo == ConvAlgorithm::Auto) algo = choose_conv2d_algorithm<T>(s);
   if (algo == ConvAlgorithm::Direct)
     conv2d_direct(s, pad, x, w, bias, out, relu);
   else if (algo == ConvAlgorithm::Im2colNhwc)

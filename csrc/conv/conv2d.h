@@ -71,12 +71,14 @@ template <class T>
 void conv2d_nhwc_by_nchw(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                          bool relu);
 
-// Whether auto takes the batched algorithm: lanes is Kernels::batched_lanes and value_bytes
-// the dtype's size (see conv2d_batched.cc).
-bool batched_pays(const Conv2dShape& s, bool nhwc, int64_t lanes, int64_t value_bytes);
+// Whether auto takes the batched algorithm for T on the active backend (see conv2d_batched.cc).
+template <class T>
+bool batched_pays(const Conv2dShape& s, bool nhwc);
 
-ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s, int64_t lanes, int64_t value_bytes);
-ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s, int64_t lanes, int64_t value_bytes);
+template <class T>
+ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s);
+template <class T>
+ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s);
 
 // Entry point: runs the chosen algorithm (Auto: choose_conv2d_algorithm).
 template <class T>

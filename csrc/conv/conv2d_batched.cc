@@ -46,8 +46,8 @@ BatchedPlan plan_batched(const Conv2dShape& s, int64_t lanes, int64_t max_filter
   // scratch an item (an output row costs its input rows and its outputs).
   const int64_t threads = num_threads();
   const int64_t by_threads = p.image_blocks >= 4 * threads ? 1 : ceil_div(4 * threads, p.image_blocks);
-  const int64_t row_bytes = (s.C * s.sh * p.Wp + s.K * s.OW) * lanes * static_cast<int64_t>(value_bytes);
-  const int64_t rows_by_memory = std::max<int64_t>(1, (int64_t{512} << 10) / std::max<int64_t>(row_bytes, 1));
+  const double row_bytes = (double(s.C) * s.sh * p.Wp + double(s.K) * s.OW) * lanes * value_bytes;
+  const int64_t rows_by_memory = static_cast<int64_t>(std::clamp(512.0 * 1024 / row_bytes, 1.0, double(s.OH)));
   p.rows_per_block = std::min(ceil_div(s.OH, std::min(s.OH, by_threads)), rows_by_memory);
   p.row_blocks = ceil_div(s.OH, p.rows_per_block);
   return p;
@@ -111,20 +111,30 @@ void interleave_input_rows(const Conv2dShape& s, const BatchedPlan& p, PlaneLayo
 }  // namespace
 
 // Measured (README, "algorithm=auto"): the kernel runs near the FMA peak whatever the image
-// size, but pays two transposes and idle lanes in a short last image block. It wins when there
-// are SIMD lanes (the portable backend has one), the batch fills them (at most a third of them idle), there is one group, and either the
-// GEMMs' tiles would be mostly idle (fewer than 32 filters: the NHWC tile is 32 wide, the
-// NCHW one 14 tall) while a tile's input windows stay in L1, or, for NCHW, the images are
-// too small for the GEMM through NHWC (its rule below) and the NCHW GEMM's 32-pixel-wide
-// tiles would be mostly idle.
-bool batched_pays(const Conv2dShape& s, bool nhwc, int64_t lanes, int64_t value_bytes) {
-  const int64_t blocks = ceil_div(s.N, lanes);
+// size, but pays two transposes and the idle lanes of a short last block of images. It wins
+// when there are SIMD lanes (the portable backend has one), at most a third of them idle, one
+// group, and either
+// - a window wider than 1x1 (a 1x1 window does too little per output to pay for the
+//   transposes) over fewer filters than the GEMM's tile is wide (NCHW: 32, below which its
+//   14-row tiles are mostly idle; NHWC: the tile's gemm_nr columns), with the input a tile
+//   of three columns reads (C rows of kh x the windows' width) within 32 KB of L1; or
+// - NCHW output images of fewer than 128 pixels, where auto's GEMM is the in-place NCHW one
+//   (conv2d.cc), which streams all the weights once per image.
+// Sizes are estimated in double: strides may be near 2^63.
+template <class T>
+bool batched_pays(const Conv2dShape& s, bool nhwc) {
+  const Kernels<T>& kern = kernels<T>();
+  const int64_t lanes = kern.batched_lanes, blocks = ceil_div(s.N, lanes);
   if (lanes == 1 || s.groups != 1 || blocks == 0 || 3 * s.N < 2 * blocks * lanes) return false;
-  // Input a tile of four columns reads: C rows of kh x (its windows' width) vectors.
-  const int64_t tile_bytes = s.C * s.kh * (3 * s.sw + (s.kw - 1) * s.dw + 1) * lanes * value_bytes;
-  const bool few_filters = s.K < 32 && tile_bytes <= (int64_t{32} << 10);
+  const double window_width = 2.0 * s.sw + double(s.kw - 1) * s.dw + 1;
+  const double tile_bytes = double(s.C) * s.kh * window_width * lanes * sizeof(T);
+  const int64_t gemm_width = nhwc ? kern.gemm_nr : 32;
+  const bool few_filters = s.kh * s.kw > 1 && s.K < gemm_width && tile_bytes <= 32 * 1024;
   return few_filters || (!nhwc && s.OH * s.OW < 128);
 }
+
+template bool batched_pays<float>(const Conv2dShape&, bool);
+template bool batched_pays<double>(const Conv2dShape&, bool);
 
 // Work item: output rows [oy0, oy1) of the images of one block. Its input rows are
 // interleaved (and padded) into scratch, every output row runs through the kernel one
@@ -148,7 +158,8 @@ void conv2d_batched(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, cons
     const int64_t n0 = item / p.row_blocks * L, count = std::min(L, s.N - n0);
     const int64_t oy0 = item % p.row_blocks * p.rows_per_block, oy1 = std::min(s.OH, oy0 + p.rows_per_block);
     const int64_t in_rows = p.input_rows(oy0, oy1, s), out_rows = oy1 - oy0;
-    T* xin = workspace_as<T>(in_values + out_values);
+    CallScratch<T> scratch(in_values + out_values, WorkspaceSlot::Task);  // not kept past 32 MB
+    T* xin = scratch.get();
     T* xout = xin + in_values;
     if (count < L) std::fill(xin, xin + in_values, T(0));  // lanes of absent images
     interleave_input_rows(s, p, in_lay, pad, x, n0, count, oy0 * s.sh, in_rows, xin);

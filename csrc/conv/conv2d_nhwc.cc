@@ -135,21 +135,25 @@ void conv2d_nhwc_depthwise(const Conv2dShape& s, const Padding<T>& pad, const T*
   });
 }
 
-ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s, int64_t lanes, int64_t value_bytes) {
-  if (batched_pays(s, true, lanes, value_bytes)) return ConvAlgorithm::Batched;
+template <class T>
+ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s) {
+  if (batched_pays<T>(s, true)) return ConvAlgorithm::Batched;
   return s.Cg() == 1 && s.Kg() == 1 ? ConvAlgorithm::Direct : ConvAlgorithm::Im2col;
 }
 
 template <class T>
 void conv2d_nhwc(const Conv2dShape& s, const Padding<T>& pad, ConvAlgorithm algo, const T* x, const T* w,
                  const T* bias, T* out, bool relu) {
-  // One input channel (unless the batch goes to the batched kernel): the input is the NCHW
-  // one byte for byte, and the NCHW kernels
+  // One input channel: the input is the NCHW one byte for byte, and the NCHW kernels
   // (vectorised along image rows, with no 32-wide column tile for few output channels to
-  // fill) are the fast ones; their output is transposed unless it too is one channel.
+  // fill) are the fast ones; their output is transposed unless it too is one channel. When
+  // the NCHW rule picks the batched kernel, it runs on this data directly.
   if (algo == ConvAlgorithm::Auto) {
-    algo = choose_conv2d_nhwc_algorithm(s, kernels<T>().batched_lanes, sizeof(T));
-    if (algo != ConvAlgorithm::Batched && s.C == 1) return conv2d_nhwc_by_nchw(s, pad, x, w, bias, out, relu);
+    algo = choose_conv2d_nhwc_algorithm<T>(s);
+    if (algo != ConvAlgorithm::Batched && s.C == 1) {
+      if (!batched_pays<T>(s, false)) return conv2d_nhwc_by_nchw(s, pad, x, w, bias, out, relu);
+      algo = ConvAlgorithm::Batched;  // what the NCHW kernels would run, on this data directly
+    }
   }
   if (algo == ConvAlgorithm::Direct)
     conv2d_nhwc_depthwise(s, pad, x, w, bias, out, relu);

@@ -1,8 +1,8 @@
 // The AVX-512F backend, layered over the AVX2 one: its 32 vector registers give a 14-row
-// GEMM tile (28 accumulators) and an 8-filter batched tile, the depthwise NHWC kernel runs
-// along channels 16 at a time, and transposes move 16x16 blocks. The row kernels (direct
-// conv, pooling) stay AVX2: rows of 24-56 outputs would leave most of a 16-lane vector to
-// the scalar tail.
+// GEMM tile (28 accumulators) and an 8-filter batched tile, and the depthwise NHWC kernel
+// runs along channels 16 at a time. The row kernels (direct conv, pooling) and the
+// transposes stay AVX2: rows of 24-56 outputs, and transposes' edges, would leave most of a
+// 16-lane vector to the scalar tail.
 #define FASTCONV_ISA avx512
 #include "kernels/avx512/vec_avx512.h"
 #include "kernels/simd/fill_simd.h"
@@ -14,8 +14,6 @@ bool cpu_has_avx512f() { return __builtin_cpu_supports("avx512f") && __builtin_c
 void fill_avx512(Kernels<float>& f, Kernels<double>& d) {
   avx512::fill_simd_tile_kernels<float, 14>(f);
   avx512::fill_simd_tile_kernels<double, 14>(d);
-  f.transpose = avx512::transpose_simd<float>;
-  d.transpose = avx512::transpose_simd<double>;
 }
 
 }  // namespace fastconv

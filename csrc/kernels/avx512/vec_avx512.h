@@ -49,32 +49,6 @@ struct Vec<float> {
     _mm512_storeu_si512(p, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)));
     _mm512_storeu_si512(p + 8, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)));
   }
-  // dst[j*ld_dst + i] = src[i*ld_src + j] for a 16x16 block: pairs, then quads within each
-  // 128-bit lane, then the lanes.
-  static void transpose_square(const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
-    __m512 r[16], t[16];
-    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * ld_src);
-    for (int i = 0; i < 16; i += 2) {
-      t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-      t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-      r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-      r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-      r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-      r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    // r[4q + j], lane m: rows 4q..4q+3 of column 4m + j.
-    for (int j = 0; j < 4; ++j) {
-      const __m512 even_lo = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88), odd_lo = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
-      const __m512 even_hi = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
-      const __m512 odd_hi = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
-      _mm512_storeu_ps(dst + j * ld_dst, _mm512_shuffle_f32x4(even_lo, even_hi, 0x88));
-      _mm512_storeu_ps(dst + (4 + j) * ld_dst, _mm512_shuffle_f32x4(odd_lo, odd_hi, 0x88));
-      _mm512_storeu_ps(dst + (8 + j) * ld_dst, _mm512_shuffle_f32x4(even_lo, even_hi, 0xDD));
-      _mm512_storeu_ps(dst + (12 + j) * ld_dst, _mm512_shuffle_f32x4(odd_lo, odd_hi, 0xDD));
-    }
-  }
 };
 
 template <>
@@ -112,25 +86,6 @@ struct Vec<double> {
   }
   static I blend_index(I a, I b, M take_b) { return _mm512_mask_blend_epi64(take_b, a, b); }
   static void store_index(int64_t* p, I v) { _mm512_storeu_si512(p, v); }
-  // An 8x8 block: pairs within each 128-bit lane, then the lanes.
-  static void transpose_square(const double* src, int64_t ld_src, double* dst, int64_t ld_dst) {
-    __m512d r[8], t[8];
-    for (int i = 0; i < 8; ++i) r[i] = _mm512_loadu_pd(src + i * ld_src);
-    for (int i = 0; i < 8; i += 2) {
-      t[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);
-      t[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);
-    }
-    // t[2q + h], lane m: rows 2q, 2q+1 of column 2m + h.
-    for (int h = 0; h < 2; ++h) {
-      const __m512d even_lo = _mm512_shuffle_f64x2(t[h], t[2 + h], 0x88), odd_lo = _mm512_shuffle_f64x2(t[h], t[2 + h], 0xDD);
-      const __m512d even_hi = _mm512_shuffle_f64x2(t[4 + h], t[6 + h], 0x88);
-      const __m512d odd_hi = _mm512_shuffle_f64x2(t[4 + h], t[6 + h], 0xDD);
-      _mm512_storeu_pd(dst + h * ld_dst, _mm512_shuffle_f64x2(even_lo, even_hi, 0x88));
-      _mm512_storeu_pd(dst + (2 + h) * ld_dst, _mm512_shuffle_f64x2(odd_lo, odd_hi, 0x88));
-      _mm512_storeu_pd(dst + (4 + h) * ld_dst, _mm512_shuffle_f64x2(even_lo, even_hi, 0xDD));
-      _mm512_storeu_pd(dst + (6 + h) * ld_dst, _mm512_shuffle_f64x2(odd_lo, odd_hi, 0xDD));
-    }
-  }
 };
 
 }  // namespace fastconv::avx512
