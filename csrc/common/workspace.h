@@ -24,10 +24,10 @@ T* workspace_as(int64_t count, WorkspaceSlot slot = WorkspaceSlot::Task) {
   return static_cast<T*>(workspace(static_cast<size_t>(count) * sizeof(T), slot));
 }
 
-// Scratch for one operator call, taken on the calling thread outside its parallel loops: the
-// thread's Call (or Weights) workspace (kept for the next call, no page faults once warm) up
-// to 32 MB, else memory owned by this object for the call only (a huge image's copy is not
-// kept).
+// Scratch for one operator call, taken on the calling thread outside its parallel loops (or,
+// with the Task slot, for one work item inside them): the thread's workspace of that slot
+// (kept for the next call, no page faults once warm) up to 32 MB, else memory owned by this
+// object for the call only (a huge image's copy is not kept).
 template <class T>
 class CallScratch {
  public:

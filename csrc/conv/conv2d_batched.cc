@@ -18,7 +18,9 @@ struct PlaneLayout {
   int64_t planes, pixel;
 };
 
-PlaneLayout plane_layout(int64_t channels, bool nhwc) { return nhwc ? PlaneLayout{1, channels} : PlaneLayout{channels, 1}; }
+PlaneLayout plane_layout(int64_t channels, bool nhwc) {
+  return nhwc ? PlaneLayout{1, channels} : PlaneLayout{channels, 1};
+}
 
 // The batch in blocks of L images, each image block's output rows in row blocks; a work item
 // is one (image block, row block). Scratch per item: the interleaved input rows its windows
