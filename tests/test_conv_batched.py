@@ -9,12 +9,13 @@ import pytest
 from conftest import assert_exact, conv_check, conv_inputs, special
 
 import fastconv
+from test_conv2d_nhwc import nhwc
 
 LAYOUTS = ("NCHW", "NHWC")
 
 
 def to_layout(x, layout):
-    return np.ascontiguousarray(np.moveaxis(x, 1, -1)) if layout == "NHWC" else x
+    return nhwc(x) if layout == "NHWC" else x
 
 
 def check(x, w, b, layout, **kw):

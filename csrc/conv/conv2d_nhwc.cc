@@ -137,7 +137,8 @@ void conv2d_nhwc_depthwise(const Conv2dShape& s, const Padding<T>& pad, const T*
 
 template <class T>
 ConvAlgorithm choose_conv2d_nhwc_algorithm(const Conv2dShape& s) {
-  if (batched_pays<T>(s, true)) return ConvAlgorithm::Batched;
+  // One input channel is the NCHW input byte for byte, so the NCHW rule applies too.
+  if (batched_pays<T>(s, true) || (s.C == 1 && batched_pays<T>(s, false))) return ConvAlgorithm::Batched;
   return s.Cg() == 1 && s.Kg() == 1 ? ConvAlgorithm::Direct : ConvAlgorithm::Im2col;
 }
 
@@ -146,14 +147,11 @@ void conv2d_nhwc(const Conv2dShape& s, const Padding<T>& pad, ConvAlgorithm algo
                  const T* bias, T* out, bool relu) {
   // One input channel: the input is the NCHW one byte for byte, and the NCHW kernels
   // (vectorised along image rows, with no 32-wide column tile for few output channels to
-  // fill) are the fast ones; their output is transposed unless it too is one channel. When
-  // the NCHW rule picks the batched kernel, it runs on this data directly.
+  // fill) are the fast ones; their output is transposed unless it too is one channel. The
+  // batched kernel runs on this data directly.
   if (algo == ConvAlgorithm::Auto) {
     algo = choose_conv2d_nhwc_algorithm<T>(s);
-    if (algo != ConvAlgorithm::Batched && s.C == 1) {
-      if (!batched_pays<T>(s, false)) return conv2d_nhwc_by_nchw(s, pad, x, w, bias, out, relu);
-      algo = ConvAlgorithm::Batched;  // what the NCHW kernels would run, on this data directly
-    }
+    if (algo != ConvAlgorithm::Batched && s.C == 1) return conv2d_nhwc_by_nchw(s, pad, x, w, bias, out, relu);
   }
   if (algo == ConvAlgorithm::Direct)
     conv2d_nhwc_depthwise(s, pad, x, w, bias, out, relu);
