@@ -152,3 +152,15 @@ def test_out_must_have_the_channels_last_shape():
     x, w = np.zeros((1, 6, 7, 2), np.float32), np.zeros((3, 2, 3, 3), np.float32)
     with pytest.raises(ValueError, match="shape"):
         fastconv.conv2d(x, w, layout="NHWC", out=np.zeros((1, 3, 4, 5), np.float32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("C", [3, 15, 16, 20])
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("width, kernel, stride, padding", [(30, 3, 1, 1), (31, 7, 2, 3), (16, 5, 1, (1, 4))])
+def test_window_rows_across_column_padding(C, padding_mode, width, kernel, stride, padding, dtype):
+    """Tiles whose windows cross the left or right padding: under 16 channels the GEMM runs on a
+    copy of the input with its columns padded, from 16 on such tiles run tap by tap."""
+    x, w, b = make((2, C, 4, width), (9, C, kernel, kernel), dtype, bias=True)
+    check(nhwc(x), w, b, stride=stride, padding=padding, padding_mode=padding_mode, algorithm="im2col",
+          layout="NHWC", activation="relu")

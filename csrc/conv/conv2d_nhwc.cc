@@ -8,12 +8,36 @@
 #include "common/workspace.h"
 #include "conv/conv2d.h"
 #include "conv/nhwc_taps.h"
+#include "conv/padding.h"
 #include "kernels/kernel_table.h"
 
 namespace fastconv {
 namespace {
 
 constexpr int64_t kBlockM = 8;  // MR-row tiles per work item, at most
+// Below this many channels a window row crossing the left or right padding, which makes its
+// tile run kh*kw taps of Cg channels, costs more in per-tap set-up than padding a copy.
+constexpr int64_t kPadColumnsBelowChannels = 16;
+
+// x with its columns padded: (N, H, Wp, C) where column j is input column cols[j] under the
+// padding mode (NhwcTaps' column map, running up one by one over `straight`), or C fill
+// values where that is -1.
+template <class T>
+void pad_columns_nhwc(const Conv2dShape& s, const Padding<T>& pad, const std::vector<int64_t>& cols, Range straight,
+                      const T* x, T* dst) {
+  const int64_t Wp = static_cast<int64_t>(cols.size()), C = s.C;
+  parallel_for(s.N * s.H, s.N * s.H * Wp * C, [&](int64_t row) {
+    const T* src = x + row * s.W * C;
+    T* d = dst + row * Wp * C;
+    auto gather = [&](int64_t begin, int64_t end) {
+      for (int64_t j = begin; j < end; ++j)
+        for (int64_t c = 0; c < C; ++c) d[j * C + c] = cols[j] < 0 ? pad.fill : src[cols[j] * C + c];
+    };
+    gather(0, straight.begin);
+    if (straight.size() > 0) std::copy(src + cols[straight.begin] * C, src + cols[straight.end - 1] * C + C, d + straight.begin * C);
+    gather(std::max(straight.begin, straight.end), Wp);
+  });
+}
 
 // Weights (K, Cg, kh, kw) as GEMM B per group, B[r][k] = w[g*Kg + k][c][t] with r = t*Cg + c,
 // in micro-panels of NR output channels, each R deep: group g's panel nb is at
@@ -33,21 +57,36 @@ void pack_b_weights(const Conv2dShape& s, const T* w, int64_t NR, T* dst) {
 }
 
 // The A rows of one tile: output pixels [p0, p0 + m) of the flattened (N*OH*OW) output, each
-// as `per_pixel` tap pointers (rows past m up to MR read the fill row). With whole_rows, a
-// pixel's taps are its kh window rows (NhwcTaps::window_rows), else its kh*kw taps.
+// as its tap pointers (rows past m up to MR read the fill row). With row_taps, a tile whose
+// windows all lie on input columns (`inner`) takes a pixel's kh window rows as its taps
+// (NhwcTaps::window_rows); others take their kh*kw taps. Returns whether it took window rows.
 template <class T>
-void tile_taps(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, int64_t p0, int64_t m, int64_t MR,
-               bool whole_rows, const T** taps) {
-  const int64_t P = s.OH * s.OW, per_pixel = whole_rows ? s.kh : s.kh * s.kw;
-  for (int64_t i = 0; i < m; ++i) {
-    const int64_t p = p0 + i, n = p / P, oy = (p % P) / s.OW, ox = p % s.OW;
-    const T* image = x + n * s.H * s.W * s.C;
-    if (whole_rows)
-      where.window_rows(image, oy, ox, taps + i * per_pixel);
-    else
-      where.pixel(image, oy, ox, taps + i * per_pixel);
+bool tile_taps(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, int64_t p0, int64_t m, int64_t MR,
+               bool row_taps, Range inner, const T** taps) {
+  const int64_t P = s.OH * s.OW, image_size = s.H * s.W * s.C;
+  int64_t n = p0 / P, oy = (p0 % P) / s.OW, ox = p0 % s.OW;
+  bool whole_rows = row_taps;
+  for (int64_t i = 0, col = ox; i < m && whole_rows; ++i, col = col + 1 == s.OW ? 0 : col + 1)
+    whole_rows = col >= inner.begin && col < inner.end;
+  const int64_t per_pixel = whole_rows ? s.kh : s.kh * s.kw;
+  if (whole_rows && ox + m <= s.OW) {  // one output row: pixel i's windows are pixel 0's, i*sw pixels on
+    where.window_rows(x + n * image_size, oy, ox, taps);
+    for (int64_t i = 1; i < m; ++i)
+      for (int64_t ky = 0; ky < s.kh; ++ky) taps[i * s.kh + ky] = taps[ky] + i * s.sw * s.C;
+  } else {
+    for (int64_t i = 0; i < m; ++i) {
+      if (whole_rows)
+        where.window_rows(x + n * image_size, oy, ox, taps + i * per_pixel);
+      else
+        where.pixel(x + n * image_size, oy, ox, taps + i * per_pixel);
+      if (++ox == s.OW) {
+        ox = 0;
+        if (++oy == s.OH) oy = 0, ++n;
+      }
+    }
   }
   std::fill(taps + m * per_pixel, taps + MR * per_pixel, where.fill_row());
+  return whole_rows;
 }
 
 }  // namespace
@@ -83,17 +122,20 @@ void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, c
   // kw*C channels (the same B rows in the same order, so the same sums).
   const bool row_taps = s.groups == 1 && s.dw == 1 && s.kw > 1;
   const Range inner = where.interior_columns();
+  if (row_taps && Cg < kPadColumnsBelowChannels && inner.size() < s.OW) {  // then every tile takes window rows
+    Conv2dShape padded = s;
+    padded.W = static_cast<int64_t>(where.columns().size());
+    padded.pl = 0;
+    const CallScratch<T> copy(s.N * s.H * padded.W * s.C, WorkspaceSlot::Input);
+    pad_columns_nhwc(s, pad, where.columns(), valid_range(padded.W, 1, -s.pl, s.W), x, copy.get());
+    return conv2d_nhwc_gemm(padded, pad, copy.get(), w, bias, out, relu);
+  }
   const int64_t MB = MR * std::clamp<int64_t>(ceil_div(M, MR) / (4 * num_threads()), 1, kBlockM);
   parallel_for(ceil_div(M, MB), M * s.K * R, [&](int64_t item) {
     const T** taps = static_cast<const T**>(workspace(MR * ntaps * sizeof(T*)));
     for (int64_t p0 = item * MB; p0 < std::min(M, (item + 1) * MB); p0 += MR) {
       const int64_t m = std::min(MR, M - p0);
-      bool whole_rows = row_taps;
-      for (int64_t i = 0; i < m && whole_rows; ++i) {
-        const int64_t ox = (p0 + i) % s.OW;
-        whole_rows = ox >= inner.begin && ox < inner.end;
-      }
-      tile_taps(s, where, x, p0, m, MR, whole_rows, taps);
+      const bool whole_rows = tile_taps(s, where, x, p0, m, MR, row_taps, inner, taps);
       const int64_t a_taps = whole_rows ? s.kh : ntaps, a_channels = whole_rows ? s.kw * Cg : Cg;
       for (int64_t g = 0; g < s.groups; ++g)
         for (int64_t nb = 0; nb < panels; ++nb) {
