@@ -7,6 +7,7 @@
 #include "kernels/kernel_table.h"
 
 namespace fastconv::bind {
+void bind_alloc(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
 }  // namespace fastconv::bind
@@ -14,6 +15,7 @@ void bind_pool(pybind11::module_& m);
 PYBIND11_MODULE(_core, m) {
   namespace py = pybind11;
   m.doc() = "fastconv's C++ kernels; use the functions in the fastconv package instead.";
+  fastconv::bind::bind_alloc(m);
   fastconv::bind::bind_conv(m);
   fastconv::bind::bind_pool(m);
   m.def("backend", &fastconv::active_backend, "Name of the microkernel set in use.");

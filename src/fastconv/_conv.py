@@ -65,7 +65,7 @@ def _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, a
     w4 = w if nd == 2 else w.reshape(w.shape[:2] + (1,) + w.shape[2:])
     _core.conv2d(x4, w4, b, result if result.ndim == 4 else result.reshape(shape4), *scalars)
     if x4 is x and w4 is weight:
-        _conv2d_plans.remember(plan_key, (shape, scalars))
+        _conv2d_plans.remember(plan_key, (shape, scalars, _common.allocator(shape, xa.dtype)))
     return result
 
 
@@ -125,7 +125,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
                activation, algorithm, layout)
         plan = _conv2d_plans.get(key)
         if plan is not None and x.flags.c_contiguous and weight.flags.c_contiguous:
-            result = np.empty(plan[0], x.dtype)
+            result = plan[2](plan[0], x.dtype)
             _core.conv2d(x, weight, None, result, *plan[1])
             return result
     return _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, activation, algorithm, out, 2,

@@ -50,12 +50,12 @@ def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indic
     k, s, p, d, outs = _args.pool_geometry_fast(sizes, kernel_size, stride, padding, dilation, ceil_mode, nd)
     k, s, p, d = _as_2d((k, s, p, d), nd)
     shape = _pool_output_shape(xb, outs, nd, nhwc)
-    out = np.empty(shape, xb.dtype)
-    idx = np.empty(shape, np.int64) if return_indices else None
+    out = _common.new_array(shape, xb.dtype)
+    idx = _common.new_array(shape, np.int64) if return_indices else None
     scalars = (k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1], nhwc)
     _core.max_pool2d(xb, out, idx, *scalars)
     if xb is x and not return_indices:
-        _max_pool2d_plans.remember(plan_key, (shape, scalars))
+        _max_pool2d_plans.remember(plan_key, (shape, scalars, _common.allocator(shape, xb.dtype)))
     return _finish((out, idx) if return_indices else out, added, nd)
 
 
@@ -64,7 +64,7 @@ def _window_pool(x, kernel_size, stride, padding, ceil_mode, kind, count_include
     xb, added, sizes = _pool_input(x, nd, nhwc)
     k, s, p, _, outs = _args.pool_geometry_fast(sizes, kernel_size, stride, padding, 1, ceil_mode, nd)
     k, s, p, _ = _as_2d((k, s, p, (1,) * nd), nd)
-    out = np.empty(_pool_output_shape(xb, outs, nd, nhwc), xb.dtype)
+    out = _common.new_array(_pool_output_shape(xb, outs, nd, nhwc), xb.dtype)
     _core.window_pool2d(xb, out, k[0], k[1], s[0], s[1], p[0], p[1], kind, bool(count_include_pad),
                         divisor_override, norm_type, nhwc)
     return _finish(out, added, nd)
@@ -120,7 +120,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         key = (x.shape, x.dtype, kernel_size, stride, padding, dilation, ceil_mode, layout)
         plan = _max_pool2d_plans.get(key)
         if plan is not None and x.flags.c_contiguous:
-            out = np.empty(plan[0], x.dtype)
+            out = plan[2](plan[0], x.dtype)
             _core.max_pool2d(x, out, None, *plan[1])
             return out
     _check_bool(return_indices, "return_indices")
@@ -237,8 +237,8 @@ def _adaptive(x, output_size, is_max, return_indices, layout):
     outs = _args.adaptive_output_size(output_size, sizes, 2)
     if 0 in sizes:
         raise ValueError(f"x must have non-empty spatial dimensions for adaptive pooling, got {xb.shape}")
-    out = np.empty(_pool_output_shape(xb, outs, 2, nhwc), xb.dtype)
-    idx = np.empty(out.shape, np.int64) if return_indices else None
+    out = _common.new_array(_pool_output_shape(xb, outs, 2, nhwc), xb.dtype)
+    idx = _common.new_array(out.shape, np.int64) if return_indices else None
     _core.adaptive_pool2d(xb, out, idx, is_max, nhwc)
     return _common.drop_batch((out, idx) if return_indices else out, added)
 
