@@ -34,7 +34,8 @@ void pad_columns_nhwc(const Conv2dShape& s, const Padding<T>& pad, const std::ve
         for (int64_t c = 0; c < C; ++c) d[j * C + c] = cols[j] < 0 ? pad.fill : src[cols[j] * C + c];
     };
     gather(0, straight.begin);
-    if (straight.size() > 0) std::copy(src + cols[straight.begin] * C, src + cols[straight.end - 1] * C + C, d + straight.begin * C);
+    if (straight.size() > 0)
+      std::copy(src + cols[straight.begin] * C, src + (cols[straight.end - 1] + 1) * C, d + straight.begin * C);
     gather(std::max(straight.begin, straight.end), Wp);
   });
 }
