@@ -1,6 +1,6 @@
 // Result arrays whose data starts on a cache line: a 64-byte AVX-512 load or store that
 // straddles two lines costs about twice one that does not, and NumPy's own buffers start
-// 16 bytes past a line. Results feed the next layer, so this aligns its input too.
+// 0-48 bytes past a line. Results feed the next layer, so this aligns its input too.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
