@@ -80,21 +80,26 @@ def tiny_calls():
     return cases
 
 
+def print_table_head(columns):
+    """A Markdown table's header row and separator."""
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+
+
 def print_scipy_table(scipy_rows):
     """Single-image filters against scipy.ndimage.correlate (zero padding, same size)."""
     if not scipy_rows:
         return
     print("\nImage filters against scipy.ndimage.correlate (mode='constant'; it runs on one thread):\n")
-    print("| shape | threads | fastconv ms | scipy ms | vs scipy |")
-    print("|---|---|---|---|---|")
+    print_table_head(["shape", "threads", "fastconv ms", "scipy ms", "vs scipy"])
     for name, threads, ours, theirs in scipy_rows:
         print(f"| {name} | {threads} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | {theirs / ours:.1f}x |")
 
 
 def print_per_call_overhead():
     libs = ["fastconv"] + (["torch"] if torch is not None else [])
-    print("\n| tiny call (1 thread) | " + " | ".join(f"{lib} µs" for lib in libs) + " |")
-    print("|---|" + "---|" * len(libs))
+    print()
+    print_table_head(["tiny call (1 thread)"] + [f"{lib} µs" for lib in libs])
     with torch.no_grad() if torch is not None else contextlib.nullcontext():
         for label, fns in tiny_calls().items():
             print(f"| {label} | " + " | ".join(f"{per_call_micros(fns[lib]):.2f}" for lib in libs) + " |")
@@ -207,8 +212,8 @@ def print_winograd_table(winograd_rows):
     if not winograd_rows:
         return
     print("\nOpt-in algorithm=\"winograd\" (ms; vs X is X's time / fastconv's, layout against layout):\n")
-    print("| shape | threads | winograd ms | NHWC ms | vs auto | vs torch NCHW | vs torch channels_last |")
-    print("|---|---|---|---|---|---|---|")
+    print_table_head(["shape", "threads", "winograd ms", "NHWC ms", "vs auto", "vs torch NCHW",
+                      "vs torch channels_last"])
     for name, threads, wino, times in winograd_rows:
         def ratio(peer, ours):
             return f"{times[peer] / wino[ours]:.2f}x" if peer in times else "—"
@@ -233,10 +238,7 @@ def main(argv=None):
     peak = peak_gflops_per_core()
     print(f"fastconv {fastconv.__version__}, backend {fastconv.backend()} (measured peak {peak:.0f} GFLOP/s "
           f"per core), torch {torch.__version__ if torch is not None else 'not installed'}; float32; medians\n")
-    header = "| shape | threads | fastconv ms | rate | % peak | NHWC ms | " + \
-        " | ".join(f"vs {p}" for p in peers) + " |"
-    print(header)
-    print("|" + "---|" * (header.count("|") - 1))
+    print_table_head(["shape", "threads", "fastconv ms", "rate", "% peak", "NHWC ms"] + [f"vs {p}" for p in peers])
     rows, winograd_rows, scipy_rows, total = [], [], [], len(args.threads) * len(cases)
     for threads in args.threads:
         fastconv.set_num_threads(threads)

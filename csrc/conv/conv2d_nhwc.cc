@@ -19,24 +19,15 @@ constexpr int64_t kBlockM = 8;  // MR-row tiles per work item, at most
 // tile run kh*kw taps of Cg channels, costs more in per-tap set-up than padding a copy.
 constexpr int64_t kPadColumnsBelowChannels = 16;
 
-// x with its columns padded: (N, H, Wp, C) where column j is input column cols[j] under the
+// x with its columns padded: (N, H, Wp, C), column j being input column cols[j] under the
 // padding mode (NhwcTaps' column map, running up one by one over `straight`), or C fill
 // values where that is -1.
 template <class T>
 void pad_columns_nhwc(const Conv2dShape& s, const Padding<T>& pad, const std::vector<int64_t>& cols, Range straight,
                       const T* x, T* dst) {
-  const int64_t Wp = static_cast<int64_t>(cols.size()), C = s.C;
-  parallel_for(s.N * s.H, s.N * s.H * Wp * C, [&](int64_t row) {
-    const T* src = x + row * s.W * C;
-    T* d = dst + row * Wp * C;
-    auto gather = [&](int64_t begin, int64_t end) {
-      for (int64_t j = begin; j < end; ++j)
-        for (int64_t c = 0; c < C; ++c) d[j * C + c] = cols[j] < 0 ? pad.fill : src[cols[j] * C + c];
-    };
-    gather(0, straight.begin);
-    if (straight.size() > 0)
-      std::copy(src + cols[straight.begin] * C, src + (cols[straight.end - 1] + 1) * C, d + straight.begin * C);
-    gather(std::max(straight.begin, straight.end), Wp);
+  const int64_t Wp = static_cast<int64_t>(cols.size());
+  parallel_for(s.N * s.H, s.N * s.H * Wp * s.C, [&](int64_t row) {
+    pad_row(dst + row * Wp * s.C, x + row * s.W * s.C, cols.data(), Wp, straight, pad.fill, s.C);
   });
 }
 

@@ -36,20 +36,23 @@ std::vector<int64_t> pad_index_map(int64_t count, int64_t step, int64_t offset, 
 }
 
 template <class T>
-void pad_row(T* dst, const T* src, const int64_t* map, int64_t count, Range straight, T fill) {
+void pad_row(T* dst, const T* src, const int64_t* map, int64_t count, Range straight, T fill, int64_t width) {
   if (src == nullptr) {
-    std::fill(dst, dst + count, fill);
+    std::fill(dst, dst + count * width, fill);
     return;
   }
   auto gather = [&](int64_t begin, int64_t end) {
-    for (int64_t j = begin; j < end; ++j) dst[j] = map[j] < 0 ? fill : src[map[j]];
+    for (int64_t j = begin; j < end; ++j)
+      for (int64_t c = 0; c < width; ++c) dst[j * width + c] = map[j] < 0 ? fill : src[map[j] * width + c];
   };
   gather(0, straight.begin);
-  if (straight.size() > 0) std::memcpy(dst + straight.begin, src + map[straight.begin], straight.size() * sizeof(T));
+  if (straight.size() > 0)
+    std::memcpy(dst + straight.begin * width, src + map[straight.begin] * width,
+                straight.size() * width * sizeof(T));
   gather(std::max(straight.end, straight.begin), count);
 }
 
-template void pad_row<float>(float*, const float*, const int64_t*, int64_t, Range, float);
-template void pad_row<double>(double*, const double*, const int64_t*, int64_t, Range, double);
+template void pad_row<float>(float*, const float*, const int64_t*, int64_t, Range, float, int64_t);
+template void pad_row<double>(double*, const double*, const int64_t*, int64_t, Range, double, int64_t);
 
 }  // namespace fastconv

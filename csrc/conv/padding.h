@@ -24,10 +24,11 @@ int64_t pad_source_index(int64_t i, int64_t n, PadMode mode);
 // map[j] = source index of position j * step + offset of an axis of n values (see above).
 std::vector<int64_t> pad_index_map(int64_t count, int64_t step, int64_t offset, int64_t n, PadMode mode);
 
-// One padded row: dst[j] = src[map[j]] for j < count, the fill where map[j] < 0, and the fill
+// One padded row of `count` positions of `width` values each (1, or an NHWC pixel's
+// channels): position j is source position map[j], the fill where map[j] < 0, and the fill
 // everywhere when src is null (a row outside the input in Constant mode). Over `straight`,
 // map[j] runs up one by one and is copied in one go.
 template <class T>
-void pad_row(T* dst, const T* src, const int64_t* map, int64_t count, Range straight, T fill);
+void pad_row(T* dst, const T* src, const int64_t* map, int64_t count, Range straight, T fill, int64_t width = 1);
 
 }  // namespace fastconv
