@@ -1,6 +1,9 @@
 """layout="NHWC" for every 2-D pool: against the reference (which transposes) and against
 the NCHW kernels, with channel counts around every vector width (tails) and awkward windows."""
 
+import ctypes
+import mmap
+
 import numpy as np
 import pytest
 from conftest import DTYPES, assert_close, assert_exact, special
@@ -104,3 +107,37 @@ def test_nhwc_matches_torch_channels_last(window):
         ct = torch.from_numpy(np.ascontiguousarray(to_nchw(clean))).contiguous(memory_format=torch.channels_last)
         np.testing.assert_allclose(to_nchw(fastconv.avg_pool2d(clean, k, s, p, layout="NHWC")),
                                    F.avg_pool2d(ct, k, s, p).numpy(), rtol=1e-12, atol=1e-12)
+
+
+def array_before_guard_page(x):
+    """A copy of x whose last byte is the last readable byte before an inaccessible page, so a
+    kernel that reads past the end of the input crashes instead of passing."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    page = mmap.PAGESIZE
+    data = -(-x.nbytes // page) * page
+    buf = mmap.mmap(-1, data + page)
+    start = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    if libc.mprotect(ctypes.c_void_p(start + data), ctypes.c_size_t(page), 0) != 0:
+        pytest.skip(f"mprotect failed: errno {ctypes.get_errno()}")
+    y = np.frombuffer(buf, x.dtype, count=x.size, offset=data - x.nbytes).reshape(x.shape)
+    y[...] = x
+    return y
+
+
+@pytest.mark.parametrize("channels", [1, 3, 7, 9, 17])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_channel_tails_read_nothing_past_the_input(channels, dtype):
+    # The last vector of channels is a masked load: with a guard page right after the input,
+    # the pools of the bottom-right pixel must not touch it.
+    x = array_before_guard_page(nhwc((2, channels, 5, 7), dtype, seed=channels))
+    for k, s in ((2, 2), (3, 1)):
+        got, got_i = fastconv.max_pool2d(x, k, s, return_indices=True, layout="NHWC")
+        want, want_i = ref.max_pool2d(x, k, s, return_indices=True, layout="NHWC")
+        assert_exact(got, want)
+        assert np.array_equal(got_i, want_i)
+        finite = np.nan_to_num(x, nan=0.25, posinf=2.0, neginf=-2.0)
+        guarded = array_before_guard_page(finite)
+        for pool in (fastconv.avg_pool2d, fastconv.sum_pool2d):
+            want = getattr(ref, pool.__name__)(finite, k, s, layout="NHWC")
+            magnitude = getattr(ref, pool.__name__)(np.abs(finite), k, s, layout="NHWC")
+            assert_close(pool(guarded, k, s, layout="NHWC"), want, magnitude, terms=k * k + 2)

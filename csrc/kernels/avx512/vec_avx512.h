@@ -20,6 +20,10 @@ struct Vec<float> {
   static V set1(float v) { return _mm512_set1_ps(v); }
   static V load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  // The first n < kLanes lanes; the others are neither read (they are 0) nor written.
+  static V load_first(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(first_lanes(n), p); }
+  static void store_first(float* p, V v, int64_t n) { _mm512_mask_storeu_ps(p, first_lanes(n), v); }
+  static M first_lanes(int64_t n) { return static_cast<M>((1u << n) - 1); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
@@ -61,6 +65,9 @@ struct Vec<double> {
   static V set1(double v) { return _mm512_set1_pd(v); }
   static V load(const double* p) { return _mm512_loadu_pd(p); }
   static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static V load_first(const double* p, int64_t n) { return _mm512_maskz_loadu_pd(first_lanes(n), p); }
+  static void store_first(double* p, V v, int64_t n) { _mm512_mask_storeu_pd(p, first_lanes(n), v); }
+  static M first_lanes(int64_t n) { return static_cast<M>((1u << n) - 1); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static V sub(V a, V b) { return _mm512_sub_pd(a, b); }

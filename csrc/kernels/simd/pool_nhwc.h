@@ -1,26 +1,49 @@
 // NHWC pooling rows vectorised along channels: each window tap is one vector load per block
-// of channels, combined in the scalar code's order; the channel tail uses the scalar code.
-// ISA-neutral (see simd/gemm_mx2v.h).
+// of channels, combined in the scalar code's order; the channel tail (and a whole image of
+// fewer channels than lanes) is one masked vector. ISA-neutral (see simd/gemm_mx2v.h).
 #pragma once
 #include "kernels/generic/pool_nhwc.h"
 
 namespace fastconv::FASTCONV_ISA {
+
+// Channels [c, c + n) with n <= kLanes: one vector, masked when n < kLanes.
+template <class X, class T>
+typename X::V load_channels(const T* p, int64_t n) {
+  return n == X::kLanes ? X::load(p) : X::load_first(p, n);
+}
+
+template <class X, class T>
+void store_channels(T* p, typename X::V v, int64_t n) {
+  if (n == X::kLanes)
+    X::store(p, v);
+  else
+    X::store_first(p, v, n);
+}
+
+template <class X>
+void store_index_channels(int64_t* p, typename X::I v, int64_t n) {
+  if (n == X::kLanes) return X::store_index(p, v);
+  alignas(64) int64_t lanes[X::kLanes];
+  X::store_index(lanes, v);
+  std::copy(lanes, lanes + n, p);
+}
 
 template <class T>
 void max_pool_nhwc_row_simd(const T* in, T* out, int64_t* idx, const PoolGeom& g, int64_t C, int64_t oy) {
   using X = Vec<T>;
   constexpr int L = X::kLanes;
   const bool index_fits = sizeof(T) == 8 || g.H * g.W < (int64_t{1} << 31);
-  const int64_t vectors = index_fits ? C / L * L : 0;
+  const int64_t vector_channels = index_fits ? C : 0;
   for (int64_t ox = 0; ox < g.OW; ++ox) {
     T* o = out + (oy * g.OW + ox) * C;
     int64_t* oi = idx != nullptr ? idx + (oy * g.OW + ox) * C : nullptr;
-    for (int64_t c = 0; c < vectors; c += L) {
+    for (int64_t c = 0; c < vector_channels; c += L) {
+      const int64_t n = std::min<int64_t>(L, C - c);
       typename X::V best = X::set1(-std::numeric_limits<T>::infinity());
       typename X::I best_i = X::index_lanes(-1, 0);
       bool first = true;
       for_each_tap(g, oy, ox, [&](int64_t y, int64_t x) {
-        const typename X::V v = X::load(in + (y * g.W + x) * C + c);
+        const typename X::V v = load_channels<X>(in + (y * g.W + x) * C + c, n);
         const auto take = X::gt_or_nan(v, best);
         best = X::blend(best, v, take);
         if (oi != nullptr) {
@@ -29,10 +52,10 @@ void max_pool_nhwc_row_simd(const T* in, T* out, int64_t* idx, const PoolGeom& g
         }
         first = false;
       });
-      X::store(o + c, best);
-      if (oi != nullptr) X::store_index(oi + c, best_i);
+      store_channels<X>(o + c, best, n);
+      if (oi != nullptr) store_index_channels<X>(oi + c, best_i, n);
     }
-    max_pool_nhwc_channels(in, out, idx, g, C, oy, ox, vectors);
+    if (vector_channels < C) max_pool_nhwc_channels(in, out, idx, g, C, oy, ox, vector_channels);
   }
 }
 
@@ -41,18 +64,20 @@ void window_pool_nhwc_row_simd(const T* in, T* out, const PoolGeom& g, const Win
                                int64_t oy) {
   using X = Vec<T>;
   constexpr int L = X::kLanes;
-  const int64_t vectors = p.kind == WindowPoolKind::Lp ? 0 : C / L * L;  // Lp: a pow per element, scalar
+  const int64_t vector_channels = p.kind == WindowPoolKind::Lp ? 0 : C;  // Lp: a pow per element, scalar
   const WindowSpan ys = window_span(oy, g.sh, g.ph, g.kh, g.H);
   for (int64_t ox = 0; ox < g.OW; ++ox) {
     T* o = out + (oy * g.OW + ox) * C;
     const int64_t divisor = window_divisor(p, ys, window_span(ox, g.sw, g.pw, g.kw, g.W));
     const typename X::V div = X::set1(static_cast<T>(divisor > 0 ? divisor : 1));
-    for (int64_t c = 0; c < vectors; c += L) {
+    for (int64_t c = 0; c < vector_channels; c += L) {
+      const int64_t n = std::min<int64_t>(L, C - c);
       typename X::V acc = X::zero();
-      for_each_tap(g, oy, ox, [&](int64_t y, int64_t x) { acc = X::add(acc, X::load(in + (y * g.W + x) * C + c)); });
-      X::store(o + c, p.kind == WindowPoolKind::Sum ? acc : X::div(acc, div));
+      for_each_tap(g, oy, ox,
+                   [&](int64_t y, int64_t x) { acc = X::add(acc, load_channels<X>(in + (y * g.W + x) * C + c, n)); });
+      store_channels<X>(o + c, p.kind == WindowPoolKind::Sum ? acc : X::div(acc, div), n);
     }
-    window_pool_nhwc_channels(in, out, g, p, C, oy, ox, vectors);
+    if (vector_channels < C) window_pool_nhwc_channels(in, out, g, p, C, oy, ox, vector_channels);
   }
 }
 
