@@ -9,7 +9,9 @@ torch NCHW against fastconv NCHW, torch channels_last against fastconv layout="N
 conversion not counted on either side), and "best" the faster torch layout against the
 faster fastconv one. GFLOP/s = 2*N*K*(C/groups)*kh*kw*OH*OW / t
 for convolutions; GB/s = (input + output bytes) / t for pooling. "% peak" is of this machine's
-float32 FMA peak on the active backend, measured first with fastconv's register-only probe.
+float32 FMA peak on the active backend, measured first with fastconv's register-only probe;
+PyTorch's own matrix product (torch.mm, 2048x2048, one core) is timed beside it as the share
+of that peak a tuned GEMM reaches on this machine.
 Image filters (S8) are also timed against scipy.ndimage.correlate when SciPy is installed.
 Then the per-call overhead: µs per call of a tiny conv2d and max_pool2d ("tiny" in --shapes).
 With --png (needs matplotlib: pip install ".[bench]") it also draws the ratios as a bar chart.
@@ -116,6 +118,14 @@ def peak_gflops_per_core():
         _, flops = _core.fma_probe(2 * 10**7)
         best = max(best, flops / (time.perf_counter() - t) / 1e9)
     return best
+
+
+def vendor_gemm_gflops(n=2048, seconds=2.0):
+    """PyTorch's own float32 matrix product (MKL on x86) on one core: how much of the FMA peak
+    this machine gives a tuned GEMM, the yardstick for the convolutions' "% peak"."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    c = torch.empty(n, n)
+    return 2 * n**3 / median_time(lambda: torch.mm(a, b, out=c), seconds) / 1e9
 
 
 def conv_calls(s):
@@ -237,7 +247,12 @@ def main(argv=None):
     fastconv.set_num_threads(1)
     peak = peak_gflops_per_core()
     print(f"fastconv {fastconv.__version__}, backend {fastconv.backend()} (measured peak {peak:.0f} GFLOP/s "
-          f"per core), torch {torch.__version__ if torch is not None else 'not installed'}; float32; medians\n")
+          f"per core), torch {torch.__version__ if torch is not None else 'not installed'}; float32; medians")
+    if torch is not None:
+        torch.set_num_threads(1)
+        gemm = vendor_gemm_gflops()
+        print(f"torch.mm 2048x2048 float32 on one core: {gemm:.0f} GFLOP/s ({100 * gemm / peak:.0f}% of the peak)")
+    print()
     print_table_head(["shape", "threads", "fastconv ms", "rate", "% peak", "NHWC ms"] + [f"vs {p}" for p in peers])
     rows, winograd_rows, scipy_rows, total = [], [], [], len(args.threads) * len(cases)
     for threads in args.threads:
