@@ -107,6 +107,30 @@ def test_output_row_lengths_around_vector_widths(out_width, stride, padding, alg
     assert got.shape == (1, 3, 3, out_width)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "circular"])
+@pytest.mark.parametrize("wshape, kw", [
+    ((5, 4, 1, 1), dict()),
+    ((5, 4, 1, 1), dict(padding=(1, 2), bias=True)),
+    ((6, 2, 3, 1), dict(padding=(1, 0), groups=2)),
+    ((3, 4, 5, 1), dict(stride=(1, 2), padding=(2, 1), dilation=(2, 1), bias=True)),
+    ((7, 4, 2, 1), dict()),
+], ids=["1x1", "1x1-padded", "3x1-groups", "5x1-hstride-dilated", "2x1-unpadded"])
+def test_one_column_windows_write_the_output_rows_directly(wshape, kw, padding_mode, threads, dtype):
+    """A window one column wide with unit vertical stride makes the GEMM's grid of output
+    columns the output rows themselves, which it then writes in place: several row blocks
+    (ragged last block, last micro-panel short), split over threads, every padding mode."""
+    before = fastconv.get_num_threads()
+    fastconv.set_num_threads(threads)
+    try:
+        options = {k: v for k, v in kw.items() if k != "bias"}
+        x, w, b = make((2, 4, 61, 27), wshape, dtype, bias=kw.get("bias", False))
+        check(x, w, b, padding_mode=padding_mode, algorithm="im2col", **options)
+    finally:
+        fastconv.set_num_threads(before)
+
+
 def test_same_puts_the_odd_pixel_at_the_bottom_right():
     # "same" with an even kernel, stride 1: total padding k-1, the extra pixel after.
     x, w, _ = make((1, 2, 6, 7), (3, 2, 2, 4), np.float64)

@@ -125,15 +125,16 @@ void phase_split_pad(const Conv2dShape& s, const PhaseSplit& ps, const Padding<T
 
 // Values of scratch gemm_rows needs for `rows` output rows.
 int64_t rows_scratch(const Conv2dShape& s, int64_t row_step, int64_t rows, int64_t KC, int64_t NR) {
-  return KC * NR + (s.sh == 1 ? s.Kg() * rows * row_step : 0);
+  return KC * NR + (s.sh == 1 && row_step != s.OW ? s.Kg() * rows * row_step : 0);
 }
 
 // Output rows [oy0, oy1) of group g of one image, B read in place through `lay`. With unit
 // vertical stride the input rows of consecutive output rows follow each other on the grid
 // (row_step apart), so micro-panels run across the rows: grid column q is output
 // (q / row_step, q % row_step), columns past OW are computed and dropped, and the block of
-// C goes to scratch, then into the output rows. Otherwise micro-panels are NR outputs of
-// one row written in place. A micro-panel whose reads would pass x_end (the last rows of an
+// C goes to scratch, then into the output rows; when the grid has no such columns (a window
+// one column wide, row_step == OW) it is the output rows and C goes straight there.
+// Otherwise micro-panels are NR outputs of one row written in place. A micro-panel whose reads would pass x_end (the last rows of an
 // unpadded input) is packed from x, which then must be the input itself.
 template <class T>
 void gemm_rows(const Conv2dShape& s, const InPlaceLayout& lay, const T* x, const T* x_end, const T* a_packed,
@@ -145,7 +146,7 @@ void gemm_rows(const Conv2dShape& s, const InPlaceLayout& lay, const T* x, const
   const T* a_g = a_packed + g * a_block;
   const T* bias_g = bias != nullptr ? bias + g * Kg : nullptr;
   T* c_g = out + g * Kg * P;
-  T* block = scratch + KC * NR;  // C of the rows when micro-panels run across them
+  T* block = scratch + KC * NR;  // C of the rows when micro-panels run across them with dropped columns
   // One micro-panel: column j < ncols is output (oy_of(j), ox_of(j)).
   auto panel = [&](const T* base, T* c, int64_t ldc, int64_t ncols, auto oy_of, auto ox_of) {
     const bool in_place = base + lay.reach <= x_end;
@@ -162,9 +163,12 @@ void gemm_rows(const Conv2dShape& s, const InPlaceLayout& lay, const T* x, const
     }
   };
   if (s.sh == 1) {
+    const bool direct = RS == s.OW;
+    T* grid = direct ? c_g + oy0 * s.OW : block;
     for (int64_t q0 = 0; q0 < span; q0 += NR)
-      panel(xg + oy0 * RS + q0, block + q0, span, std::min(NR, span - q0),
+      panel(xg + oy0 * RS + q0, grid + q0, direct ? P : span, std::min(NR, span - q0),
             [&](int64_t j) { return oy0 + (q0 + j) / RS; }, [&](int64_t j) { return (q0 + j) % RS; });
+    if (direct) return;
     for (int64_t k = 0; k < Kg; ++k)
       for (int64_t oy = oy0; oy < oy1; ++oy)
         std::copy(block + k * span + (oy - oy0) * RS, block + k * span + (oy - oy0) * RS + s.OW,
