@@ -120,7 +120,8 @@ def test_output_row_lengths_around_vector_widths(out_width, stride, padding, alg
 def test_one_column_windows_write_the_output_rows_directly(wshape, kw, padding_mode, threads, dtype):
     """A window one column wide with unit vertical stride makes the GEMM's grid of output
     columns the output rows themselves, which it then writes in place: several row blocks
-    (ragged last block, last micro-panel short), split over threads, every padding mode."""
+    (ragged last block, last micro-panel short), split over threads, zero, reflected and
+    circular padding."""
     before = fastconv.get_num_threads()
     fastconv.set_num_threads(threads)
     try:

@@ -134,8 +134,9 @@ int64_t rows_scratch(const Conv2dShape& s, int64_t row_step, int64_t rows, int64
 // (q / row_step, q % row_step), columns past OW are computed and dropped, and the block of
 // C goes to scratch, then into the output rows; when the grid has no such columns (a window
 // one column wide, row_step == OW) it is the output rows and C goes straight there.
-// Otherwise micro-panels are NR outputs of one row written in place. A micro-panel whose reads would pass x_end (the last rows of an
-// unpadded input) is packed from x, which then must be the input itself.
+// Otherwise micro-panels are NR outputs of one row written in place. A micro-panel whose
+// reads would pass x_end (the last rows of an unpadded input) is packed from x, which then
+// must be the input itself.
 template <class T>
 void gemm_rows(const Conv2dShape& s, const InPlaceLayout& lay, const T* x, const T* x_end, const T* a_packed,
                int64_t a_block, const T* bias, T* out, bool relu, int64_t g, int64_t oy0, int64_t oy1, T* scratch) {
