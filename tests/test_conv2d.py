@@ -132,6 +132,32 @@ def test_one_column_windows_write_the_output_rows_directly(wshape, kw, padding_m
         fastconv.set_num_threads(before)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("plane", [(16, 16), (7, 9)], ids=["rows-share-alignment", "rows-differ"])
+def test_micro_panels_follow_the_input_alignment(plane, dtype):
+    """An unpadded 1x1 convolution reads the input in place and starts its micro-panels on
+    the input's cache lines (a short first panel) when every channel plane has the same
+    alignment. Every start offset within a cache line, 1 and 2 threads, filter blocks with a
+    short last block, bias and ReLU: the output is the reference's, and bitwise the same for
+    every offset and thread count (a column's reduction does not depend on its panel)."""
+    x, w, b = make((2, 20) + plane, (17, 20, 1, 1), dtype, bias=True)
+    line = 64 // x.itemsize
+    before = fastconv.get_num_threads()
+    outputs = []
+    try:
+        for threads in (1, 2):
+            fastconv.set_num_threads(threads)
+            for offset in range(line):
+                buffer = np.empty(x.size + line, dtype)
+                shifted = buffer[offset:offset + x.size].reshape(x.shape)
+                shifted[...] = x
+                outputs.append(check(shifted, w, b, activation="relu", algorithm="im2col"))
+    finally:
+        fastconv.set_num_threads(before)
+    for out in outputs[1:]:
+        np.testing.assert_array_equal(out, outputs[0])
+
+
 def test_same_puts_the_odd_pixel_at_the_bottom_right():
     # "same" with an even kernel, stride 1: total padding k-1, the extra pixel after.
     x, w, _ = make((1, 2, 6, 7), (3, 2, 2, 4), np.float64)

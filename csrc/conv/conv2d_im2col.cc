@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -128,28 +129,23 @@ int64_t rows_scratch(const Conv2dShape& s, int64_t row_step, int64_t rows, int64
   return KC * NR + (s.sh == 1 && row_step != s.OW ? s.Kg() * rows * row_step : 0);
 }
 
-// Output rows [oy0, oy1) of group g of one image, B read in place through `lay`. With unit
-// vertical stride the input rows of consecutive output rows follow each other on the grid
-// (row_step apart), so micro-panels run across the rows: grid column q is output
-// (q / row_step, q % row_step), columns past OW are computed and dropped, and the block of
-// C goes to scratch, then into the output rows; when the grid has no such columns (a window
-// one column wide, row_step == OW) it is the output rows and C goes straight there.
-// Otherwise micro-panels are NR outputs of one row written in place. A micro-panel whose
-// reads would pass x_end (the last rows of an unpadded input) is packed from x, which then
-// must be the input itself.
+// The GEMM of one micro-panel of group g: all Kg filters times up to NR columns of B, read
+// in place through `lay`, or packed from x into `pack` (KC x NR values) when the reads would
+// pass x_end (the last rows of an unpadded input; x then must be the input itself).
 template <class T>
-void gemm_rows(const Conv2dShape& s, const InPlaceLayout& lay, const T* x, const T* x_end, const T* a_packed,
-               int64_t a_block, const T* bias, T* out, bool relu, int64_t g, int64_t oy0, int64_t oy1, T* scratch) {
-  const Kernels<T>& kern = kernels<T>();
-  const int64_t NR = kern.gemm_nr, Kg = s.Kg(), R = s.Cg() * s.kh * s.kw, P = s.OH * s.OW;
-  const int64_t KC = std::min(R, kBlockK), RS = lay.row_step, span = (oy1 - oy0) * RS;
-  const T* xg = x + g * s.Cg() * lay.channel;
-  const T* a_g = a_packed + g * a_block;
-  const T* bias_g = bias != nullptr ? bias + g * Kg : nullptr;
-  T* c_g = out + g * Kg * P;
-  T* block = scratch + KC * NR;  // C of the rows when micro-panels run across them with dropped columns
-  // One micro-panel: column j < ncols is output (oy_of(j), ox_of(j)).
-  auto panel = [&](const T* base, T* c, int64_t ldc, int64_t ncols, auto oy_of, auto ox_of) {
+struct PanelGemm {
+  const Conv2dShape& s;
+  const InPlaceLayout& lay;
+  const T *x, *x_end, *a_g, *bias_g;
+  int64_t g;
+  bool relu;
+  T* pack;
+
+  // Column j < ncols of the micro-panel whose B starts at `base` is output (oy_of(j), ox_of(j)).
+  template <class OyOf, class OxOf>
+  void operator()(const T* base, T* c, int64_t ldc, int64_t ncols, OyOf oy_of, OxOf ox_of) const {
+    const Kernels<T>& kern = kernels<T>();
+    const int64_t Kg = s.Kg(), R = s.Cg() * s.kh * s.kw, KC = std::min(R, kBlockK);
     const bool in_place = base + lay.reach <= x_end;
     for (int64_t k0 = 0; k0 < R; k0 += KC) {
       const int64_t kc = std::min(KC, R - k0);
@@ -159,18 +155,41 @@ void gemm_rows(const Conv2dShape& s, const InPlaceLayout& lay, const T* x, const
       }
       int64_t y_base[64], x_base[64];
       for (int64_t j = 0; j < ncols; ++j) y_base[j] = oy_of(j) * s.sh, x_base[j] = ox_of(j);
-      pack_im2col(s, x, g, k0, kc, ncols, NR, y_base, x_base, scratch);
-      gemm_block(kern, Kg, ncols, R, k0, kc, a_g, scratch, c, ldc, bias_g, relu);
+      pack_im2col(s, x, g, k0, kc, ncols, kern.gemm_nr, y_base, x_base, pack);
+      gemm_block(kern, Kg, ncols, R, k0, kc, a_g, pack, c, ldc, bias_g, relu);
     }
-  };
+  }
+};
+
+// With unit vertical stride the input rows of consecutive output rows follow each other
+// (row_step apart), so micro-panels run across rows on a grid: grid column q is output
+// (q / row_step, q % row_step) and reads B at xg + q; columns past OW are computed and
+// dropped by the caller. Micro-panel boundaries are q0, then phase + multiples of NR.
+// When the grid has no dropped columns (a window one column wide, row_step == OW), it is
+// the output plane itself.
+template <class T>
+void gemm_grid(const PanelGemm<T>& panel, const T* xg, T* c_q0, int64_t ldc, int64_t q0, int64_t q1,
+               int64_t phase) {
+  const int64_t NR = kernels<T>().gemm_nr, RS = panel.lay.row_step;
+  for (int64_t a = q0; a < q1;) {
+    const int64_t b = std::min(q1, a + NR - ((a - phase) % NR + NR) % NR);
+    panel(xg + a, c_q0 + (a - q0), ldc, b - a, [&](int64_t j) { return (a + j) / RS; },
+          [&](int64_t j) { return (a + j) % RS; });
+    a = b;
+  }
+}
+
+// Output rows [oy0, oy1) of group g of one image. With unit vertical stride they are grid
+// columns [oy0, oy1) * row_step: their block of C goes to scratch, then into the output rows.
+// Otherwise micro-panels are NR outputs of one row written in place.
+template <class T>
+void gemm_rows(const PanelGemm<T>& panel, const T* xg, T* c_g, int64_t oy0, int64_t oy1, T* block) {
+  const Conv2dShape& s = panel.s;
+  const int64_t NR = kernels<T>().gemm_nr, RS = panel.lay.row_step, P = s.OH * s.OW;
   if (s.sh == 1) {
-    const bool direct = RS == s.OW;
-    T* grid = direct ? c_g + oy0 * s.OW : block;
-    for (int64_t q0 = 0; q0 < span; q0 += NR)
-      panel(xg + oy0 * RS + q0, grid + q0, direct ? P : span, std::min(NR, span - q0),
-            [&](int64_t j) { return oy0 + (q0 + j) / RS; }, [&](int64_t j) { return (q0 + j) % RS; });
-    if (direct) return;
-    for (int64_t k = 0; k < Kg; ++k)
+    const int64_t span = (oy1 - oy0) * RS;
+    gemm_grid(panel, xg, block, span, oy0 * RS, oy1 * RS, oy0 * RS);
+    for (int64_t k = 0; k < s.Kg(); ++k)
       for (int64_t oy = oy0; oy < oy1; ++oy)
         std::copy(block + k * span + (oy - oy0) * RS, block + k * span + (oy - oy0) * RS + s.OW,
                   c_g + k * P + oy * s.OW);
@@ -180,6 +199,27 @@ void gemm_rows(const Conv2dShape& s, const InPlaceLayout& lay, const T* x, const
     for (int64_t ox0 = 0; ox0 < s.OW; ox0 += NR)
       panel(xg + oy * RS + ox0, c_g + oy * s.OW + ox0, P, std::min(NR, s.OW - ox0), [&](int64_t) { return oy; },
             [&](int64_t j) { return ox0 + j; });
+}
+
+// Micro-panels of a grid of `size` columns that is the output plane: the first starts at 0,
+// the others at phase + multiples of NR.
+struct PanelSplit {
+  int64_t phase, NR, size;
+  int64_t count() const { return (phase > 0) + ceil_div(std::max<int64_t>(0, size - phase), NR); }
+  int64_t start(int64_t i) const { return i == 0 ? 0 : std::min(size, phase + (i - (phase > 0)) * NR); }
+};
+
+// Where micro-panels of a grid that is the output plane start (see gemm_grid): on the
+// input's cache lines when every B row has the same alignment, so that no vector load of B
+// straddles two lines.
+template <class T>
+int64_t aligned_phase(const InPlaceLayout& lay, const T* xg) {
+  constexpr int64_t line = 64 / sizeof(T);
+  for (int64_t o : lay.offsets)
+    if ((o - lay.offsets[0]) % line != 0) return 0;
+  const auto addr = reinterpret_cast<std::uintptr_t>(xg + lay.offsets[0]);
+  if (addr % sizeof(T) != 0) return 0;
+  return static_cast<int64_t>((line - (addr / sizeof(T)) % line) % line);
 }
 
 }  // namespace
@@ -224,32 +264,48 @@ void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
   };
   Conv2dShape one = s;
   one.N = 1;
+  // Part `part` of `parts` of group g of image n: a run of whole micro-panels when the grid
+  // is the output plane (see gemm_grid), else row block `part` of `rows` rows.
+  const bool grid_is_output = s.sh == 1 && lay.row_step == s.OW;
+  auto gemm_part = [&](const T* xs, const T* xs_end, int64_t n, int64_t g, int64_t part, int64_t parts,
+                       int64_t rows, T* scratch) {
+    const PanelGemm<T> panel{one, lay, xs, xs_end, a_packed.get() + g * a_block,
+                             bias != nullptr ? bias + g * Kg : nullptr, g, relu, scratch};
+    const T* xg = xs + g * s.Cg() * lay.channel;
+    T* c_g = out + n * image_out + g * Kg * P;
+    if (grid_is_output) {
+      const PanelSplit split{aligned_phase(lay, xg), NR, P};
+      const int64_t q0 = split.start(part * split.count() / parts), q1 = split.start((part + 1) * split.count() / parts);
+      gemm_grid(panel, xg, c_g + q0, P, q0, q1, split.phase);
+    } else {
+      gemm_rows(panel, xg, c_g, part * rows, std::min(s.OH, (part + 1) * rows), scratch + KC * NR);
+    }
+  };
 
   const int threads = num_threads();
   if (threads > 1 && s.N >= threads && s.K * R * P < (int64_t{1} << 22)) {  // small images: one per task
     const int64_t rows = std::max<int64_t>(1, std::min(kBlockN / s.OW, s.OH));
+    const int64_t parts = grid_is_output ? 1 : ceil_div(s.OH, rows);
     parallel_for(s.N, s.N * s.K * R * P, [&](int64_t n) {
       T* buffer = workspace_as<T>(copy_size + rows_scratch(s, lay.row_step, rows, KC, NR));
       const auto [xs, xs_end] = source(n, buffer);
       for (int64_t g = 0; g < s.groups; ++g)
-        for (int64_t oy = 0; oy < s.OH; oy += rows)
-          gemm_rows(one, lay, xs, xs_end, a_packed.get(), a_block, bias, out + n * image_out, relu, g, oy,
-                    std::min(s.OH, oy + rows), buffer + copy_size);
+        for (int64_t part = 0; part < parts; ++part) gemm_part(xs, xs_end, n, g, part, parts, rows, buffer + copy_size);
     });
     return;
   }
-  // Large images: one at a time (its copy is still in cache when the GEMM reads it), rows
-  // in blocks of at most kBlockN pixels, at least four blocks a thread.
+  // Large images: one at a time (its copy is still in cache when the GEMM reads it), in parts
+  // of at most about kBlockN pixels, at least four parts a thread.
   const int64_t rows = std::max<int64_t>(1, std::min(kBlockN / s.OW, s.OH / min_tasks_per_image()));
-  const int64_t row_blocks = ceil_div(s.OH, rows);
+  const int64_t parts = grid_is_output
+                            ? std::min(ceil_div(P, NR), std::max(ceil_div(P, kBlockN), min_tasks_per_image()))
+                            : ceil_div(s.OH, rows);
   AlignedBuffer<T> buffer(copy_size);
   for (int64_t n = 0; n < s.N; ++n) {
     const auto [xs, xs_end] = source(n, buffer.get());
-    parallel_for(s.groups * row_blocks, s.K * R * P, [&](int64_t task) {
-      const int64_t g = task / row_blocks, oy0 = (task % row_blocks) * rows;
+    parallel_for(s.groups * parts, s.K * R * P, [&](int64_t task) {
       T* scratch = workspace_as<T>(rows_scratch(s, lay.row_step, rows, KC, NR));
-      gemm_rows(one, lay, xs, xs_end, a_packed.get(), a_block, bias, out + n * image_out, relu, g, oy0,
-                std::min(s.OH, oy0 + rows), scratch);
+      gemm_part(xs, xs_end, n, task / parts, task % parts, parts, rows, scratch);
     });
   }
 }

@@ -15,11 +15,12 @@ void store_accumulators(typename Vec<T>::V (&acc)[MR][2], T* c, int64_t ldc, int
   using V = typename X::V;
   constexpr int L = X::kLanes, NR = 2 * L;
   const V zero = X::zero();
-  if (m == MR && n == NR) {
+  if (n == NR) {
     const bool column_bias = !ep.accumulate && ep.bias != nullptr && ep.bias_per_column;
     const V bias0 = column_bias ? X::load(ep.bias) : zero, bias1 = column_bias ? X::load(ep.bias + L) : zero;
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
+      if (i == m) break;
       T* ci = c + i * ldc;
       const bool row_bias = ep.bias != nullptr && !ep.bias_per_column;
       V base0 = ep.accumulate ? X::load(ci) : (row_bias ? X::set1(ep.bias[i]) : bias0);
