@@ -158,6 +158,19 @@ def test_micro_panels_follow_the_input_alignment(plane, dtype):
         np.testing.assert_array_equal(out, outputs[0])
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("window, kw", [((1, 1), {}), ((3, 3), dict(padding=1)), ((3, 3), {})],
+                         ids=["1x1", "3x3-padded", "3x3-unpadded"])
+@pytest.mark.parametrize("filters", range(1, 31))
+def test_gemm_tile_heights(filters, window, kw, dtype):
+    """The NCHW GEMM picks its tile height by the number of filters (AVX-512: 8 to 14 rows):
+    1 to 30 filters take every height, one tile or several, with a short last tile, with B
+    read in place from the input, from a padded copy, and packed (the last micro-panels of an
+    unpadded input)."""
+    x, w, b = make((1, 5, 9, 13), (filters, 5) + window, dtype, bias=True)
+    check(x, w, b, activation="relu", algorithm="im2col", **kw)
+
+
 def test_same_puts_the_odd_pixel_at_the_bottom_right():
     # "same" with an even kernel, stride 1: total padding k-1, the extra pixel after.
     x, w, _ = make((1, 2, 6, 7), (3, 2, 2, 4), np.float64)

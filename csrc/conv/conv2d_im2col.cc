@@ -136,8 +136,8 @@ template <class T>
 struct PanelGemm {
   const Conv2dShape& s;
   const InPlaceLayout& lay;
-  const T *x, *x_end, *a_g, *bias_g;
-  int64_t g;
+  const T *x, *x_end, *a_g, *bias_g;  // a_g: packed in tiles of MR rows
+  int64_t MR, g;
   bool relu;
   T* pack;
 
@@ -150,13 +150,13 @@ struct PanelGemm {
     for (int64_t k0 = 0; k0 < R; k0 += KC) {
       const int64_t kc = std::min(KC, R - k0);
       if (in_place) {
-        gemm_block_in_place(kern, Kg, ncols, R, k0, kc, a_g, base, lay.offsets.data(), c, ldc, bias_g, relu);
+        gemm_block_in_place(kern, MR, Kg, ncols, R, k0, kc, a_g, base, lay.offsets.data(), c, ldc, bias_g, relu);
         continue;
       }
       int64_t y_base[64], x_base[64];
       for (int64_t j = 0; j < ncols; ++j) y_base[j] = oy_of(j) * s.sh, x_base[j] = ox_of(j);
       pack_im2col(s, x, g, k0, kc, ncols, kern.gemm_nr, y_base, x_base, pack);
-      gemm_block(kern, Kg, ncols, R, k0, kc, a_g, pack, c, ldc, bias_g, relu);
+      gemm_block(kern, MR, Kg, ncols, R, k0, kc, a_g, pack, c, ldc, bias_g, relu);
     }
   }
 };
@@ -234,7 +234,7 @@ template <class T>
 void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                    bool relu) {
   const Kernels<T>& kern = kernels<T>();
-  const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr, Kg = s.Kg(), R = s.Cg() * s.kh * s.kw, P = s.OH * s.OW;
+  const int64_t NR = kern.gemm_nr, Kg = s.Kg(), R = s.Cg() * s.kh * s.kw, P = s.OH * s.OW;
   if (s.N * s.K * P == 0) return;
   if (R == 0) {
     for (int64_t n = 0; n < s.N; ++n)
@@ -242,7 +242,7 @@ void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
         write_bias_only(out + (n * s.K + g * Kg) * P, Kg, P, bias != nullptr ? bias + g * Kg : nullptr, relu);
     return;
   }
-  const int64_t a_block = ceil_div(Kg, MR) * R * MR;
+  const int64_t MR = gemm_tile_rows(kern, Kg), a_block = ceil_div(Kg, MR) * R * MR;
   AlignedBuffer<T> a_packed(s.groups * a_block);
   for (int64_t g = 0; g < s.groups; ++g) pack_a(w + g * Kg * R, Kg, R, MR, a_packed.get() + g * a_block);
   const int64_t image_in = s.C * s.H * s.W, image_out = s.K * P, KC = std::min(R, kBlockK);
@@ -270,7 +270,7 @@ void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
   auto gemm_part = [&](const T* xs, const T* xs_end, int64_t n, int64_t g, int64_t part, int64_t parts,
                        int64_t rows, T* scratch) {
     const PanelGemm<T> panel{one, lay, xs, xs_end, a_packed.get() + g * a_block,
-                             bias != nullptr ? bias + g * Kg : nullptr, g, relu, scratch};
+                             bias != nullptr ? bias + g * Kg : nullptr, MR, g, relu, scratch};
     const T* xg = xs + g * s.Cg() * lay.channel;
     T* c_g = out + n * image_out + g * Kg * P;
     if (grid_is_output) {

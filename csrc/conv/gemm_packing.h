@@ -34,18 +34,30 @@ GemmEpilogue<T> block_epilogue(int64_t k0, int64_t kc, int64_t R, const T* bias,
   return GemmEpilogue<T>{!first, tile_bias, relu && k0 + kc == R, per_column};
 }
 
-// C[M x ncols] (ldc) = epilogue(A[:, k0:k0+kc] * B_packed), for one packed B block.
-// a_packed is the whole packed A (depth R); b_packed holds ceil(ncols/NR) micro-panels of depth kc.
+// The tile height for a GEMM of M rows: the fewest tile rows computed, counting one row's
+// worth of loop overhead per tile (M = 64 with 14-row tiles: five 13-row tiles instead).
 template <class T>
-void gemm_block(const Kernels<T>& kern, int64_t M, int64_t ncols, int64_t R, int64_t k0, int64_t kc,
+int64_t gemm_tile_rows(const Kernels<T>& kern, int64_t M) {
+  int64_t best = kern.gemm_mr;
+  for (int64_t mr = kern.gemm_mr - 1; mr >= kern.gemm_mr_min; --mr)
+    if (ceil_div(M, mr) * (mr + 1) < ceil_div(M, best) * (best + 1)) best = mr;
+  return best;
+}
+
+// C[M x ncols] (ldc) = epilogue(A[:, k0:k0+kc] * B_packed), for one packed B block, in tiles
+// of MR rows. a_packed is the whole packed A (depth R, MR rows per block); b_packed holds
+// ceil(ncols/NR) micro-panels of depth kc.
+template <class T>
+void gemm_block(const Kernels<T>& kern, int64_t MR, int64_t M, int64_t ncols, int64_t R, int64_t k0, int64_t kc,
                 const T* a_packed, const T* b_packed, T* c, int64_t ldc, const T* bias, bool relu,
                 bool bias_per_column = false) {
-  const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr;
+  const int64_t NR = kern.gemm_nr;
+  const auto ukernel = kern.gemm_ukernel[MR];
   // B micro-panel (kc x NR) outer so it stays in L1 while the A blocks stream from L2.
   for (int64_t nb = 0; nb < ceil_div(ncols, NR); ++nb) {
     const int64_t n = std::min(NR, ncols - nb * NR);
     for (int64_t mb = 0; mb < ceil_div(M, MR); ++mb)
-      kern.gemm_ukernel(kc, a_packed + mb * R * MR + k0 * MR, b_packed + nb * kc * NR, c + mb * MR * ldc + nb * NR,
+      ukernel(kc, a_packed + mb * R * MR + k0 * MR, b_packed + nb * kc * NR, c + mb * MR * ldc + nb * NR,
                         ldc, std::min(MR, M - mb * MR), n,
                         block_epilogue(k0, kc, R, bias, mb * MR, nb * NR, relu, bias_per_column));
   }
@@ -53,12 +65,12 @@ void gemm_block(const Kernels<T>& kern, int64_t M, int64_t ncols, int64_t R, int
 
 // The same for one micro-panel of B read in place: row k at base + offsets[k0 + k].
 template <class T>
-void gemm_block_in_place(const Kernels<T>& kern, int64_t M, int64_t ncols, int64_t R, int64_t k0, int64_t kc,
-                         const T* a_packed, const T* base, const int64_t* offsets, T* c, int64_t ldc, const T* bias,
-                         bool relu) {
-  const int64_t MR = kern.gemm_mr;
+void gemm_block_in_place(const Kernels<T>& kern, int64_t MR, int64_t M, int64_t ncols, int64_t R, int64_t k0,
+                         int64_t kc, const T* a_packed, const T* base, const int64_t* offsets, T* c, int64_t ldc,
+                         const T* bias, bool relu) {
+  const auto ukernel = kern.gemm_ukernel_offsets[MR];
   for (int64_t mb = 0; mb < ceil_div(M, MR); ++mb)
-    kern.gemm_ukernel_offsets(kc, a_packed + mb * R * MR + k0 * MR, base, offsets + k0, c + mb * MR * ldc, ldc,
+    ukernel(kc, a_packed + mb * R * MR + k0 * MR, base, offsets + k0, c + mb * MR * ldc, ldc,
                               std::min(MR, M - mb * MR), ncols, block_epilogue(k0, kc, R, bias, mb * MR, 0, relu));
 }
 

@@ -12,14 +12,18 @@ namespace fastconv {
 template <class T>
 struct Kernels {
   // C[m x n] (ldc) = epilogue(A_packed[mr x kc] * B_packed[kc x nr]); m <= mr, n <= nr.
-  // A is packed k-major with mr values per k, B k-major with nr values per k.
-  int64_t gemm_mr, gemm_nr;
-  void (*gemm_ukernel)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
-                       const GemmEpilogue<T>& ep);
+  // A is packed k-major with mr values per k, B k-major with nr values per k. There is a
+  // tile of every height mr from gemm_mr_min to gemm_mr (gemm_ukernel[mr]), so that a GEMM
+  // of M rows can pick the one that pads M least (gemm_tile_rows).
+  static constexpr int kMaxGemmRows = 14;
+  int64_t gemm_mr, gemm_mr_min, gemm_nr;
+  void (*gemm_ukernel[kMaxGemmRows + 1])(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
+                                          int64_t n, const GemmEpilogue<T>& ep);
   // The same with B read in place: row k is base[offsets[k] .. offsets[k] + nr), all nr
   // values readable (columns past n are computed and discarded).
-  void (*gemm_ukernel_offsets)(int64_t kc, const T* a, const T* base, const int64_t* offsets, T* c, int64_t ldc,
-                               int64_t m, int64_t n, const GemmEpilogue<T>& ep);
+  void (*gemm_ukernel_offsets[kMaxGemmRows + 1])(int64_t kc, const T* a, const T* base, const int64_t* offsets,
+                                                  T* c, int64_t ldc, int64_t m, int64_t n,
+                                                  const GemmEpilogue<T>& ep);
   // The same with A read in place through window taps (NHWC convolution): row i of A is, for
   // t < ntaps and k < Cg, taps[i*ntaps + t][c0 + k], and B (ntaps*Cg x nr) is packed whole.
   // Every one of the mr rows' taps must be readable (rows past m are computed and discarded).

@@ -39,8 +39,9 @@ void fill(Kernels<T>& k) {
   constexpr int MR = 4, NR = 8;
   k.gemm_mr = MR;
   k.gemm_nr = NR;
-  k.gemm_ukernel = gemm_packed<T, MR, NR>;
-  k.gemm_ukernel_offsets = gemm_offsets<T, MR, NR>;
+  k.gemm_mr_min = MR;
+  k.gemm_ukernel[MR] = gemm_packed<T, MR, NR>;
+  k.gemm_ukernel_offsets[MR] = gemm_offsets<T, MR, NR>;
   k.gemm_ukernel_taps = gemm_taps<T, MR, NR>;
   k.conv_row = conv_row<T>;
   k.depthwise_nhwc = depthwise_nhwc_scalar<T>;

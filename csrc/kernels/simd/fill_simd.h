@@ -16,15 +16,24 @@
 
 namespace fastconv::FASTCONV_ISA {
 
+// GEMM tiles of every height from MinMR to MR rows (Kernels::gemm_ukernel).
+template <class T, int MR, int MinMR>
+void fill_gemm_tiles(Kernels<T>& k) {
+  k.gemm_ukernel[MR] = gemm_packed<T, MR>;
+  k.gemm_ukernel_offsets[MR] = gemm_offsets<T, MR>;
+  if constexpr (MR > MinMR) fill_gemm_tiles<T, MR - 1, MinMR>(k);
+}
+
 // The kernels that vectorise along channels or a register tile, whatever the image width:
 // the GEMM tiles, the depthwise NHWC kernel, the Winograd transforms, the batched
-// convolution, relu and the peak probe.
-template <class T, int MR>
+// convolution, relu and the peak probe. MR: the GEMM tile's rows; MinMR: the shortest tile
+// that a GEMM with fewer rows to fill may use instead.
+template <class T, int MR, int MinMR = MR>
 void fill_simd_tile_kernels(Kernels<T>& k) {
   k.gemm_mr = MR;
+  k.gemm_mr_min = MinMR;
   k.gemm_nr = 2 * Vec<T>::kLanes;
-  k.gemm_ukernel = gemm_packed<T, MR>;
-  k.gemm_ukernel_offsets = gemm_offsets<T, MR>;
+  fill_gemm_tiles<T, MR, MinMR>(k);
   k.gemm_ukernel_taps = gemm_taps<T, MR>;
   k.depthwise_nhwc = depthwise_nhwc_simd<T>;
   k.winograd_filter = winograd_filter_simd<T>;
