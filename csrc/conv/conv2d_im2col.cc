@@ -209,17 +209,20 @@ struct PanelSplit {
   int64_t start(int64_t i) const { return i == 0 ? 0 : std::min(size, phase + (i - (phase > 0)) * NR); }
 };
 
-// Where micro-panels of a grid that is the output plane start (see gemm_grid): on the
-// input's cache lines when every B row has the same alignment, so that no vector load of B
-// straddles two lines.
+// Whether every B row of `lay` starts at the same place within a cache line.
 template <class T>
-int64_t aligned_phase(const InPlaceLayout& lay, const T* xg) {
+bool rows_share_alignment(const InPlaceLayout& lay) {
   constexpr int64_t line = 64 / sizeof(T);
-  for (int64_t o : lay.offsets)
-    if ((o - lay.offsets[0]) % line != 0) return 0;
-  const auto addr = reinterpret_cast<std::uintptr_t>(xg + lay.offsets[0]);
-  if (addr % sizeof(T) != 0) return 0;
-  return static_cast<int64_t>((line - (addr / sizeof(T)) % line) % line);
+  return std::all_of(lay.offsets.begin(), lay.offsets.end(),
+                     [&](int64_t o) { return (o - lay.offsets[0]) % line == 0; });
+}
+
+// How many elements past p the next cache line starts (0 if p is not element-aligned).
+template <class T>
+int64_t to_cache_line(const T* p) {
+  constexpr int64_t line = 64 / sizeof(T);
+  const auto addr = reinterpret_cast<std::uintptr_t>(p);
+  return addr % sizeof(T) != 0 ? 0 : static_cast<int64_t>((line - (addr / sizeof(T)) % line) % line);
 }
 
 }  // namespace
@@ -227,9 +230,10 @@ int64_t aligned_phase(const InPlaceLayout& lay, const T* xg) {
 // C_g (Kg x OH*OW) = W_g (Kg x Cg*kh*kw) * im2col(x_n,g) without materialising im2col: the
 // GEMM reads B in place, from the input itself when it needs no padding and has unit
 // horizontal stride, else from a padded, stride-phase-split copy of one image (about one
-// padded image of values). Large images run one at a time with their rows split over the
-// threads; small ones run whole, one image per task. Scratch per task: 256 x NR values plus,
-// with unit vertical stride, the task's block of C.
+// padded image of values). Large images run one at a time split into parts over the
+// threads (row blocks, or runs of micro-panels); small ones run whole, one image per task.
+// Scratch per task: 256 x NR values plus, with unit vertical stride and dropped grid
+// columns, the task's block of C.
 template <class T>
 void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                    bool relu) {
@@ -266,7 +270,9 @@ void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
   one.N = 1;
   // Part `part` of `parts` of group g of image n: a run of whole micro-panels when the grid
   // is the output plane (see gemm_grid), else row block `part` of `rows` rows.
-  const bool grid_is_output = s.sh == 1 && lay.row_step == s.OW;
+  // Its micro-panels start on the input's cache lines when every B row has the same
+  // alignment, so that no vector load of B straddles two lines.
+  const bool grid_is_output = s.sh == 1 && lay.row_step == s.OW, aligned = rows_share_alignment<T>(lay);
   auto gemm_part = [&](const T* xs, const T* xs_end, int64_t n, int64_t g, int64_t part, int64_t parts,
                        int64_t rows, T* scratch) {
     const PanelGemm<T> panel{one, lay, xs, xs_end, a_packed.get() + g * a_block,
@@ -274,8 +280,9 @@ void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
     const T* xg = xs + g * s.Cg() * lay.channel;
     T* c_g = out + n * image_out + g * Kg * P;
     if (grid_is_output) {
-      const PanelSplit split{aligned_phase(lay, xg), NR, P};
-      const int64_t q0 = split.start(part * split.count() / parts), q1 = split.start((part + 1) * split.count() / parts);
+      const PanelSplit split{aligned ? to_cache_line(xg + lay.offsets[0]) : 0, NR, P};
+      const int64_t panels = split.count();
+      const int64_t q0 = split.start(part * panels / parts), q1 = split.start((part + 1) * panels / parts);
       gemm_grid(panel, xg, c_g + q0, P, q0, q1, split.phase);
     } else {
       gemm_rows(panel, xg, c_g, part * rows, std::min(s.OH, (part + 1) * rows), scratch + KC * NR);
@@ -290,7 +297,8 @@ void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
       T* buffer = workspace_as<T>(copy_size + rows_scratch(s, lay.row_step, rows, KC, NR));
       const auto [xs, xs_end] = source(n, buffer);
       for (int64_t g = 0; g < s.groups; ++g)
-        for (int64_t part = 0; part < parts; ++part) gemm_part(xs, xs_end, n, g, part, parts, rows, buffer + copy_size);
+        for (int64_t part = 0; part < parts; ++part)
+          gemm_part(xs, xs_end, n, g, part, parts, rows, buffer + copy_size);
     });
     return;
   }
