@@ -57,9 +57,8 @@ void gemm_block(const Kernels<T>& kern, int64_t MR, int64_t M, int64_t ncols, in
   for (int64_t nb = 0; nb < ceil_div(ncols, NR); ++nb) {
     const int64_t n = std::min(NR, ncols - nb * NR);
     for (int64_t mb = 0; mb < ceil_div(M, MR); ++mb)
-      ukernel(kc, a_packed + mb * R * MR + k0 * MR, b_packed + nb * kc * NR, c + mb * MR * ldc + nb * NR,
-                        ldc, std::min(MR, M - mb * MR), n,
-                        block_epilogue(k0, kc, R, bias, mb * MR, nb * NR, relu, bias_per_column));
+      ukernel(kc, a_packed + mb * R * MR + k0 * MR, b_packed + nb * kc * NR, c + mb * MR * ldc + nb * NR, ldc,
+              std::min(MR, M - mb * MR), n, block_epilogue(k0, kc, R, bias, mb * MR, nb * NR, relu, bias_per_column));
   }
 }
 
@@ -70,8 +69,8 @@ void gemm_block_in_place(const Kernels<T>& kern, int64_t MR, int64_t M, int64_t 
                          const T* bias, bool relu) {
   const auto ukernel = kern.gemm_ukernel_offsets[MR];
   for (int64_t mb = 0; mb < ceil_div(M, MR); ++mb)
-    ukernel(kc, a_packed + mb * R * MR + k0 * MR, base, offsets + k0, c + mb * MR * ldc, ldc,
-                              std::min(MR, M - mb * MR), ncols, block_epilogue(k0, kc, R, bias, mb * MR, 0, relu));
+    ukernel(kc, a_packed + mb * R * MR + k0 * MR, base, offsets + k0, c + mb * MR * ldc, ldc, std::min(MR, M - mb * MR),
+            ncols, block_epilogue(k0, kc, R, bias, mb * MR, 0, relu));
 }
 
 }  // namespace fastconv

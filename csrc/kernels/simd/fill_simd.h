@@ -19,6 +19,7 @@ namespace fastconv::FASTCONV_ISA {
 // GEMM tiles of every height from MinMR to MR rows (Kernels::gemm_ukernel).
 template <class T, int MR, int MinMR>
 void fill_gemm_tiles(Kernels<T>& k) {
+  static_assert(MR <= Kernels<T>::kMaxGemmRows, "raise Kernels::kMaxGemmRows");
   k.gemm_ukernel[MR] = gemm_packed<T, MR>;
   k.gemm_ukernel_offsets[MR] = gemm_offsets<T, MR>;
   if constexpr (MR > MinMR) fill_gemm_tiles<T, MR - 1, MinMR>(k);
