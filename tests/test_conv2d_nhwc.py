@@ -59,11 +59,31 @@ def test_padding_modes(padding_mode, xhw, khw, kw, algorithm, dtype):
 @pytest.mark.parametrize("width, stride, padding", [(1, 1, 1), (5, 1, 1), (9, 2, 1), (12, 1, 0), (13, 2, 2),
                                                     (4, 3, 3)])
 def test_depthwise_channel_and_row_tails(channels, width, stride, padding, dtype):
-    """Channel counts around every vector width (8 and 16 lanes, tiles of 2 vectors) and row
-    lengths around the 4-pixel tile, with border pixels on both sides or none."""
+    """Channel counts around every vector width (8 and 16 lanes, single pixels' tiles of 4
+    vectors) and short rows, with border pixels on both sides or none."""
     x, w, b = make((2, channels, 3, width), (channels, 1, 3, 3), dtype, bias=True)
     check(nhwc(x), w, b, stride=stride, padding=padding, groups=channels, algorithm="direct", layout="NHWC",
           activation="relu")
+
+
+# (kh, kw), stride, dilation: each window the depthwise kernel specialises (widths 3, 5, 7
+# at stride 1, 3 and 5 at stride 2), then windows it runs with run-time geometry.
+DEPTHWISE_WINDOWS = [((3, 3), 1, 1), ((3, 3), 2, 1), ((5, 5), 1, 1), ((4, 5), 2, 1), ((1, 7), 1, 1),
+                     ((2, 2), 1, 1), ((3, 4), 3, 1), ((3, 3), 1, 2), ((1, 1), 1, 1)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("channels", [1, 7, 8, 9, 16, 17, 24, 33])
+@pytest.mark.parametrize("window, stride, dilation", DEPTHWISE_WINDOWS)
+@pytest.mark.parametrize("width", [1, 4, 11, 20, 30])
+def test_depthwise_windows_and_runs(window, stride, dilation, width, channels, dtype):
+    """Every window the depthwise kernel compiles, and the general one, on rows whose interior
+    runs take every tile length (8-pixel tiles, then 4, 2 and 1), with border pixels on both
+    sides (half-window padding) and a masked channel tail after whole vectors."""
+    (kh, kw), pad = window, tuple(((k - 1) * dilation + 1) // 2 for k in window)
+    x, w, b = make((2, channels, kh + 3, width), (channels, 1, kh, kw), dtype, bias=True)
+    check(nhwc(x), w, b, stride=stride, padding=pad, dilation=dilation, groups=channels, algorithm="direct",
+          layout="NHWC", activation="relu")
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])

@@ -141,14 +141,16 @@ void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, c
 }
 
 // Depthwise (groups == C == K): one output row per work item. Weights are laid out tap-major
-// (w_t[t*C + c]) so that a tap's weights for a block of channels are one vector load; the
-// row's interior pixels go to the kernel in one run, each border pixel on its own.
+// (w_t[t*C + c]) so that a tap's weights for a block of channels are one vector load. The
+// row's interior pixels, whose windows lie on input columns, run as one run of window rows;
+// each border pixel runs on its own, its taps as a column of kh*kw rows.
 template <class T>
 void conv2d_nhwc_depthwise(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias,
                            T* out, bool relu) {
   const int64_t C = s.C, ntaps = s.kh * s.kw;
   if (s.N * s.OH * s.OW * C == 0) return;
   const auto kernel = kernels<T>().depthwise_nhwc;
+  const DepthwiseRun interior{C, s.kh, s.kw, s.sw, s.dw}, border{C, ntaps, 1, s.sw, 1};
   AlignedBuffer<T> w_t(ntaps * C);
   for (int64_t c = 0; c < C; ++c)
     for (int64_t t = 0; t < ntaps; ++t) w_t.get()[t * C + c] = w[c * ntaps + t];
@@ -159,13 +161,16 @@ void conv2d_nhwc_depthwise(const Conv2dShape& s, const Padding<T>& pad, const T*
     const T* image = x + n * s.H * s.W * C;
     T* o = out + row * s.OW * C;
     const T** taps = static_cast<const T**>(workspace(ntaps * sizeof(T*)));
-    auto run = [&](int64_t ox, int64_t count) {
+    const auto border_pixel = [&](int64_t ox) {
       where.pixel(image, oy, ox, taps);
-      kernel(o + ox * C, taps, ntaps, s.sw * C, count, w_t.get(), bias, C, relu);
+      kernel(o + ox * C, taps, border, 1, w_t.get(), bias, relu);
     };
-    for (int64_t ox = 0; ox < inner.begin; ++ox) run(ox, 1);
-    if (inner.size() > 0) run(inner.begin, inner.size());
-    for (int64_t ox = std::max(inner.end, inner.begin); ox < s.OW; ++ox) run(ox, 1);
+    for (int64_t ox = 0; ox < inner.begin; ++ox) border_pixel(ox);
+    if (inner.size() > 0) {
+      where.window_rows(image, oy, inner.begin, taps);
+      kernel(o + inner.begin * C, taps, interior, inner.size(), w_t.get(), bias, relu);
+    }
+    for (int64_t ox = std::max(inner.end, inner.begin); ox < s.OW; ++ox) border_pixel(ox);
   });
 }
 

@@ -31,6 +31,12 @@ struct BatchedConvRow {
   int64_t out_filter, out_col;
 };
 
+// A run of depthwise NHWC output pixels along one row (Kernels::depthwise_nhwc): C
+// channels, kh x kw taps at dilation dw along the row, stride sw between the run's pixels.
+struct DepthwiseRun {
+  int64_t C, kh, kw, sw, dw;
+};
+
 // Epilogue fused into the GEMM microkernel's output write.
 template <class T>
 struct GemmEpilogue {

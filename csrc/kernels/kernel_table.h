@@ -36,11 +36,13 @@ struct Kernels {
   void (*conv_row)(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw,
                    int64_t count, int64_t sw);
 
-  // Depthwise convolution of `count` NHWC output pixels of C channels: with pixel j's tap t
-  // at taps[t] + j*pixel_step (channel 0), out[j*C + c] = bias[c] + sum over t < ntaps of
-  // tap[c] * w[t*C + c], taps summed in order, then relu. bias may be nullptr.
-  void (*depthwise_nhwc)(T* out, const T* const* taps, int64_t ntaps, int64_t pixel_step, int64_t count,
-                         const T* w, const T* bias, int64_t C, bool relu);
+  // Depthwise convolution of `count` NHWC output pixels of a DepthwiseRun: rows[ky] is
+  // channel 0 of tap (ky, 0) of the first pixel, and tap (ky, kx) of pixel j is at
+  // rows[ky] + (j*sw + kx*dw)*C. out[j*C + c] = bias[c] + the sum over taps, in order, of
+  // tap[c] * w[(ky*kw + kx)*C + c], then relu; bias may be nullptr. A pixel whose taps lie
+  // anywhere runs as kh = its tap count and kw = 1.
+  void (*depthwise_nhwc)(T* out, const T* const* rows, const DepthwiseRun& r, int64_t count, const T* w,
+                         const T* bias, bool relu);
 
   // One (H, W) plane of max pooling; idx (flat h*W+w) may be nullptr.
   void (*max_pool_plane)(const T* in, T* out, int64_t* idx, const PoolGeom& g);
