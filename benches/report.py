@@ -3,7 +3,8 @@
     python benches/report.py [--threads 1 2] [--repeat-seconds 0.5] [--shapes S1_resnet3x3 P1_max2x2s2 tiny ...]
                              [--png report.png]
 
-Every number is the median of many calls in this one process; ratios are peer time divided
+Every number is the median of many calls in this one process, fastconv and PyTorch taking
+turns in slices of 20 ms so that the shared machine's drift falls on both; ratios are peer time divided
 by fastconv time (above 1: fastconv is faster), layout against layout: the reference and
 torch NCHW against fastconv NCHW, torch channels_last against fastconv layout="NHWC" (the
 conversion not counted on either side), and "best" the faster torch layout against the
@@ -55,6 +56,34 @@ def median_time(fn, seconds, min_reps=5, max_reps=2000):
         fn()
         times.append(time.perf_counter() - t)
     return float(np.median(times))
+
+
+def interleaved_medians(calls, seconds, slice_seconds=0.02, min_reps=5, max_reps=2000):
+    """{name: median time of one call}, the functions taking turns in slices of about
+    slice_seconds until each has run for `seconds` (at least min_reps, at most max_reps calls):
+    a drift in the shared machine's speed then falls on every library alike, not on whichever
+    was timed during it."""
+    for fn in calls.values():
+        fn()
+    times = {name: [] for name in calls}
+    spent = dict.fromkeys(calls, 0.0)
+
+    def wants_more(name):
+        return len(times[name]) < min_reps or (spent[name] < seconds and len(times[name]) < max_reps)
+
+    while any(wants_more(name) for name in calls):
+        for name, fn in calls.items():
+            if not wants_more(name):
+                continue
+            start = time.perf_counter()
+            while True:
+                t = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t)
+                if time.perf_counter() - start >= slice_seconds or not wants_more(name):
+                    break
+            spent[name] += time.perf_counter() - start
+    return {name: float(np.median(ts)) for name, ts in times.items()}
 
 
 def per_call_micros(fn, calls=2000, batches=21):
@@ -262,17 +291,13 @@ def main(argv=None):
         for name, s, make in cases:
             progress(len(rows), total, f"{name} ({threads}t)")
             calls, amount, unit = make(s)
-            times = {"fastconv": median_time(calls["fastconv"], args.repeat_seconds),
-                     "fastconv NHWC": median_time(calls["fastconv NHWC"], args.repeat_seconds)}
-            for peer in ("reference", "torch NCHW", "torch channels_last"):
-                if peer not in calls:
-                    continue
-                if peer == "reference":
-                    t0 = time.perf_counter()
-                    calls[peer]()
-                    if time.perf_counter() - t0 > REFERENCE_MAX_SECONDS:
-                        continue
-                times[peer] = median_time(calls[peer], args.repeat_seconds, min_reps=3)
+            head_to_head = {k: calls[k] for k in ("fastconv", "fastconv NHWC", "torch NCHW", "torch channels_last")
+                            if k in calls}
+            times = interleaved_medians(head_to_head, args.repeat_seconds)
+            t0 = time.perf_counter()
+            calls["reference"]()
+            if time.perf_counter() - t0 <= REFERENCE_MAX_SECONDS:
+                times["reference"] = median_time(calls["reference"], args.repeat_seconds, min_reps=3)
             ratio_of = layout_ratios(times)
             rows.append({"name": name, "threads": threads, "ratios": ratio_of})
             ratios = [f"{ratio_of[p]:.2f}x" if p in ratio_of else "—" for p in peers]

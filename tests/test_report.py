@@ -59,3 +59,14 @@ def test_scipy_times_the_same_image_filter(report):
     # The same filter as fastconv's S8 call: zero padding, same-size output.
     np.testing.assert_allclose(calls["scipy"](), calls["fastconv"]()[0, 0], rtol=1e-4, atol=1e-4)
     assert "scipy" not in report.conv_calls(report.SHAPES["conv2d"]["S1_resnet3x3"])[0]
+
+
+def test_interleaved_medians_take_turns(report):
+    """Every function gets its calls, and they alternate: each is called in the first and in
+    the last slices of the run, not all of one then all of the other."""
+    log = []
+    calls = {name: (lambda name=name: log.append(name)) for name in ("a", "b", "c")}
+    times = report.interleaved_medians(calls, seconds=0.0, slice_seconds=0.0, min_reps=40)
+    assert set(times) == {"a", "b", "c"} and all(t >= 0 for t in times.values())
+    assert [log.count(name) for name in "abc"] == [41, 41, 41]  # a warm-up call each, then 40
+    assert set(log[3:9]) == set(log[-6:]) == {"a", "b", "c"}
