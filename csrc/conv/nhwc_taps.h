@@ -36,8 +36,8 @@ class NhwcTaps {
   }
 
   // ptrs[ky] = channel 0 of tap (ky, 0) of output pixel (oy, ox), whose window must lie on
-  // input columns (interior_columns()) with unit dilation: window row ky is then kw*C
-  // consecutive values from there.
+  // input columns (interior_columns()): tap (ky, kx) is then kx*dw*C values further on, and
+  // with unit dilation window row ky is kw*C consecutive values.
   void window_rows(const T* image, int64_t oy, int64_t ox, const T** ptrs) const {
     const int64_t col = ox * s_.sw - s_.pl;
     for (int64_t ky = 0; ky < s_.kh; ++ky) {
