@@ -3,8 +3,9 @@
     python benches/report.py [--threads 1 2] [--repeat-seconds 0.5] [--shapes S1_resnet3x3 P1_max2x2s2 tiny ...]
                              [--png report.png]
 
-Every number is the median of many calls in this one process, fastconv and PyTorch taking
-turns in slices of 20 ms so that the shared machine's drift falls on both; ratios are peer time divided
+Every number is the median of many calls in this one process, the libraries (all but the
+NumPy reference) taking turns in slices of 20 ms so that the shared machine's drift falls on
+all of them; ratios are peer time divided
 by fastconv time (above 1: fastconv is faster), layout against layout: the reference and
 torch NCHW against fastconv NCHW, torch channels_last against fastconv layout="NHWC" (the
 conversion not counted on either side), and "best" the faster torch layout against the
@@ -291,9 +292,7 @@ def main(argv=None):
         for name, s, make in cases:
             progress(len(rows), total, f"{name} ({threads}t)")
             calls, amount, unit = make(s)
-            head_to_head = {k: calls[k] for k in ("fastconv", "fastconv NHWC", "torch NCHW", "torch channels_last")
-                            if k in calls}
-            times = interleaved_medians(head_to_head, args.repeat_seconds)
+            times = interleaved_medians({k: fn for k, fn in calls.items() if k != "reference"}, args.repeat_seconds)
             t0 = time.perf_counter()
             calls["reference"]()
             if time.perf_counter() - t0 <= REFERENCE_MAX_SECONDS:
@@ -307,10 +306,9 @@ def main(argv=None):
             print(f"| {name} | {threads} | {ours * 1e3:.3f} | {rate:.1f} {unit} | {share} | "
                   f"{times['fastconv NHWC'] * 1e3:.3f} | " + " | ".join(ratios) + " |")
             if "winograd" in calls:
-                winograd_rows.append((name, threads, {k: median_time(calls[k], args.repeat_seconds)
-                                                      for k in ("winograd", "winograd NHWC")}, times))
+                winograd_rows.append((name, threads, {k: times[k] for k in ("winograd", "winograd NHWC")}, times))
             if "scipy" in calls:
-                scipy_rows.append((name, threads, ours, median_time(calls["scipy"], args.repeat_seconds)))
+                scipy_rows.append((name, threads, ours, times["scipy"]))
     progress(total, total, "done")
     print(file=sys.stderr)
     print_winograd_table(winograd_rows)
