@@ -133,6 +133,35 @@ def test_one_column_windows_write_the_output_rows_directly(wshape, kw, padding_m
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("wshape, kw", [
+    ((16, 32, 3, 3), dict(padding=1, bias=True)),
+    ((8, 32, 3, 5), dict(stride=(2, 1), padding=(2, 3), activation="relu")),
+    ((16, 16, 3, 3), dict(dilation=(2, 1), padding=(1, 2), groups=2, bias=True)),
+], ids=["3x3", "3x5-stride-wide-padding", "dilated-groups"])
+def test_nchw_runs_through_nhwc_bands(wshape, kw, padding_mode, threads, dtype):
+    """im2col_nhwc on NCHW data works in bands of output rows, each band's input rows
+    transposed to NHWC with their padding in place: images big enough for several bands (the
+    last one shorter) and two of them (the next band's prefetch crosses into the next image),
+    every padding mode in the top and bottom bands, padding wider than half the window. Equal
+    bit for bit to the NHWC layout's GEMM (the same sums in the same order), and to the
+    reference within rounding."""
+    before = fastconv.get_num_threads()
+    fastconv.set_num_threads(threads)
+    try:
+        options = {k: v for k, v in kw.items() if k != "bias"}
+        groups = options.get("groups", 1)
+        x, w, b = make((2, wshape[1] * groups, 46, 64), wshape, dtype, bias=kw.get("bias", False))
+        got = check(x, w, b, padding_mode=padding_mode, algorithm="im2col_nhwc", **options)
+        x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        nhwc = fastconv.conv2d(x_nhwc, w, b, padding_mode=padding_mode, layout="NHWC", algorithm="im2col", **options)
+        np.testing.assert_array_equal(got, nhwc.transpose(0, 3, 1, 2))
+    finally:
+        fastconv.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("plane", [(16, 16), (7, 9)], ids=["rows-share-alignment", "rows-differ"])
 def test_micro_panels_follow_the_input_alignment(plane, dtype):
     """An unpadded 1x1 convolution reads the input in place and starts its micro-panels on

@@ -1,6 +1,7 @@
 // 2-D convolution of NHWC images into NHWC output, with no transposes: a GEMM whose rows are
 // output pixels (any groups), and a depthwise kernel vectorised along channels.
 #include <algorithm>
+#include <vector>
 
 #include "common/aligned.h"
 #include "common/parallel.h"
@@ -9,6 +10,7 @@
 #include "conv/conv2d.h"
 #include "conv/nhwc_taps.h"
 #include "conv/padding.h"
+#include "conv/pixel_gemm.h"
 #include "kernels/kernel_table.h"
 
 namespace fastconv {
@@ -33,18 +35,25 @@ void pad_columns_nhwc(const Conv2dShape& s, const Padding<T>& pad, const std::ve
 
 // Weights (K, Cg, kh, kw) as GEMM B per group, B[r][k] = w[g*Kg + k][c][t] with r = t*Cg + c,
 // in micro-panels of NR output channels, each R deep: group g's panel nb is at
-// (g * panels + nb) * R * NR.
+// (g * panels + nb) * R * NR. Each filter is reordered tap-major into a row of `rows` (NR x R),
+// then the rows are transposed into the panel.
 template <class T>
 void pack_b_weights(const Conv2dShape& s, const T* w, int64_t NR, T* dst) {
   const int64_t Kg = s.Kg(), Cg = s.Cg(), taps = s.kh * s.kw, R = taps * Cg, panels = ceil_div(Kg, NR);
+  const Kernels<T>& kern = kernels<T>();
+  std::vector<T> rows(NR * R);
   for (int64_t g = 0; g < s.groups; ++g)
     for (int64_t nb = 0; nb < panels; ++nb) {
-      T* panel = dst + (g * panels + nb) * R * NR;
-      for (int64_t r = 0; r < R; ++r)
-        for (int64_t j = 0; j < NR; ++j) {
-          const int64_t k = nb * NR + j, t = r / Cg, c = r % Cg;
-          panel[r * NR + j] = k < Kg ? w[((g * Kg + k) * Cg + c) * taps + t] : T(0);
+      for (int64_t j = 0; j < NR; ++j) {
+        const int64_t k = nb * NR + j;
+        T* row = rows.data() + j * R;
+        if (k >= Kg) {
+          std::fill(row, row + R, T(0));
+          continue;
         }
+        kern.transpose(w + (g * Kg + k) * R, taps, row, Cg, Cg, taps);  // (Cg x taps) to (taps x Cg)
+      }
+      kern.transpose(rows.data(), R, dst + (g * panels + nb) * R * NR, NR, NR, R);
     }
 }
 
@@ -83,19 +92,61 @@ bool tile_taps(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, int64
 
 }  // namespace
 
-// out (N*OH*OW x K, row-major) = im2col(x) * W per group, with im2col never formed: rows are
-// output pixels across the whole batch, and the microkernel reads each pixel's window in place
-// through its tap pointers (NhwcTaps: padding included), so nothing is packed but the
-// weights, once per call. Work items of up to kBlockM tiles of MR pixels (fewer when that
-// would leave a thread under four items); each tile runs over every micro-panel of output
-// channels while its windows are in L1. Every output element is written by one item with the
-// whole reduction in one pass, for any thread count.
+template <class T>
+PixelGemm<T>::PixelGemm(const Conv2dShape& s, const T* w)
+    : s_(s),
+      panels_(ceil_div(s.Kg(), kernels<T>().gemm_nr)),
+      b_packed_(s.groups * panels_ * s.kh * s.kw * s.Cg() * kernels<T>().gemm_nr) {
+  pack_b_weights(s, w, kernels<T>().gemm_nr, b_packed_.get());
+}
+
+template <class T>
+const T* PixelGemm<T>::panel(int64_t g, int64_t nb) const {
+  return b_packed_.get() + (g * panels_ + nb) * s_.kh * s_.kw * s_.Cg() * kernels<T>().gemm_nr;
+}
+
+template <class T>
+int64_t PixelGemm<T>::taps_scratch() const {
+  return kernels<T>().gemm_mr * s_.kh * s_.kw;
+}
+
+// Tiles of MR pixels, each run over every micro-panel of output channels while its windows
+// are in L1. With one group and unit horizontal dilation, the taps of one window row of a
+// pixel whose window lies on input columns are kw*C consecutive values: such tiles run as kh
+// taps of kw*C channels (the same B rows in the same order, so the same sums).
+template <class T>
+void PixelGemm<T>::run(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, const T* bias, T* out,
+                      bool relu, int64_t p_begin, int64_t p_end, const T** taps) const {
+  const Kernels<T>& kern = kernels<T>();
+  const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr, Kg = s.Kg(), Cg = s.Cg();
+  const bool row_taps = s.groups == 1 && s.dw == 1 && s.kw > 1;
+  const Range inner = where.interior_columns();
+  for (int64_t p0 = p_begin; p0 < p_end; p0 += MR) {
+    const int64_t m = std::min(MR, p_end - p0);
+    const bool whole_rows = tile_taps(s, where, x, p0, m, MR, row_taps, inner, taps);
+    const int64_t a_taps = whole_rows ? s.kh : s.kh * s.kw, a_channels = whole_rows ? s.kw * Cg : Cg;
+    for (int64_t g = 0; g < s.groups; ++g)
+      for (int64_t nb = 0; nb < panels_; ++nb) {
+        const T* tile_bias = bias != nullptr ? bias + g * Kg + nb * NR : nullptr;
+        kern.gemm_ukernel_taps(a_taps, a_channels, taps, g * Cg, panel(g, nb),
+                               out + p0 * s.K + g * Kg + nb * NR, s.K, m, std::min(NR, Kg - nb * NR),
+                               GemmEpilogue<T>{false, tile_bias, relu, true});
+      }
+  }
+}
+
+template class PixelGemm<float>;
+template class PixelGemm<double>;
+
+// out (N*OH*OW x K, row-major) = im2col(x) * W per group: nothing is packed but the weights,
+// once per call, and the microkernel reads each pixel's window in place through its tap
+// pointers (NhwcTaps: padding included). Work items of up to kBlockM tiles of MR pixels
+// (fewer when that would leave a thread under four items). Every output element is written
+// by one item with the whole reduction in one pass, for any thread count.
 template <class T>
 void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                       bool relu) {
-  const Kernels<T>& kern = kernels<T>();
-  const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr, Kg = s.Kg(), Cg = s.Cg(), ntaps = s.kh * s.kw;
-  const int64_t R = ntaps * Cg, M = s.N * s.OH * s.OW;
+  const int64_t MR = kernels<T>().gemm_mr, R = s.kh * s.kw * s.Cg(), M = s.N * s.OH * s.OW;
   if (M * s.K == 0) return;
   if (R == 0) {  // no input channels: the bias alone
     for (int64_t p = 0; p < M; ++p)
@@ -105,16 +156,10 @@ void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, c
       }
     return;
   }
-  const int64_t panels = ceil_div(Kg, NR);
-  AlignedBuffer<T> b_packed(s.groups * panels * R * NR);
-  pack_b_weights(s, w, NR, b_packed.get());
   const NhwcTaps<T> where(s, pad);
-  // With one group and unit horizontal dilation, the taps of one window row of a pixel whose
-  // window lies on input columns are kw*C consecutive values: such tiles run as kh taps of
-  // kw*C channels (the same B rows in the same order, so the same sums).
   const bool row_taps = s.groups == 1 && s.dw == 1 && s.kw > 1;
-  const Range inner = where.interior_columns();
-  if (row_taps && Cg < kPadColumnsBelowChannels && inner.size() < s.OW) {  // then every tile takes window rows
+  if (row_taps && s.Cg() < kPadColumnsBelowChannels && where.interior_columns().size() < s.OW) {
+    // A copy with its columns padded, on which every tile takes window rows.
     Conv2dShape padded = s;
     padded.W = static_cast<int64_t>(where.columns().size());
     padded.pl = 0;
@@ -122,21 +167,11 @@ void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, c
     pad_columns_nhwc(s, pad, where.columns(), valid_range(padded.W, 1, -s.pl, s.W), x, copy.get());
     return conv2d_nhwc_gemm(padded, pad, copy.get(), w, bias, out, relu);
   }
+  const PixelGemm<T> gemm(s, w);
   const int64_t MB = MR * std::clamp<int64_t>(ceil_div(M, MR) / (4 * num_threads()), 1, kBlockM);
   parallel_for(ceil_div(M, MB), M * s.K * R, [&](int64_t item) {
-    const T** taps = static_cast<const T**>(workspace(MR * ntaps * sizeof(T*)));
-    for (int64_t p0 = item * MB; p0 < std::min(M, (item + 1) * MB); p0 += MR) {
-      const int64_t m = std::min(MR, M - p0);
-      const bool whole_rows = tile_taps(s, where, x, p0, m, MR, row_taps, inner, taps);
-      const int64_t a_taps = whole_rows ? s.kh : ntaps, a_channels = whole_rows ? s.kw * Cg : Cg;
-      for (int64_t g = 0; g < s.groups; ++g)
-        for (int64_t nb = 0; nb < panels; ++nb) {
-          const T* tile_bias = bias != nullptr ? bias + g * Kg + nb * NR : nullptr;
-          kern.gemm_ukernel_taps(a_taps, a_channels, taps, g * Cg, b_packed.get() + (g * panels + nb) * R * NR,
-                                 out + p0 * s.K + g * Kg + nb * NR, s.K, m, std::min(NR, Kg - nb * NR),
-                                 GemmEpilogue<T>{false, tile_bias, relu, true});
-        }
-    }
+    const T** taps = static_cast<const T**>(workspace(gemm.taps_scratch() * sizeof(T*)));
+    gemm.run(s, where, x, bias, out, relu, item * MB, std::min(M, (item + 1) * MB), taps);
   });
 }
 

@@ -1,10 +1,15 @@
 #include <algorithm>
+#include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "common/parallel.h"
 #include "common/ranges.h"
 #include "common/workspace.h"
 #include "conv/conv2d.h"
+#include "conv/nhwc_taps.h"
+#include "conv/padding.h"
+#include "conv/pixel_gemm.h"
 #include "kernels/kernel_table.h"
 
 namespace fastconv {
@@ -29,6 +34,69 @@ void transpose_matrices(const T* src, int64_t count, int64_t rows, int64_t cols,
   });
 }
 
+
+// Scratch a band should fit in (its NHWC input rows and output rows), so that its transposes
+// and its GEMM pass the data through L2.
+constexpr int64_t kBandBytes = int64_t{256} << 10;
+// GEMM tiles between two shares of prefetches.
+constexpr int64_t kPrefetchTiles = 4;
+
+// Output rows per band of conv2d_via_nhwc: as many as fit kBandBytes (at least one), fewer
+// when that leaves a thread under four bands, then evened out over the image.
+int64_t band_rows(const Conv2dShape& s, int64_t padded_cols, int64_t value_bytes) {
+  const int64_t in_row = padded_cols * s.C * value_bytes, out_row = s.OW * s.K * value_bytes;
+  const int64_t halo = (s.kh - 1) * s.dh * in_row;
+  int64_t rows = std::clamp<int64_t>((kBandBytes - halo) / (s.sh * in_row + out_row), 1, s.OH);
+  const int threads = num_threads();
+  if (threads > 1) rows = std::min(rows, std::max<int64_t>(1, s.N * s.OH / (4 * threads)));
+  return ceil_div(s.OH, ceil_div(s.OH, rows));
+}
+
+// Padded row `row` (an input row, or -1 for a row of fill) of one NCHW image as `cols.size()`
+// NHWC pixels: padded column j is input column cols[j], or the fill where that is -1. The
+// padded columns `inside` are the input's, in order, and are transposed in one go.
+template <class T>
+void nhwc_padded_row(const Conv2dShape& s, const T* image, int64_t row, const std::vector<int64_t>& cols,
+                     Range inside, T fill, T* dst) {
+  const int64_t padded = static_cast<int64_t>(cols.size()), plane = s.H * s.W;
+  if (row < 0) return std::fill(dst, dst + padded * s.C, fill);
+  const T* src = image + row * s.W;
+  if (inside.size() > 0)
+    kernels<T>().transpose(src + cols[inside.begin], plane, dst + inside.begin * s.C, s.C, s.C, inside.size());
+  for (int64_t j = 0; j < padded; ++j) {
+    if (j == inside.begin) j = std::max(inside.end, inside.begin);
+    if (j == padded) break;
+    T* d = dst + j * s.C;
+    for (int64_t c = 0; c < s.C; ++c) d[c] = cols[j] < 0 ? fill : src[c * plane + cols[j]];
+  }
+}
+
+// Cache lines to bring into L2 a share at a time: `count` runs of `lines` lines each, run r
+// starting at first + r*step (values).
+template <class T>
+struct LineRuns {
+  const T* first = nullptr;
+  int64_t count = 0, lines = 0, step = 0;
+  int64_t total() const { return count * lines; }
+  void prefetch(int64_t begin, int64_t end) const {
+    constexpr int64_t kLine = 64 / sizeof(T);
+    end = std::min(end, total());
+    if (begin >= end) return;
+    int64_t run = begin / lines, line = begin % lines;
+    for (int64_t l = begin; l < end; ++l) {
+      __builtin_prefetch(first + run * step + line * kLine, 0, 2);
+      if (++line == lines) line = 0, ++run;
+    }
+  }
+};
+
+// The cache lines that `values` values from p touch.
+template <class T>
+int64_t lines_spanned(const T* p, int64_t values) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  return values > 0 ? static_cast<int64_t>((a + values * sizeof(T) - 1) / 64 - a / 64 + 1) : 0;
+}
+
 }  // namespace
 
 template <class T>
@@ -45,13 +113,74 @@ void conv2d_by_image_nhwc(const Conv2dShape& s, const T* x, T* out,
   }
 }
 
+// NCHW data through the NHWC GEMM, a band of output rows of one image per work item. The
+// band's padded input rows are transposed to NHWC scratch (column padding in place, so that
+// every tile of the GEMM reads whole window rows), the GEMM runs on them into more scratch,
+// and that is transposed into the band's rows of each output plane. While the GEMM runs, the
+// next band's input rows (the next item, on this thread under a static schedule) are
+// prefetched into L2, so that its transposes wait on L2 rather than on memory (measured:
+// prefetching the output lines too gained nothing). Neighbouring bands each transpose the
+// rows they share.
 template <class T>
 void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                      bool relu) {
-  Conv2dShape one = s;
-  one.N = 1;
-  conv2d_by_image_nhwc<T>(s, x, out, [&](const T* x_nhwc, T* out_nhwc) {
-    conv2d_nhwc(one, pad, ConvAlgorithm::Im2col, x_nhwc, w, bias, out_nhwc, relu);
+  const int64_t P = s.OH * s.OW;
+  if (s.N * s.K * P == 0) return;
+  if (s.Cg() == 0) return conv2d_im2col(s, pad, x, w, bias, out, relu);  // the bias alone
+  const int64_t padded_cols = (s.OW - 1) * s.sw + (s.kw - 1) * s.dw + 1;
+  const std::vector<int64_t> rows = pad_index_map((s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1, 1, -s.pt, s.H, pad.mode);
+  const std::vector<int64_t> cols = pad_index_map(padded_cols, 1, -s.pl, s.W, pad.mode);
+  const Range inside = valid_range(padded_cols, 1, -s.pl, s.W);
+  const int64_t rows_per_band = band_rows(s, padded_cols, sizeof(T)), bands = ceil_div(s.OH, rows_per_band);
+  const auto input_rows = [&](int64_t band) {  // padded rows [begin, end) of a band
+    const int64_t oy1 = std::min(s.OH, (band + 1) * rows_per_band);
+    return Range{band * rows_per_band * s.sh, (oy1 - 1) * s.sh + (s.kh - 1) * s.dh + 1};
+  };
+  Conv2dShape band = s;  // one band as an image whose padding is already in place
+  band.N = 1;
+  band.OH = rows_per_band;
+  band.H = input_rows(0).size();
+  band.W = padded_cols;
+  band.pt = band.pl = 0;
+  const NhwcTaps<T> where(band, pad);
+  const PixelGemm<T> gemm(s, w);
+  // Scratch: the band's input rows, its output rows, then (pointer-aligned) the GEMM's taps.
+  const int64_t in_values = band.H * band.W * s.C, out_values = rows_per_band * s.OW * s.K;
+  const int64_t taps_at = ceil_div((in_values + out_values) * sizeof(T), sizeof(T*)) * sizeof(T*);
+  const int64_t scratch_bytes = taps_at + gemm.taps_scratch() * sizeof(T*);
+  parallel_for(s.N * bands, s.N * P * s.K * s.Cg() * s.kh * s.kw, [&](int64_t item) {
+    const int64_t n = item / bands, oy0 = (item % bands) * rows_per_band, oy1 = std::min(s.OH, oy0 + rows_per_band);
+    char* scratch = static_cast<char*>(workspace(scratch_bytes));
+    T* band_in = reinterpret_cast<T*>(scratch);
+    T* band_out = band_in + in_values;
+    const T** taps = reinterpret_cast<const T**>(scratch + taps_at);
+    const Range in_rows = input_rows(item % bands);
+    for (int64_t py = in_rows.begin; py < in_rows.end; ++py)
+      nhwc_padded_row(s, x + n * s.C * s.H * s.W, rows[py], cols, inside, pad.fill,
+                      band_in + (py - in_rows.begin) * band.W * s.C);
+    const int64_t pixels = (oy1 - oy0) * s.OW;
+    T* o = out + n * s.K * P + oy0 * s.OW;
+    LineRuns<T> next_in;
+    if (item + 1 < s.N * bands) {
+      // The next band's input rows: padding rows map (reflect, circular) into the image's
+      // rows too, so fetch the whole span from the lowest to the highest.
+      const Range next = input_rows((item + 1) % bands);
+      int64_t lo = s.H, hi = -1;
+      for (int64_t py = next.begin; py < next.end; ++py)
+        if (rows[py] >= 0) lo = std::min(lo, rows[py]), hi = std::max(hi, rows[py]);
+      if (lo <= hi) {
+        const T* first = x + ((item + 1) / bands * s.C * s.H + lo) * s.W;
+        next_in = {first, s.C, lines_spanned(first, (hi - lo + 1) * s.W), s.H * s.W};
+      }
+    }
+    const int64_t share_pixels = kPrefetchTiles * kernels<T>().gemm_mr, shares = ceil_div(pixels, share_pixels);
+    const int64_t share = ceil_div(next_in.total(), shares);
+    for (int64_t i = 0; i < shares; ++i) {
+      next_in.prefetch(i * share, (i + 1) * share);
+      gemm.run(band, where, band_in, bias, band_out, relu, i * share_pixels, std::min(pixels, (i + 1) * share_pixels),
+               taps);
+    }
+    kernels<T>().transpose(band_out, s.K, o, P, pixels, s.K);
   });
 }
 

@@ -1,0 +1,40 @@
+// The convolution GEMM whose rows are output pixels, on NHWC data: (pixels x K) = im2col(x) *
+// W per group, with im2col never formed, the microkernel reading each pixel's window in place
+// through tap pointers. The weights are packed once (B, per group, in micro-panels of NR
+// output channels); any range of output pixels then runs on the calling thread, so callers
+// choose their own work items (conv2d_nhwc.cc: tiles of the whole batch; conv2d_via_nhwc.cc:
+// bands of NCHW images transposed to NHWC).
+#pragma once
+#include <cstdint>
+
+#include "common/aligned.h"
+#include "conv/conv2d.h"
+#include "conv/nhwc_taps.h"
+
+namespace fastconv {
+
+template <class T>
+class PixelGemm {
+ public:
+  // Packs w, (K, Cg, kh, kw), for every shape with s's K, groups, channels and window:
+  // B[r][k] = w[g*Kg + k][c][t] with r = t*Cg + c.
+  PixelGemm(const Conv2dShape& s, const T* w);
+
+  // Tap pointers of scratch run() needs.
+  int64_t taps_scratch() const;
+
+  // Output pixels [p_begin, p_end) of the flattened (N*OH*OW) output of shape s, whose
+  // taps `where` finds in x, into out (pixel p's K channels at out + p*K), bias and relu fused.
+  void run(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, const T* bias, T* out, bool relu,
+           int64_t p_begin, int64_t p_end, const T** taps) const;
+
+ private:
+  // Group g's micro-panel nb: NR output channels, kh*kw*Cg deep.
+  const T* panel(int64_t g, int64_t nb) const;
+
+  Conv2dShape s_;
+  int64_t panels_;
+  AlignedBuffer<T> b_packed_;
+};
+
+}  // namespace fastconv
