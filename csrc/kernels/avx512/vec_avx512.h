@@ -53,6 +53,34 @@ struct Vec<float> {
     _mm512_storeu_si512(p, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)));
     _mm512_storeu_si512(p + 8, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)));
   }
+  // dst[j*ld_dst + i] = src[i*ld_src + j] for i < rows, j < cols (both at most 16); nothing
+  // outside those is read or written. After the two in-lane stages, 128-bit lane l of
+  // r[4q + j] holds column 4l + j of rows 4q..4q+3; the 128-bit shuffles gather the lanes.
+  static void transpose_block(const float* src, int64_t ld_src, float* dst, int64_t ld_dst, int64_t rows,
+                              int64_t cols) {
+    V r[16], t[16];
+    const M in = first_lanes(cols), out = first_lanes(rows);
+    for (int i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(in, src + i * ld_src) : zero();
+    for (int i = 0; i < 16; i += 2) {
+      t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+      r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+      r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+      r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; ++j) {
+      const V even_lo = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88), odd_lo = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+      const V even_hi = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+      const V odd_hi = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+      const V column[4] = {_mm512_shuffle_f32x4(even_lo, even_hi, 0x88), _mm512_shuffle_f32x4(odd_lo, odd_hi, 0x88),
+                           _mm512_shuffle_f32x4(even_lo, even_hi, 0xDD), _mm512_shuffle_f32x4(odd_lo, odd_hi, 0xDD)};
+      for (int l = 0; l < 4; ++l)
+        if (4 * l + j < cols) _mm512_mask_storeu_ps(dst + (4 * l + j) * ld_dst, out, column[l]);
+    }
+  }
 };
 
 template <>
@@ -93,6 +121,28 @@ struct Vec<double> {
   }
   static I blend_index(I a, I b, M take_b) { return _mm512_mask_blend_epi64(take_b, a, b); }
   static void store_index(int64_t* p, I v) { _mm512_storeu_si512(p, v); }
+  // dst[j*ld_dst + i] = src[i*ld_src + j] for i < rows, j < cols (both at most 8); nothing
+  // outside those is read or written. After the in-lane stage, 128-bit lane l of t[2q + h]
+  // holds column 2l + h of rows 2q, 2q+1; the 128-bit shuffles gather the lanes.
+  static void transpose_block(const double* src, int64_t ld_src, double* dst, int64_t ld_dst, int64_t rows,
+                              int64_t cols) {
+    V r[8], t[8];
+    const M in = first_lanes(cols), out = first_lanes(rows);
+    for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm512_maskz_loadu_pd(in, src + i * ld_src) : zero();
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);
+      t[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);
+    }
+    for (int h = 0; h < 2; ++h) {
+      const V even_lo = _mm512_shuffle_f64x2(t[h], t[2 + h], 0x88), odd_lo = _mm512_shuffle_f64x2(t[h], t[2 + h], 0xDD);
+      const V even_hi = _mm512_shuffle_f64x2(t[4 + h], t[6 + h], 0x88);
+      const V odd_hi = _mm512_shuffle_f64x2(t[4 + h], t[6 + h], 0xDD);
+      const V column[4] = {_mm512_shuffle_f64x2(even_lo, even_hi, 0x88), _mm512_shuffle_f64x2(odd_lo, odd_hi, 0x88),
+                           _mm512_shuffle_f64x2(even_lo, even_hi, 0xDD), _mm512_shuffle_f64x2(odd_lo, odd_hi, 0xDD)};
+      for (int l = 0; l < 4; ++l)
+        if (2 * l + h < cols) _mm512_mask_storeu_pd(dst + (2 * l + h) * ld_dst, out, column[l]);
+    }
+  }
 };
 
 }  // namespace fastconv::avx512
