@@ -1,7 +1,6 @@
 // 2-D convolution of NHWC images into NHWC output, with no transposes: a GEMM whose rows are
 // output pixels (any groups), and a depthwise kernel vectorised along channels.
 #include <algorithm>
-#include <vector>
 
 #include "common/aligned.h"
 #include "common/parallel.h"
@@ -35,26 +34,25 @@ void pad_columns_nhwc(const Conv2dShape& s, const Padding<T>& pad, const std::ve
 
 // Weights (K, Cg, kh, kw) as GEMM B per group, B[r][k] = w[g*Kg + k][c][t] with r = t*Cg + c,
 // in micro-panels of NR output channels, each R deep: group g's panel nb is at
-// (g * panels + nb) * R * NR. Each filter is reordered tap-major into a row of `rows` (NR x R),
-// then the rows are transposed into the panel.
+// (g * panels + nb) * R * NR. Per panel (in parallel), each filter is reordered tap-major
+// into a row of scratch (NR x R), then the rows are transposed into the panel.
 template <class T>
 void pack_b_weights(const Conv2dShape& s, const T* w, int64_t NR, T* dst) {
   const int64_t Kg = s.Kg(), Cg = s.Cg(), taps = s.kh * s.kw, R = taps * Cg, panels = ceil_div(Kg, NR);
   const Kernels<T>& kern = kernels<T>();
-  std::vector<T> rows(NR * R);
-  for (int64_t g = 0; g < s.groups; ++g)
-    for (int64_t nb = 0; nb < panels; ++nb) {
-      for (int64_t j = 0; j < NR; ++j) {
-        const int64_t k = nb * NR + j;
-        T* row = rows.data() + j * R;
-        if (k >= Kg) {
-          std::fill(row, row + R, T(0));
-          continue;
-        }
+  parallel_for(s.groups * panels, s.groups * panels * NR * R, [&](int64_t item) {
+    const int64_t g = item / panels, nb = item % panels;
+    T* rows = workspace_as<T>(NR * R);
+    for (int64_t j = 0; j < NR; ++j) {
+      const int64_t k = nb * NR + j;
+      T* row = rows + j * R;
+      if (k < Kg)
         kern.transpose(w + (g * Kg + k) * R, taps, row, Cg, Cg, taps);  // (Cg x taps) to (taps x Cg)
-      }
-      kern.transpose(rows.data(), R, dst + (g * panels + nb) * R * NR, NR, NR, R);
+      else
+        std::fill(row, row + R, T(0));
     }
+    kern.transpose(rows, R, dst + item * R * NR, NR, NR, R);
+  });
 }
 
 // The A rows of one tile: output pixels [p0, p0 + m) of the flattened (N*OH*OW) output, each
