@@ -9,14 +9,14 @@ ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s) {
   // S5b; see batched_pays). Otherwise, with one or two output channels per group (depthwise
   // S4, the single image filter S8) most of a GEMM register tile would be idle and the
   // direct row kernel wins. Otherwise a GEMM: through NHWC when there are many channels on
-  // both sides, a window wider than 1x1 and enough output pixels to fill its pixel tiles
-  // (S1, S6, S7: its tiles fit 32-multiples of channels exactly and its reads stream, worth
-  // more than the two transposes), else the in-place NCHW GEMM (S2, S3, and 7x7 images).
+  // both sides and a window wider than 1x1 (S1, S6, S7, and small images like 7x7 with many
+  // channels: its tiles fit 32-multiples of channels exactly and its reads stream, worth
+  // more than the two transposes of its bands), else the in-place NCHW GEMM (S2, S3).
   // Never Winograd, whose rounding error is not bounded by each output's own window (see
   // conv2d_winograd.cc): it is opt-in.
   if (batched_pays<T>(s, false)) return ConvAlgorithm::Batched;
   if (s.Kg() < 4) return ConvAlgorithm::Direct;
-  const bool via_nhwc = s.Cg() >= 32 && s.Kg() >= 32 && s.kh * s.kw > 1 && s.OH * s.OW >= 128;
+  const bool via_nhwc = s.Cg() >= 32 && s.Kg() >= 32 && s.kh * s.kw > 1;
   return via_nhwc ? ConvAlgorithm::Im2colNhwc : ConvAlgorithm::Im2col;
 }
 

@@ -40,15 +40,22 @@ void transpose_matrices(const T* src, int64_t count, int64_t rows, int64_t cols,
 constexpr int64_t kBandBytes = int64_t{256} << 10;
 // GEMM tiles between two shares of prefetches.
 constexpr int64_t kPrefetchTiles = 4;
+// GEMM tiles of pixels a band keeps when it is cut down to give every thread work.
+constexpr int64_t kBandTiles = 4;
 
 // Output rows per band of conv2d_via_nhwc: as many as fit kBandBytes (at least one), fewer
-// when that leaves a thread under four bands, then evened out over the image.
-int64_t band_rows(const Conv2dShape& s, int64_t padded_cols, int64_t value_bytes) {
+// when that leaves a thread under four bands but not under kBandTiles GEMM tiles of pixels
+// (a band of a few pixels would leave most of its one tile idle), then evened out over the
+// image.
+int64_t band_rows(const Conv2dShape& s, int64_t padded_cols, int64_t value_bytes, int64_t tile_pixels) {
   const int64_t in_row = padded_cols * s.C * value_bytes, out_row = s.OW * s.K * value_bytes;
   const int64_t halo = (s.kh - 1) * s.dh * in_row;
   int64_t rows = std::clamp<int64_t>((kBandBytes - halo) / (s.sh * in_row + out_row), 1, s.OH);
   const int threads = num_threads();
-  if (threads > 1) rows = std::min(rows, std::max<int64_t>(1, s.N * s.OH / (4 * threads)));
+  if (threads > 1) {
+    const int64_t fewest = ceil_div(kBandTiles * tile_pixels, s.OW);
+    rows = std::min(rows, std::max(fewest, s.N * s.OH / (4 * threads)));
+  }
   return ceil_div(s.OH, ceil_div(s.OH, rows));
 }
 
@@ -131,7 +138,7 @@ void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, co
   const std::vector<int64_t> rows = pad_index_map((s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1, 1, -s.pt, s.H, pad.mode);
   const std::vector<int64_t> cols = pad_index_map(padded_cols, 1, -s.pl, s.W, pad.mode);
   const Range inside = valid_range(padded_cols, 1, -s.pl, s.W);
-  const int64_t rows_per_band = band_rows(s, padded_cols, sizeof(T)), bands = ceil_div(s.OH, rows_per_band);
+  const int64_t rows_per_band = band_rows(s, padded_cols, sizeof(T), kernels<T>().gemm_mr), bands = ceil_div(s.OH, rows_per_band);
   const auto input_rows = [&](int64_t band) {  // padded rows [begin, end) of a band
     const int64_t oy1 = std::min(s.OH, (band + 1) * rows_per_band);
     return Range{band * rows_per_band * s.sh, (oy1 - 1) * s.sh + (s.kh - 1) * s.dh + 1};
