@@ -162,6 +162,40 @@ def test_nchw_runs_through_nhwc_bands(wshape, kw, padding_mode, threads, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("xshape, wshape, kw", [
+    ((1, 16, 7, 7), (100, 16, 3, 3), dict(padding=1, bias=True)),
+    ((2, 12, 3, 5), (65, 12, 3, 3), dict(padding=(1, 2), activation="relu")),
+    ((6, 24, 1, 1), (70, 12, 3, 3), dict(padding=1, groups=2, bias=True)),
+    ((3, 8, 9, 9), (40, 8, 5, 5), dict(stride=2, padding=2)),
+], ids=["7x7", "3x5-two-images", "1x1-grouped", "9x9-stride"])
+def test_small_images_split_output_channels_over_threads(xshape, wshape, kw, layout, dtype):
+    """With too few pixel tiles to keep two threads busy, the pixel-row GEMM splits the output
+    channels between work items (micro-panels of NR; counts that leave the last one partial,
+    groups): the same answer as the reference, and bit for bit as on one thread."""
+    options = {k: v for k, v in kw.items() if k != "bias"}
+    x, w, b = make(xshape, wshape, dtype, bias=kw.get("bias", False))
+    if layout == "NHWC":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    algorithm = "im2col" if layout == "NHWC" else "im2col_nhwc"
+    before = fastconv.get_num_threads()
+    try:
+        fastconv.set_num_threads(1)
+        one = fastconv.conv2d(x, w, b, algorithm=algorithm, layout=layout, **options)
+        fastconv.set_num_threads(2)
+        two = fastconv.conv2d(x, w, b, algorithm=algorithm, layout=layout, **options)
+    finally:
+        fastconv.set_num_threads(before)
+    np.testing.assert_array_equal(one, two)
+    nchw = two if layout == "NCHW" else two.transpose(0, 3, 1, 2)
+    x_nchw = x if layout == "NCHW" else x.transpose(0, 3, 1, 2)
+    expected = ref.conv2d(x_nchw, w, b, **options)
+    magnitude = ref.conv2d(np.abs(x_nchw), np.abs(w), None if b is None else np.abs(b),
+                           **{k: v for k, v in options.items() if k != "activation"})
+    assert_close(nchw, expected, magnitude, terms=int(np.prod(w.shape[1:])))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("plane", [(16, 16), (7, 9)], ids=["rows-share-alignment", "rows-differ"])
 def test_micro_panels_follow_the_input_alignment(plane, dtype):
     """An unpadded 1x1 convolution reads the input in place and starts its micro-panels on

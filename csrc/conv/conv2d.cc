@@ -8,15 +8,16 @@ ConvAlgorithm choose_conv2d_algorithm(const Conv2dShape& s) {
   // fills the SIMD lanes, with few filters or small images, runs the batched kernel (S5a,
   // S5b; see batched_pays). Otherwise, with one or two output channels per group (depthwise
   // S4, the single image filter S8) most of a GEMM register tile would be idle and the
-  // direct row kernel wins. Otherwise a GEMM: through NHWC when there are many channels on
-  // both sides and a window wider than 1x1 (S1, S6, S7, and small images like 7x7 with many
-  // channels: its tiles fit 32-multiples of channels exactly and its reads stream, worth
-  // more than the two transposes of its bands), else the in-place NCHW GEMM (S2, S3).
+  // direct row kernel wins. Otherwise a GEMM: through NHWC with at least 8 input and 32
+  // output channels a group and a window wider than 1x1 (S1, S6, S7, and small images like
+  // 7x7 with many channels: its tiles fit 32-multiples of channels exactly and its reads
+  // stream, worth more than the two transposes of its bands), else the in-place NCHW GEMM
+  // (S2, with 3 input channels, and the 1x1 S3).
   // Never Winograd, whose rounding error is not bounded by each output's own window (see
   // conv2d_winograd.cc): it is opt-in.
   if (batched_pays<T>(s, false)) return ConvAlgorithm::Batched;
   if (s.Kg() < 4) return ConvAlgorithm::Direct;
-  const bool via_nhwc = s.Cg() >= 32 && s.Kg() >= 32 && s.kh * s.kw > 1;
+  const bool via_nhwc = s.Cg() >= 8 && s.Kg() >= 32 && s.kh * s.kw > 1;
   return via_nhwc ? ConvAlgorithm::Im2colNhwc : ConvAlgorithm::Im2col;
 }
 

@@ -114,7 +114,7 @@ int64_t PixelGemm<T>::taps_scratch() const {
 // taps of kw*C channels (the same B rows in the same order, so the same sums).
 template <class T>
 void PixelGemm<T>::run(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, const T* bias, T* out,
-                      bool relu, int64_t p_begin, int64_t p_end, const T** taps) const {
+                      bool relu, int64_t p_begin, int64_t p_end, const T** taps, Range panels) const {
   const Kernels<T>& kern = kernels<T>();
   const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr, Kg = s.Kg(), Cg = s.Cg();
   const bool row_taps = s.groups == 1 && s.dw == 1 && s.kw > 1;
@@ -123,14 +123,18 @@ void PixelGemm<T>::run(const Conv2dShape& s, const NhwcTaps<T>& where, const T* 
     const int64_t m = std::min(MR, p_end - p0);
     const bool whole_rows = tile_taps(s, where, x, p0, m, MR, row_taps, inner, taps);
     const int64_t a_taps = whole_rows ? s.kh : s.kh * s.kw, a_channels = whole_rows ? s.kw * Cg : Cg;
-    for (int64_t g = 0; g < s.groups; ++g)
-      for (int64_t nb = 0; nb < panels_; ++nb) {
-        const T* tile_bias = bias != nullptr ? bias + g * Kg + nb * NR : nullptr;
-        kern.gemm_ukernel_taps(a_taps, a_channels, taps, g * Cg, panel(g, nb),
-                               out + p0 * s.K + g * Kg + nb * NR, s.K, m, std::min(NR, Kg - nb * NR),
-                               GemmEpilogue<T>{false, tile_bias, relu, true});
-      }
+    for (int64_t gp = panels.begin; gp < panels.end; ++gp) {
+      const int64_t g = gp / panels_, nb = gp % panels_;
+      const T* tile_bias = bias != nullptr ? bias + g * Kg + nb * NR : nullptr;
+      kern.gemm_ukernel_taps(a_taps, a_channels, taps, g * Cg, panel(g, nb), out + p0 * s.K + g * Kg + nb * NR, s.K,
+                             m, std::min(NR, Kg - nb * NR), GemmEpilogue<T>{false, tile_bias, relu, true});
+    }
   }
+}
+
+template <class T>
+int64_t PixelGemm<T>::first_channel(int64_t gp) const {
+  return gp == s_.groups * panels_ ? s_.K : (gp / panels_) * s_.Kg() + (gp % panels_) * kernels<T>().gemm_nr;
 }
 
 template class PixelGemm<float>;
@@ -139,8 +143,9 @@ template class PixelGemm<double>;
 // out (N*OH*OW x K, row-major) = im2col(x) * W per group: nothing is packed but the weights,
 // once per call, and the microkernel reads each pixel's window in place through its tap
 // pointers (NhwcTaps: padding included). Work items of up to kBlockM tiles of MR pixels
-// (fewer when that would leave a thread under four items). Every output element is written
-// by one item with the whole reduction in one pass, for any thread count.
+// (fewer when that would leave a thread under four items), and of part of the output
+// channels when even single tiles are too few. Every output element is written by one item
+// with the whole reduction in one pass, for any thread count.
 template <class T>
 void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                       bool relu) {
@@ -166,10 +171,17 @@ void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, c
     return conv2d_nhwc_gemm(padded, pad, copy.get(), w, bias, out, relu);
   }
   const PixelGemm<T> gemm(s, w);
-  const int64_t MB = MR * std::clamp<int64_t>(ceil_div(M, MR) / (4 * num_threads()), 1, kBlockM);
-  parallel_for(ceil_div(M, MB), M * s.K * R, [&](int64_t item) {
+  // Too few tiles of pixels for four items a thread (a small image): the output channels are
+  // split too, split-major, so that each thread streams only its share of the weights.
+  const int threads = num_threads();
+  const int64_t tiles = ceil_div(M, MR), all = gemm.all_panels().end;
+  const int64_t splits = threads > 1 ? std::clamp<int64_t>(ceil_div(4 * threads, tiles), 1, all) : 1;
+  const int64_t MB = MR * std::clamp<int64_t>(tiles * splits / (4 * threads), 1, kBlockM), blocks = ceil_div(M, MB);
+  parallel_for(splits * blocks, M * s.K * R, [&](int64_t task) {
+    const int64_t split = task / blocks, item = task % blocks;
     const T** taps = static_cast<const T**>(workspace(gemm.taps_scratch() * sizeof(T*)));
-    gemm.run(s, where, x, bias, out, relu, item * MB, std::min(M, (item + 1) * MB), taps);
+    gemm.run(s, where, x, bias, out, relu, item * MB, std::min(M, (item + 1) * MB), taps,
+             Range{split * all / splits, (split + 1) * all / splits});
   });
 }
 

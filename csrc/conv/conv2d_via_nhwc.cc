@@ -155,7 +155,15 @@ void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, co
   const int64_t in_values = band.H * band.W * s.C, out_values = rows_per_band * s.OW * s.K;
   const int64_t taps_at = ceil_div((in_values + out_values) * sizeof(T), sizeof(T*)) * sizeof(T*);
   const int64_t scratch_bytes = taps_at + gemm.taps_scratch() * sizeof(T*);
-  parallel_for(s.N * bands, s.N * P * s.K * s.Cg() * s.kh * s.kw, [&](int64_t item) {
+  // Too few bands to give each thread two (small images): the output channels are split
+  // too, split-major so that each thread streams only its share of the weights, each part
+  // transposing the band's input rows again.
+  const int threads = num_threads();
+  const int64_t all = gemm.all_panels().end, items = s.N * bands;
+  const int64_t splits = threads > 1 ? std::clamp<int64_t>(ceil_div(2 * threads, items), 1, all) : 1;
+  parallel_for(splits * items, s.N * P * s.K * s.Cg() * s.kh * s.kw, [&](int64_t task) {
+    const int64_t split = task / items, item = task % items;
+    const Range panels{split * all / splits, (split + 1) * all / splits};
     const int64_t n = item / bands, oy0 = (item % bands) * rows_per_band, oy1 = std::min(s.OH, oy0 + rows_per_band);
     char* scratch = static_cast<char*>(workspace(scratch_bytes));
     T* band_in = reinterpret_cast<T*>(scratch);
@@ -168,7 +176,7 @@ void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, co
     const int64_t pixels = (oy1 - oy0) * s.OW;
     T* o = out + n * s.K * P + oy0 * s.OW;
     LineRuns<T> next_in;
-    if (item + 1 < s.N * bands) {
+    if (item + 1 < items) {
       // The next band's input rows: padding rows map (reflect, circular) into the image's
       // rows too, so fetch the whole span from the lowest to the highest.
       const Range next = input_rows((item + 1) % bands);
@@ -185,9 +193,10 @@ void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, co
     for (int64_t i = 0; i < shares; ++i) {
       next_in.prefetch(i * share, (i + 1) * share);
       gemm.run(band, where, band_in, bias, band_out, relu, i * share_pixels, std::min(pixels, (i + 1) * share_pixels),
-               taps);
+               taps, panels);
     }
-    kernels<T>().transpose(band_out, s.K, o, P, pixels, s.K);
+    const int64_t k0 = gemm.first_channel(panels.begin), k1 = gemm.first_channel(panels.end);
+    kernels<T>().transpose(band_out + k0, s.K, o + k0 * P, P, pixels, k1 - k0);
   });
 }
 

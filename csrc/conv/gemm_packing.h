@@ -5,22 +5,23 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/parallel.h"
 #include "common/ranges.h"
 #include "kernels/kernel_table.h"
 
 namespace fastconv {
 
-// a: M x R row-major (leading dimension R); dst holds ceil(M/MR) * R * MR values.
+// a: M x R row-major (leading dimension R); dst holds ceil(M/MR) * R * MR values. Each block
+// is a transpose of its MR rows, the blocks in parallel (a GEMM's weights can be megabytes).
 template <class T>
 void pack_a(const T* a, int64_t M, int64_t R, int64_t MR, T* dst) {
-  for (int64_t mb = 0; mb < ceil_div(M, MR); ++mb) {
+  const Kernels<T>& kern = kernels<T>();
+  parallel_for(ceil_div(M, MR), M * R, [&](int64_t mb) {
     T* block = dst + mb * R * MR;
-    for (int64_t k = 0; k < R; ++k)
-      for (int64_t i = 0; i < MR; ++i) {
-        int64_t row = mb * MR + i;
-        block[k * MR + i] = row < M ? a[row * R + k] : T(0);
-      }
-  }
+    const int64_t rows = std::min(MR, M - mb * MR);
+    if (rows < MR) std::fill(block, block + R * MR, T(0));
+    kern.transpose(a + mb * MR * R, R, block, MR, rows, R);
+  });
 }
 
 // The epilogue of the k block [k0, k0+kc) of a depth-R product, for the tile whose first

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "common/aligned.h"
+#include "common/ranges.h"
 #include "conv/conv2d.h"
 #include "conv/nhwc_taps.h"
 
@@ -23,10 +24,16 @@ class PixelGemm {
   // Tap pointers of scratch run() needs.
   int64_t taps_scratch() const;
 
+  // The micro-panels of output channels, numbered g*panels + nb over groups g: all of them,
+  // and the first output channel of micro-panel gp (K for the end of the range).
+  Range all_panels() const { return {0, s_.groups * panels_}; }
+  int64_t first_channel(int64_t gp) const;
+
   // Output pixels [p_begin, p_end) of the flattened (N*OH*OW) output of shape s, whose
-  // taps `where` finds in x, into out (pixel p's K channels at out + p*K), bias and relu fused.
+  // taps `where` finds in x, into out (pixel p's K channels at out + p*K), bias and relu
+  // fused; only the output channels of micro-panels `panels`.
   void run(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, const T* bias, T* out, bool relu,
-           int64_t p_begin, int64_t p_end, const T** taps) const;
+           int64_t p_begin, int64_t p_end, const T** taps, Range panels) const;
 
  private:
   // Group g's micro-panel nb: NR output channels, kh*kw*Cg deep.
