@@ -166,13 +166,15 @@ def test_nchw_runs_through_nhwc_bands(wshape, kw, padding_mode, threads, dtype):
 @pytest.mark.parametrize("xshape, wshape, kw", [
     ((1, 16, 7, 7), (100, 16, 3, 3), dict(padding=1, bias=True)),
     ((2, 12, 3, 5), (65, 12, 3, 3), dict(padding=(1, 2), activation="relu")),
-    ((6, 24, 1, 1), (70, 12, 3, 3), dict(padding=1, groups=2, bias=True)),
+    ((1, 24, 3, 3), (70, 12, 3, 3), dict(padding=1, groups=2, bias=True)),
     ((3, 8, 9, 9), (40, 8, 5, 5), dict(stride=2, padding=2)),
-], ids=["7x7", "3x5-two-images", "1x1-grouped", "9x9-stride"])
+    ((1, 16, 20, 7), (64, 16, 3, 3), dict(padding=1)),
+], ids=["7x7", "3x5-two-images", "3x3-grouped", "9x9-stride", "bands-and-split"])
 def test_small_images_split_output_channels_over_threads(xshape, wshape, kw, layout, dtype):
-    """With too few pixel tiles to keep two threads busy, the pixel-row GEMM splits the output
-    channels between work items (micro-panels of NR; counts that leave the last one partial,
-    groups): the same answer as the reference, and bit for bit as on one thread."""
+    """With too few pixel tiles (NHWC) or bands (NCHW) to keep two threads busy, the pixel-row
+    GEMM splits the output channels between work items (micro-panels of NR; counts that leave
+    the last one partial, groups; several bands of a 20-row image, each split): the same
+    answer as the reference, and bit for bit as on one thread."""
     options = {k: v for k, v in kw.items() if k != "bias"}
     x, w, b = make(xshape, wshape, dtype, bias=kw.get("bias", False))
     if layout == "NHWC":

@@ -17,20 +17,28 @@ constexpr int64_t kMinParallelWork = 1 << 15;
 int num_threads();
 void set_num_threads(int n);  // n <= 0 returns to the OpenMP default
 
+// The threads parallel_for(n, total_work, ...) runs on: 1 when it runs on the calling thread
+// (one item, too little work, or already inside a parallel region).
+inline int parallel_threads(int64_t n, int64_t total_work) {
+#ifdef _OPENMP
+  if (n > 1 && total_work >= kMinParallelWork && !omp_in_parallel()) return num_threads();
+#else
+  (void)n;
+  (void)total_work;
+#endif
+  return 1;
+}
+
 // Calls body(i) for i in [0, n); in parallel (static schedule) when total_work is large.
 template <class Body>
 void parallel_for(int64_t n, int64_t total_work, Body&& body) {
 #ifdef _OPENMP
-  if (n > 1 && total_work >= kMinParallelWork && !omp_in_parallel()) {
-    const int threads = num_threads();
-    if (threads > 1) {
+  const int threads = parallel_threads(n, total_work);
+  if (threads > 1) {
 #pragma omp parallel for num_threads(threads) schedule(static)
-      for (int64_t i = 0; i < n; ++i) body(i);
-      return;
-    }
+    for (int64_t i = 0; i < n; ++i) body(i);
+    return;
   }
-#else
-  (void)total_work;
 #endif
   for (int64_t i = 0; i < n; ++i) body(i);
 }

@@ -248,7 +248,7 @@ void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
   }
   const int64_t MR = gemm_tile_rows(kern, Kg), a_block = ceil_div(Kg, MR) * R * MR;
   AlignedBuffer<T> a_packed(s.groups * a_block);
-  for (int64_t g = 0; g < s.groups; ++g) pack_a(w + g * Kg * R, Kg, R, MR, a_packed.get() + g * a_block);
+  pack_a(w, s.groups, Kg, R, MR, a_packed.get());
   const int64_t image_in = s.C * s.H * s.W, image_out = s.K * P, KC = std::min(R, kBlockK);
 
   // Where each image's B comes from: the input, or a copy of `copy` values plus slack

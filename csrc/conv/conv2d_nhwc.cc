@@ -109,25 +109,23 @@ int64_t PixelGemm<T>::taps_scratch() const {
 }
 
 // Tiles of MR pixels, each run over every micro-panel of output channels while its windows
-// are in L1. With one group and unit horizontal dilation, the taps of one window row of a
-// pixel whose window lies on input columns are kw*C consecutive values: such tiles run as kh
-// taps of kw*C channels (the same B rows in the same order, so the same sums).
+// are in L1; tiles whose windows lie on input columns take window rows (takes_window_rows).
 template <class T>
 void PixelGemm<T>::run(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, const T* bias, T* out,
                       bool relu, int64_t p_begin, int64_t p_end, const T** taps, Range panels) const {
   const Kernels<T>& kern = kernels<T>();
   const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr, Kg = s.Kg(), Cg = s.Cg();
-  const bool row_taps = s.groups == 1 && s.dw == 1 && s.kw > 1;
+  const bool row_taps = takes_window_rows(s);
   const Range inner = where.interior_columns();
   for (int64_t p0 = p_begin; p0 < p_end; p0 += MR) {
     const int64_t m = std::min(MR, p_end - p0);
     const bool whole_rows = tile_taps(s, where, x, p0, m, MR, row_taps, inner, taps);
     const int64_t a_taps = whole_rows ? s.kh : s.kh * s.kw, a_channels = whole_rows ? s.kw * Cg : Cg;
     for (int64_t gp = panels.begin; gp < panels.end; ++gp) {
-      const int64_t g = gp / panels_, nb = gp % panels_;
-      const T* tile_bias = bias != nullptr ? bias + g * Kg + nb * NR : nullptr;
-      kern.gemm_ukernel_taps(a_taps, a_channels, taps, g * Cg, panel(g, nb), out + p0 * s.K + g * Kg + nb * NR, s.K,
-                             m, std::min(NR, Kg - nb * NR), GemmEpilogue<T>{false, tile_bias, relu, true});
+      const int64_t g = gp / panels_, nb = gp % panels_, k0 = first_channel(gp);
+      kern.gemm_ukernel_taps(a_taps, a_channels, taps, g * Cg, panel(g, nb), out + p0 * s.K + k0, s.K, m,
+                             std::min(NR, Kg - nb * NR),
+                             GemmEpilogue<T>{false, bias != nullptr ? bias + k0 : nullptr, relu, true});
     }
   }
 }
@@ -135,6 +133,12 @@ void PixelGemm<T>::run(const Conv2dShape& s, const NhwcTaps<T>& where, const T* 
 template <class T>
 int64_t PixelGemm<T>::first_channel(int64_t gp) const {
   return gp == s_.groups * panels_ ? s_.K : (gp / panels_) * s_.Kg() + (gp % panels_) * kernels<T>().gemm_nr;
+}
+
+template <class T>
+int64_t PixelGemm<T>::channel_splits(int64_t items, int64_t per_thread, int64_t total_work) const {
+  const int threads = parallel_threads(2, total_work);
+  return threads > 1 ? std::clamp<int64_t>(ceil_div(per_thread * threads, items), 1, all_panels().end) : 1;
 }
 
 template class PixelGemm<float>;
@@ -160,8 +164,7 @@ void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, c
     return;
   }
   const NhwcTaps<T> where(s, pad);
-  const bool row_taps = s.groups == 1 && s.dw == 1 && s.kw > 1;
-  if (row_taps && s.Cg() < kPadColumnsBelowChannels && where.interior_columns().size() < s.OW) {
+  if (takes_window_rows(s) && s.Cg() < kPadColumnsBelowChannels && where.interior_columns().size() < s.OW) {
     // A copy with its columns padded, on which every tile takes window rows.
     Conv2dShape padded = s;
     padded.W = static_cast<int64_t>(where.columns().size());
@@ -173,15 +176,14 @@ void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, c
   const PixelGemm<T> gemm(s, w);
   // Too few tiles of pixels for four items a thread (a small image): the output channels are
   // split too, split-major, so that each thread streams only its share of the weights.
-  const int threads = num_threads();
-  const int64_t tiles = ceil_div(M, MR), all = gemm.all_panels().end;
-  const int64_t splits = threads > 1 ? std::clamp<int64_t>(ceil_div(4 * threads, tiles), 1, all) : 1;
-  const int64_t MB = MR * std::clamp<int64_t>(tiles * splits / (4 * threads), 1, kBlockM), blocks = ceil_div(M, MB);
+  const int64_t tiles = ceil_div(M, MR), splits = gemm.channel_splits(tiles, 4, M * s.K * R);
+  const int64_t MB = MR * std::clamp<int64_t>(tiles * splits / (4 * num_threads()), 1, kBlockM);
+  const int64_t blocks = ceil_div(M, MB);
   parallel_for(splits * blocks, M * s.K * R, [&](int64_t task) {
     const int64_t split = task / blocks, item = task % blocks;
     const T** taps = static_cast<const T**>(workspace(gemm.taps_scratch() * sizeof(T*)));
     gemm.run(s, where, x, bias, out, relu, item * MB, std::min(M, (item + 1) * MB), taps,
-             Range{split * all / splits, (split + 1) * all / splits});
+             gemm.split_panels(split, splits));
   });
 }
 

@@ -34,7 +34,6 @@ void transpose_matrices(const T* src, int64_t count, int64_t rows, int64_t cols,
   });
 }
 
-
 // Scratch a band should fit in (its NHWC input rows and output rows), so that its transposes
 // and its GEMM pass the data through L2.
 constexpr int64_t kBandBytes = int64_t{256} << 10;
@@ -78,30 +77,39 @@ void nhwc_padded_row(const Conv2dShape& s, const T* image, int64_t row, const st
   }
 }
 
-// Cache lines to bring into L2 a share at a time: `count` runs of `lines` lines each, run r
-// starting at first + r*step (values).
+// Cache lines to bring into L2 a share at a time: `count` runs of `values` values, run r
+// starting at first + r*step. A run is fetched a line apart from its start and once more at
+// its last value, so that every address lies within it.
 template <class T>
 struct LineRuns {
+  static constexpr int64_t kLine = 64 / sizeof(T);
   const T* first = nullptr;
-  int64_t count = 0, lines = 0, step = 0;
-  int64_t total() const { return count * lines; }
+  int64_t count = 0, values = 0, step = 0;
+  int64_t per_run() const { return ceil_div(values, kLine) + 1; }
+  int64_t total() const { return count * per_run(); }
   void prefetch(int64_t begin, int64_t end) const {
-    constexpr int64_t kLine = 64 / sizeof(T);
     end = std::min(end, total());
     if (begin >= end) return;
+    const int64_t lines = per_run();
     int64_t run = begin / lines, line = begin % lines;
     for (int64_t l = begin; l < end; ++l) {
-      __builtin_prefetch(first + run * step + line * kLine, 0, 2);
+      __builtin_prefetch(first + run * step + std::min(line * kLine, values - 1), 0, 2);
       if (++line == lines) line = 0, ++run;
     }
   }
 };
 
-// The cache lines that `values` values from p touch.
+// The input rows of image n that padded rows `padded` read, in every channel plane: under
+// reflect and circular padding, padding rows map into the image's rows too, so the span
+// from the lowest to the highest.
 template <class T>
-int64_t lines_spanned(const T* p, int64_t values) {
-  const auto a = reinterpret_cast<uintptr_t>(p);
-  return values > 0 ? static_cast<int64_t>((a + values * sizeof(T) - 1) / 64 - a / 64 + 1) : 0;
+LineRuns<T> input_row_runs(const Conv2dShape& s, const T* x, const std::vector<int64_t>& rows, int64_t n,
+                           Range padded) {
+  int64_t lo = s.H, hi = -1;
+  for (int64_t py = padded.begin; py < padded.end; ++py)
+    if (rows[py] >= 0) lo = std::min(lo, rows[py]), hi = std::max(hi, rows[py]);
+  if (hi < lo) return {};
+  return {x + (n * s.C * s.H + lo) * s.W, s.C, (hi - lo + 1) * s.W, s.H * s.W};
 }
 
 }  // namespace
@@ -120,25 +128,26 @@ void conv2d_by_image_nhwc(const Conv2dShape& s, const T* x, T* out,
   }
 }
 
-// NCHW data through the NHWC GEMM, a band of output rows of one image per work item. The
-// band's padded input rows are transposed to NHWC scratch (column padding in place, so that
-// every tile of the GEMM reads whole window rows), the GEMM runs on them into more scratch,
-// and that is transposed into the band's rows of each output plane. While the GEMM runs, the
-// next band's input rows (the next item, on this thread under a static schedule) are
-// prefetched into L2, so that its transposes wait on L2 rather than on memory (measured:
-// prefetching the output lines too gained nothing). Neighbouring bands each transpose the
-// rows they share.
+// NCHW data through the NHWC GEMM, by bands of output rows of one image. A band's padded
+// input rows are transposed to NHWC scratch (column padding in place, so that every tile of
+// the GEMM reads whole window rows), the GEMM runs on them into more scratch, and that is
+// transposed into the band's rows of each output plane. While the GEMM runs, the next work
+// item's input rows are prefetched into L2 (the next item is this thread's under the static
+// schedule, but for the last of its share), so that its transposes wait on L2 rather than on
+// memory (measured: prefetching the output lines too gained nothing). Neighbouring bands
+// each transpose the rows they share.
 template <class T>
 void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                      bool relu) {
-  const int64_t P = s.OH * s.OW;
+  const int64_t P = s.OH * s.OW, work = s.N * P * s.K * s.Cg() * s.kh * s.kw;
   if (s.N * s.K * P == 0) return;
   if (s.Cg() == 0) return conv2d_im2col(s, pad, x, w, bias, out, relu);  // the bias alone
   const int64_t padded_cols = (s.OW - 1) * s.sw + (s.kw - 1) * s.dw + 1;
   const std::vector<int64_t> rows = pad_index_map((s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1, 1, -s.pt, s.H, pad.mode);
   const std::vector<int64_t> cols = pad_index_map(padded_cols, 1, -s.pl, s.W, pad.mode);
   const Range inside = valid_range(padded_cols, 1, -s.pl, s.W);
-  const int64_t rows_per_band = band_rows(s, padded_cols, sizeof(T), kernels<T>().gemm_mr), bands = ceil_div(s.OH, rows_per_band);
+  const int64_t rows_per_band = band_rows(s, padded_cols, sizeof(T), kernels<T>().gemm_mr);
+  const int64_t bands = ceil_div(s.OH, rows_per_band), items = s.N * bands;
   const auto input_rows = [&](int64_t band) {  // padded rows [begin, end) of a band
     const int64_t oy1 = std::min(s.OH, (band + 1) * rows_per_band);
     return Range{band * rows_per_band * s.sh, (oy1 - 1) * s.sh + (s.kh - 1) * s.dh + 1};
@@ -158,13 +167,10 @@ void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, co
   // Too few bands to give each thread two (small images): the output channels are split
   // too, split-major so that each thread streams only its share of the weights, each part
   // transposing the band's input rows again.
-  const int threads = num_threads();
-  const int64_t all = gemm.all_panels().end, items = s.N * bands;
-  const int64_t splits = threads > 1 ? std::clamp<int64_t>(ceil_div(2 * threads, items), 1, all) : 1;
-  parallel_for(splits * items, s.N * P * s.K * s.Cg() * s.kh * s.kw, [&](int64_t task) {
-    const int64_t split = task / items, item = task % items;
-    const Range panels{split * all / splits, (split + 1) * all / splits};
-    const int64_t n = item / bands, oy0 = (item % bands) * rows_per_band, oy1 = std::min(s.OH, oy0 + rows_per_band);
+  const int64_t splits = gemm.channel_splits(items, 2, work);
+  parallel_for(splits * items, work, [&](int64_t task) {
+    const int64_t item = task % items, n = item / bands, oy0 = (item % bands) * rows_per_band;
+    const Range panels = gemm.split_panels(task / items, splits);
     char* scratch = static_cast<char*>(workspace(scratch_bytes));
     T* band_in = reinterpret_cast<T*>(scratch);
     T* band_out = band_in + in_values;
@@ -173,30 +179,19 @@ void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, co
     for (int64_t py = in_rows.begin; py < in_rows.end; ++py)
       nhwc_padded_row(s, x + n * s.C * s.H * s.W, rows[py], cols, inside, pad.fill,
                       band_in + (py - in_rows.begin) * band.W * s.C);
-    const int64_t pixels = (oy1 - oy0) * s.OW;
-    T* o = out + n * s.K * P + oy0 * s.OW;
-    LineRuns<T> next_in;
-    if (item + 1 < items) {
-      // The next band's input rows: padding rows map (reflect, circular) into the image's
-      // rows too, so fetch the whole span from the lowest to the highest.
-      const Range next = input_rows((item + 1) % bands);
-      int64_t lo = s.H, hi = -1;
-      for (int64_t py = next.begin; py < next.end; ++py)
-        if (rows[py] >= 0) lo = std::min(lo, rows[py]), hi = std::max(hi, rows[py]);
-      if (lo <= hi) {
-        const T* first = x + ((item + 1) / bands * s.C * s.H + lo) * s.W;
-        next_in = {first, s.C, lines_spanned(first, (hi - lo + 1) * s.W), s.H * s.W};
-      }
-    }
+    const LineRuns<T> next =
+        item + 1 < items ? input_row_runs(s, x, rows, (item + 1) / bands, input_rows((item + 1) % bands))
+                         : LineRuns<T>{};
+    const int64_t pixels = (std::min(s.OH, oy0 + rows_per_band) - oy0) * s.OW;
     const int64_t share_pixels = kPrefetchTiles * kernels<T>().gemm_mr, shares = ceil_div(pixels, share_pixels);
-    const int64_t share = ceil_div(next_in.total(), shares);
+    const int64_t share = ceil_div(next.total(), shares);
     for (int64_t i = 0; i < shares; ++i) {
-      next_in.prefetch(i * share, (i + 1) * share);
+      next.prefetch(i * share, (i + 1) * share);
       gemm.run(band, where, band_in, bias, band_out, relu, i * share_pixels, std::min(pixels, (i + 1) * share_pixels),
                taps, panels);
     }
     const int64_t k0 = gemm.first_channel(panels.begin), k1 = gemm.first_channel(panels.end);
-    kernels<T>().transpose(band_out + k0, s.K, o + k0 * P, P, pixels, k1 - k0);
+    kernels<T>().transpose(band_out + k0, s.K, out + (n * s.K + k0) * P + oy0 * s.OW, P, pixels, k1 - k0);
   });
 }
 
@@ -205,8 +200,8 @@ void conv2d_nhwc_by_nchw(const Conv2dShape& s, const Padding<T>& pad, const T* x
                          bool relu) {
   if (s.K == 1) return conv2d(s, pad, ConvAlgorithm::Auto, x, w, bias, out, relu);
   const int64_t out_pixels = s.OH * s.OW, image = s.K * out_pixels;
-  // One input channel: auto never picks im2col_nhwc (nor Winograd, never automatic), the NCHW
-  // paths that take Call scratch.
+  // One input channel: auto never picks Winograd (never automatic), whose NCHW path takes Call
+  // scratch too.
   const CallScratch<T> out_nchw(s.N * image);
   conv2d(s, pad, ConvAlgorithm::Auto, x, w, bias, out_nchw.get(), relu);
   transpose_matrices(out_nchw.get(), s.N, s.K, out_pixels, out);

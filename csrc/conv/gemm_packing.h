@@ -11,16 +11,18 @@
 
 namespace fastconv {
 
-// a: M x R row-major (leading dimension R); dst holds ceil(M/MR) * R * MR values. Each block
-// is a transpose of its MR rows, the blocks in parallel (a GEMM's weights can be megabytes).
+// a: `groups` matrices of M x R, row-major one after another; group g's blocks go to dst +
+// g * ceil(M/MR) * R * MR. Each block is a transpose of its MR rows, all of them in parallel
+// (a GEMM's weights can be megabytes).
 template <class T>
-void pack_a(const T* a, int64_t M, int64_t R, int64_t MR, T* dst) {
+void pack_a(const T* a, int64_t groups, int64_t M, int64_t R, int64_t MR, T* dst) {
   const Kernels<T>& kern = kernels<T>();
-  parallel_for(ceil_div(M, MR), M * R, [&](int64_t mb) {
-    T* block = dst + mb * R * MR;
-    const int64_t rows = std::min(MR, M - mb * MR);
+  const int64_t blocks = ceil_div(M, MR);
+  parallel_for(groups * blocks, groups * M * R, [&](int64_t item) {
+    const int64_t g = item / blocks, mb = item % blocks, rows = std::min(MR, M - mb * MR);
+    T* block = dst + item * R * MR;
     if (rows < MR) std::fill(block, block + R * MR, T(0));
-    kern.transpose(a + mb * MR * R, R, block, MR, rows, R);
+    kern.transpose(a + (g * M + mb * MR) * R, R, block, MR, rows, R);
   });
 }
 

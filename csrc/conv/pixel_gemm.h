@@ -8,11 +8,17 @@
 #include <cstdint>
 
 #include "common/aligned.h"
+#include "common/parallel.h"
 #include "common/ranges.h"
 #include "conv/conv2d.h"
 #include "conv/nhwc_taps.h"
 
 namespace fastconv {
+
+// Whether a tile whose windows lie on input columns takes each window row as one run of
+// kw*C values (kh taps of kw*C channels: the same B rows in the same order, so the same sums):
+// with one group and unit horizontal dilation.
+inline bool takes_window_rows(const Conv2dShape& s) { return s.groups == 1 && s.dw == 1 && s.kw > 1; }
 
 template <class T>
 class PixelGemm {
@@ -28,6 +34,15 @@ class PixelGemm {
   // and the first output channel of micro-panel gp (K for the end of the range).
   Range all_panels() const { return {0, s_.groups * panels_}; }
   int64_t first_channel(int64_t gp) const;
+
+  // Parts to split the micro-panels into so that `items` work items (of total_work
+  // multiply-adds in all) make at least `per_thread` a thread: 1 when parallel_for would run
+  // them on one thread.
+  int64_t channel_splits(int64_t items, int64_t per_thread, int64_t total_work) const;
+  // Part `part` of `parts` of the micro-panels.
+  Range split_panels(int64_t part, int64_t parts) const {
+    return {part * all_panels().end / parts, (part + 1) * all_panels().end / parts};
+  }
 
   // Output pixels [p_begin, p_end) of the flattened (N*OH*OW) output of shape s, whose
   // taps `where` finds in x, into out (pixel p's K channels at out + p*K), bias and relu
