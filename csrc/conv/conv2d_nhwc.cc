@@ -34,24 +34,25 @@ void pad_columns_nhwc(const Conv2dShape& s, const Padding<T>& pad, const std::ve
 
 // Weights (K, Cg, kh, kw) as GEMM B per group, B[r][k] = w[g*Kg + k][c][t] with r = t*Cg + c,
 // in micro-panels of NR output channels, each R deep: group g's panel nb is at
-// (g * panels + nb) * R * NR. Per panel (in parallel), each filter is reordered tap-major
-// into a row of scratch (NR x R), then the rows are transposed into the panel.
+// (g * panels + nb) * R * NR. Per panel (in parallel), its filters' rows of (c, t) are
+// transposed into scratch rows of NR in (c, t) order, which are then copied in (t, c) order.
 template <class T>
 void pack_b_weights(const Conv2dShape& s, const T* w, int64_t NR, T* dst) {
   const int64_t Kg = s.Kg(), Cg = s.Cg(), taps = s.kh * s.kw, R = taps * Cg, panels = ceil_div(Kg, NR);
   const Kernels<T>& kern = kernels<T>();
   parallel_for(s.groups * panels, s.groups * panels * NR * R, [&](int64_t item) {
-    const int64_t g = item / panels, nb = item % panels;
-    T* rows = workspace_as<T>(NR * R);
-    for (int64_t j = 0; j < NR; ++j) {
-      const int64_t k = nb * NR + j;
-      T* row = rows + j * R;
-      if (k < Kg)
-        kern.transpose(w + (g * Kg + k) * R, taps, row, Cg, Cg, taps);  // (Cg x taps) to (taps x Cg)
-      else
-        std::fill(row, row + R, T(0));
-    }
-    kern.transpose(rows, R, dst + item * R * NR, NR, NR, R);
+    const int64_t g = item / panels, nb = item % panels, filters = std::min(NR, Kg - nb * NR);
+    T* panel = dst + item * R * NR;
+    T* by_channel = taps == 1 ? panel : workspace_as<T>(R * NR);
+    if (filters < NR) std::fill(by_channel, by_channel + R * NR, T(0));
+    kern.transpose(w + (g * Kg + nb * NR) * R, R, by_channel, NR, filters, R);
+    if (taps > 1)  // read in order, written to `taps` streams
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t t = 0; t < taps; ++t) {
+          const T* from = by_channel + (c * taps + t) * NR;
+          T* to = panel + (t * Cg + c) * NR;
+          for (int64_t j = 0; j < NR; ++j) to[j] = from[j];  // NR values: a loop, not a call
+        }
   });
 }
 
