@@ -8,7 +8,6 @@
 #include <cstdint>
 
 #include "common/aligned.h"
-#include "common/parallel.h"
 #include "common/ranges.h"
 #include "conv/conv2d.h"
 #include "conv/nhwc_taps.h"
