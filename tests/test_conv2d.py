@@ -162,6 +162,24 @@ def test_nchw_runs_through_nhwc_bands(wshape, kw, padding_mode, threads, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("xshape, wshape", [((1, 4, 7, 7), (96, 4, 3, 3)), ((1, 3, 5, 13), (70, 3, 3, 3))],
+                         ids=["7x7", "5x13"])
+def test_im2col_splits_small_images_into_parts_of_whole_micro_panels(xshape, wshape, dtype):
+    """The in-place NCHW GEMM on two threads cuts a small image into parts of enough rows for a
+    micro-panel: the same answer as the reference, and bit for bit as on one thread."""
+    x, w, b = make(xshape, wshape, dtype, bias=True)
+    before = fastconv.get_num_threads()
+    try:
+        fastconv.set_num_threads(1)
+        one = fastconv.conv2d(x, w, b, padding=1, algorithm="im2col")
+        fastconv.set_num_threads(2)
+        two = check(x, w, b, padding=1, algorithm="im2col")
+    finally:
+        fastconv.set_num_threads(before)
+    np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("xshape, wshape, kw", [
     ((1, 16, 7, 7), (100, 16, 3, 3), dict(padding=1, bias=True)),

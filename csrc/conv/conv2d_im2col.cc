@@ -303,8 +303,10 @@ void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
     return;
   }
   // Large images: one at a time (its copy is still in cache when the GEMM reads it), in parts
-  // of at most about kBlockN pixels, at least four parts a thread.
-  const int64_t rows = std::max<int64_t>(1, std::min(kBlockN / s.OW, s.OH / min_tasks_per_image()));
+  // of at most about kBlockN pixels, at least four parts a thread, but of rows enough for a
+  // micro-panel (a one-row part of a 7-pixel-wide image would leave 25 of its 32 columns idle).
+  const int64_t rows = std::max({int64_t{1}, std::min(kBlockN / s.OW, s.OH / min_tasks_per_image()),
+                                 std::min(ceil_div(NR, s.OW), s.OH)});
   const int64_t parts = grid_is_output
                             ? std::min(ceil_div(P, NR), std::max(ceil_div(P, kBlockN), min_tasks_per_image()))
                             : ceil_div(s.OH, rows);
