@@ -1,5 +1,7 @@
 """Shared test helpers: the backend fixture, random data and the tolerance rule."""
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,17 @@ def backend(request):
     fastconv.set_backend(request.param)
     yield request.param
     fastconv.set_backend(previous)
+
+
+@contextlib.contextmanager
+def num_threads(n):
+    """fastconv on n threads inside the block, the previous count restored after it."""
+    before = fastconv.get_num_threads()
+    fastconv.set_num_threads(n)
+    try:
+        yield
+    finally:
+        fastconv.set_num_threads(before)
 
 
 def random(shape, dtype=np.float64, seed=0, low=-1.0, high=1.0):

@@ -9,7 +9,7 @@ import pytest
 
 import fastconv
 from conftest import CONV_ALGORITHMS as ALGORITHMS
-from conftest import DTYPES, assert_close, random
+from conftest import DTYPES, assert_close, num_threads, random
 from conftest import conv_check as check
 from conftest import conv_inputs as make
 from fastconv import reference as ref
@@ -122,14 +122,10 @@ def test_one_column_windows_write_the_output_rows_directly(wshape, kw, padding_m
     columns the output rows themselves, which it then writes in place: several row blocks
     (ragged last block, last micro-panel short), split over threads, zero, reflected and
     circular padding."""
-    before = fastconv.get_num_threads()
-    fastconv.set_num_threads(threads)
-    try:
-        options = {k: v for k, v in kw.items() if k != "bias"}
-        x, w, b = make((2, 4, 61, 27), wshape, dtype, bias=kw.get("bias", False))
+    options = {k: v for k, v in kw.items() if k != "bias"}
+    x, w, b = make((2, 4, 61, 27), wshape, dtype, bias=kw.get("bias", False))
+    with num_threads(threads):
         check(x, w, b, padding_mode=padding_mode, algorithm="im2col", **options)
-    finally:
-        fastconv.set_num_threads(before)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -147,18 +143,14 @@ def test_nchw_runs_through_nhwc_bands(wshape, kw, padding_mode, threads, dtype):
     every padding mode in the top and bottom bands, padding wider than half the window. Equal
     bit for bit to the NHWC layout's GEMM (the same sums in the same order), and to the
     reference within rounding."""
-    before = fastconv.get_num_threads()
-    fastconv.set_num_threads(threads)
-    try:
-        options = {k: v for k, v in kw.items() if k != "bias"}
-        groups = options.get("groups", 1)
-        x, w, b = make((2, wshape[1] * groups, 46, 64), wshape, dtype, bias=kw.get("bias", False))
+    options = {k: v for k, v in kw.items() if k != "bias"}
+    groups = options.get("groups", 1)
+    x, w, b = make((2, wshape[1] * groups, 46, 64), wshape, dtype, bias=kw.get("bias", False))
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    with num_threads(threads):
         got = check(x, w, b, padding_mode=padding_mode, algorithm="im2col_nhwc", **options)
-        x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         nhwc = fastconv.conv2d(x_nhwc, w, b, padding_mode=padding_mode, layout="NHWC", algorithm="im2col", **options)
-        np.testing.assert_array_equal(got, nhwc.transpose(0, 3, 1, 2))
-    finally:
-        fastconv.set_num_threads(before)
+    np.testing.assert_array_equal(got, nhwc.transpose(0, 3, 1, 2))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -168,14 +160,10 @@ def test_im2col_splits_small_images_into_parts_of_whole_micro_panels(xshape, wsh
     """The in-place NCHW GEMM on two threads cuts a small image into parts of enough rows for a
     micro-panel: the same answer as the reference, and bit for bit as on one thread."""
     x, w, b = make(xshape, wshape, dtype, bias=True)
-    before = fastconv.get_num_threads()
-    try:
-        fastconv.set_num_threads(1)
+    with num_threads(1):
         one = fastconv.conv2d(x, w, b, padding=1, algorithm="im2col")
-        fastconv.set_num_threads(2)
+    with num_threads(2):
         two = check(x, w, b, padding=1, algorithm="im2col")
-    finally:
-        fastconv.set_num_threads(before)
     np.testing.assert_array_equal(one, two)
 
 
@@ -198,14 +186,10 @@ def test_small_images_split_output_channels_over_threads(xshape, wshape, kw, lay
     if layout == "NHWC":
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     algorithm = "im2col" if layout == "NHWC" else "im2col_nhwc"
-    before = fastconv.get_num_threads()
-    try:
-        fastconv.set_num_threads(1)
+    with num_threads(1):
         one = fastconv.conv2d(x, w, b, algorithm=algorithm, layout=layout, **options)
-        fastconv.set_num_threads(2)
+    with num_threads(2):
         two = fastconv.conv2d(x, w, b, algorithm=algorithm, layout=layout, **options)
-    finally:
-        fastconv.set_num_threads(before)
     np.testing.assert_array_equal(one, two)
     nchw = two if layout == "NCHW" else two.transpose(0, 3, 1, 2)
     x_nchw = x if layout == "NCHW" else x.transpose(0, 3, 1, 2)
@@ -225,18 +209,14 @@ def test_micro_panels_follow_the_input_alignment(plane, dtype):
     every offset and thread count (a column's reduction does not depend on its panel)."""
     x, w, b = make((2, 20) + plane, (17, 20, 1, 1), dtype, bias=True)
     line = 64 // x.itemsize
-    before = fastconv.get_num_threads()
     outputs = []
-    try:
-        for threads in (1, 2):
-            fastconv.set_num_threads(threads)
+    for threads in (1, 2):
+        with num_threads(threads):
             for offset in range(line):
                 buffer = np.empty(x.size + line, dtype)
                 shifted = buffer[offset:offset + x.size].reshape(x.shape)
                 shifted[...] = x
                 outputs.append(check(shifted, w, b, activation="relu", algorithm="im2col"))
-    finally:
-        fastconv.set_num_threads(before)
     for out in outputs[1:]:
         np.testing.assert_array_equal(out, outputs[0])
 

@@ -69,12 +69,12 @@ void nhwc_padded_row(const Conv2dShape& s, const T* image, int64_t row, const st
   const T* src = image + row * s.W;
   if (inside.size() > 0)
     kernels<T>().transpose(src + cols[inside.begin], plane, dst + inside.begin * s.C, s.C, s.C, inside.size());
-  for (int64_t j = 0; j < padded; ++j) {
-    if (j == inside.begin) j = std::max(inside.end, inside.begin);
-    if (j == padded) break;
-    T* d = dst + j * s.C;
-    for (int64_t c = 0; c < s.C; ++c) d[c] = cols[j] < 0 ? fill : src[c * plane + cols[j]];
-  }
+  const auto gather = [&](int64_t j0, int64_t j1) {  // padded columns outside `inside`
+    for (int64_t j = j0; j < j1; ++j)
+      for (int64_t c = 0; c < s.C; ++c) dst[j * s.C + c] = cols[j] < 0 ? fill : src[c * plane + cols[j]];
+  };
+  gather(0, inside.begin);
+  gather(std::max(inside.end, inside.begin), padded);
 }
 
 // Cache lines to bring into L2 a share at a time: `count` runs of `values` values, run r
