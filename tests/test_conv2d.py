@@ -222,6 +222,28 @@ def test_micro_panels_follow_the_input_alignment(plane, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("xshape, wshape, kw", [
+    ((2, 40, 16, 16), (30, 40, 1, 1), {}),                # planes 1 KB (f32) apart: rows crowd L1 sets
+    ((1, 300, 16, 16), (17, 300, 1, 1), {}),              # two k blocks, each packed
+    ((1, 8, 32, 32), (23, 8, 3, 3), {}),                  # 3x3 unpadded: grid with dropped columns
+    ((1, 12, 30, 30), (29, 12, 3, 3), dict(padding=1)),   # padded copy, planes 4 KB (f32) apart
+    ((1, 30, 9, 13), (120, 30, 1, 1), {}),                # many tiles, rows spread over the sets
+    ((1, 20, 5, 7), (130, 20, 3, 3), dict(padding=(0, 1))),  # many tiles, short last micro-panels
+], ids=["1x1-crowded", "1x1-two-blocks", "3x3-grid", "3x3-padded-copy", "1x1-many-tiles", "3x3-many-tiles"])
+def test_first_tile_packs_b_for_the_others(xshape, wshape, kw, dtype):
+    """When B's in-place rows would evict each other from L1 between the tiles of a
+    micro-panel, or there are many tiles, the first tile packs B as it reads it and the
+    others read the copy: the output is the reference's, on 1 and 2 threads, and bitwise the
+    same for both (a column's reduction does not depend on where B was read)."""
+    x, w, b = make(xshape, wshape, dtype, bias=True)
+    outputs = []
+    for threads in (1, 2):
+        with num_threads(threads):
+            outputs.append(check(x, w, b, activation="relu", algorithm="im2col", **kw))
+    np.testing.assert_array_equal(outputs[1], outputs[0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("window, kw", [((1, 1), {}), ((3, 3), dict(padding=1)), ((3, 3), {})],
                          ids=["1x1", "3x3-padded", "3x3-unpadded"])
 @pytest.mark.parametrize("filters", range(1, 31))

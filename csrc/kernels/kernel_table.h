@@ -20,10 +20,11 @@ struct Kernels {
   void (*gemm_ukernel[kMaxGemmRows + 1])(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
                                           int64_t n, const GemmEpilogue<T>& ep);
   // The same with B read in place: row k is base[offsets[k] .. offsets[k] + nr), all nr
-  // values readable (columns past n are computed and discarded).
+  // values readable (columns past n are computed and discarded). If copy is not null, B is
+  // also written there packed, as gemm_ukernel reads it.
   void (*gemm_ukernel_offsets[kMaxGemmRows + 1])(int64_t kc, const T* a, const T* base, const int64_t* offsets,
                                                   T* c, int64_t ldc, int64_t m, int64_t n,
-                                                  const GemmEpilogue<T>& ep);
+                                                  const GemmEpilogue<T>& ep, T* copy);
   // The same with A read in place through window taps (NHWC convolution): row i of A is, for
   // t < ntaps and k < Cg, taps[i*ntaps + t][c0 + k], and B (ntaps*Cg x nr) is packed whole.
   // Every one of the mr rows' taps must be readable (rows past m are computed and discarded).

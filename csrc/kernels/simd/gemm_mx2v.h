@@ -57,16 +57,22 @@ inline void add_outer_product(typename Vec<T>::V (&acc)[MR][2], AOf a_of, const 
 }
 
 // B rows that need it (Rows::prefetch) are fetched two micro-panels ahead: callers walk
-// micro-panels left to right.
-template <class T, int MR, class Rows>
-void gemm_mx2v(int64_t kc, const T* a, Rows b, T* c, int64_t ldc, int64_t m, int64_t n, const GemmEpilogue<T>& ep) {
+// micro-panels left to right. With kCopy, each B row is also stored, packed, at copy + k*NR.
+template <class T, int MR, class Rows, bool kCopy = false>
+void gemm_mx2v(int64_t kc, const T* a, Rows b, T* c, int64_t ldc, int64_t m, int64_t n, const GemmEpilogue<T>& ep,
+               T* copy = nullptr) {
   using X = Vec<T>;
   constexpr int64_t ahead = 4 * X::kLanes;
   typename X::V acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = X::zero();
   for (int64_t k = 0; k < kc; ++k) {
     b.prefetch(k, ahead);
-    add_outer_product<T, MR>(acc, [&](int i) { return a[k * MR + i]; }, b.row(k));
+    const T* bk = b.row(k);
+    if constexpr (kCopy) {
+      X::store(copy + k * 2 * X::kLanes, X::load(bk));
+      X::store(copy + k * 2 * X::kLanes + X::kLanes, X::load(bk + X::kLanes));
+    }
+    add_outer_product<T, MR>(acc, [&](int i) { return a[k * MR + i]; }, bk);
   }
   store_accumulators<T, MR>(acc, c, ldc, m, n, ep);
 }
@@ -97,8 +103,11 @@ void gemm_packed(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t 
 
 template <class T, int MR>
 void gemm_offsets(int64_t kc, const T* a, const T* base, const int64_t* offsets, T* c, int64_t ldc, int64_t m,
-                  int64_t n, const GemmEpilogue<T>& ep) {
-  gemm_mx2v<T, MR>(kc, a, OffsetRows<T>{base, offsets}, c, ldc, m, n, ep);
+                  int64_t n, const GemmEpilogue<T>& ep, T* copy) {
+  if (copy != nullptr)
+    gemm_mx2v<T, MR, OffsetRows<T>, true>(kc, a, OffsetRows<T>{base, offsets}, c, ldc, m, n, ep, copy);
+  else
+    gemm_mx2v<T, MR>(kc, a, OffsetRows<T>{base, offsets}, c, ldc, m, n, ep);
 }
 
 }  // namespace fastconv::FASTCONV_ISA
