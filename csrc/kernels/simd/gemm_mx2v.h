@@ -43,17 +43,23 @@ void store_accumulators(typename Vec<T>::V (&acc)[MR][2], T* c, int64_t ldc, int
   store_tile(&tile[0][0], NR, c, ldc, m, n, ep);
 }
 
-// One reduction step of the tile: acc[i] += a_of(i) * (B row bk, 2 vectors) for every row i.
+// One reduction step of the tile: acc[i] += a_of(i) * (b0, b1) for every row i.
 template <class T, int MR, class AOf>
-inline void add_outer_product(typename Vec<T>::V (&acc)[MR][2], AOf a_of, const T* bk) {
+inline void add_outer_product(typename Vec<T>::V (&acc)[MR][2], AOf a_of, typename Vec<T>::V b0,
+                              typename Vec<T>::V b1) {
   using X = Vec<T>;
-  const typename X::V b0 = X::load(bk), b1 = X::load(bk + X::kLanes);
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i) {
     const typename X::V ai = X::set1(a_of(i));
     acc[i][0] = X::fma(ai, b0, acc[i][0]);
     acc[i][1] = X::fma(ai, b1, acc[i][1]);
   }
+}
+
+// The same with (b0, b1) the B row at bk.
+template <class T, int MR, class AOf>
+inline void add_outer_product(typename Vec<T>::V (&acc)[MR][2], AOf a_of, const T* bk) {
+  add_outer_product<T, MR>(acc, a_of, Vec<T>::load(bk), Vec<T>::load(bk + Vec<T>::kLanes));
 }
 
 // B rows that need it (Rows::prefetch) are fetched two micro-panels ahead: callers walk
@@ -68,11 +74,12 @@ void gemm_mx2v(int64_t kc, const T* a, Rows b, T* c, int64_t ldc, int64_t m, int
   for (int64_t k = 0; k < kc; ++k) {
     b.prefetch(k, ahead);
     const T* bk = b.row(k);
+    const typename X::V b0 = X::load(bk), b1 = X::load(bk + X::kLanes);
     if constexpr (kCopy) {
-      X::store(copy + k * 2 * X::kLanes, X::load(bk));
-      X::store(copy + k * 2 * X::kLanes + X::kLanes, X::load(bk + X::kLanes));
+      X::store(copy + k * 2 * X::kLanes, b0);
+      X::store(copy + k * 2 * X::kLanes + X::kLanes, b1);
     }
-    add_outer_product<T, MR>(acc, [&](int i) { return a[k * MR + i]; }, bk);
+    add_outer_product<T, MR>(acc, [&](int i) { return a[k * MR + i]; }, b0, b1);
   }
   store_accumulators<T, MR>(acc, c, ldc, m, n, ep);
 }
