@@ -226,10 +226,13 @@ def test_micro_panels_follow_the_input_alignment(plane, dtype):
     ((2, 40, 16, 16), (30, 40, 1, 1), {}),                # planes 1 KB (f32) apart: rows crowd L1 sets
     ((1, 300, 16, 16), (17, 300, 1, 1), {}),              # two k blocks, each packed
     ((1, 8, 32, 32), (23, 8, 3, 3), {}),                  # 3x3 unpadded: grid with dropped columns
-    ((1, 12, 30, 30), (29, 12, 3, 3), dict(padding=1)),   # padded copy, planes 4 KB (f32) apart
+    ((2, 12, 30, 30), (29, 12, 3, 3), dict(padding=1)),   # padded copy, planes 4 KB (f32) apart
     ((1, 30, 9, 13), (120, 30, 1, 1), {}),                # many tiles, rows spread over the sets
     ((1, 20, 5, 7), (130, 20, 3, 3), dict(padding=(0, 1))),  # many tiles, short last micro-panels
-], ids=["1x1-crowded", "1x1-two-blocks", "3x3-grid", "3x3-padded-copy", "1x1-many-tiles", "3x3-many-tiles"])
+    ((1, 16, 32, 64), (100, 16, 3, 3), dict(stride=2)),   # micro-panels along each output row
+    ((2, 80, 16, 16), (120, 40, 1, 1), dict(groups=2)),   # groups, small images one per thread
+], ids=["1x1-crowded", "1x1-two-blocks", "3x3-grid", "3x3-padded-copy", "1x1-many-tiles", "3x3-many-tiles",
+        "3x3-stride-2-rows", "1x1-groups"])
 def test_first_tile_packs_b_for_the_others(xshape, wshape, kw, dtype):
     """When B's in-place rows would evict each other from L1 between the tiles of a
     micro-panel, or there are many tiles, the first tile packs B as it reads it and the

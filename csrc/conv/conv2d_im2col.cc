@@ -83,11 +83,12 @@ struct InPlaceLayout {
   std::vector<int64_t> offsets;
 };
 
-// Whether some k block of a micro-panel's B rows, read in place, puts more lines in one L1
-// set than half its ways, so that the rows evict each other between the tiles of the
-// panel. A 4 KB way (64 sets of 64-byte lines; 8 to 12 ways) is assumed, as on every x86
-// core since Nehalem: rows a plane apart whose stride is a multiple of 256 bytes or more
-// fall into a few sets.
+// Whether some k block of a micro-panel's B rows, read in place, puts more than 6 distinct
+// lines into one L1 set (half of a 12-way L1, three quarters of an 8-way one), so that the
+// rows evict each other between the tiles of the panel. A 4 KB way (64 sets of 64-byte
+// lines) is assumed, as on every x86 core since Nehalem: rows a plane apart fall into few
+// sets when the plane is a multiple of 256 bytes (56x56 floats: 16 lines in each of 32
+// sets). Offsets are never negative (phase_split_layout).
 template <class T>
 bool rows_crowd_l1(const std::vector<int64_t>& offsets, int64_t KC, int64_t NR) {
   constexpr int64_t kSets = 64, kLine = 64 / sizeof(T), kMostLinesPerSet = 6;
@@ -154,14 +155,14 @@ int64_t rows_scratch(const Conv2dShape& s, int64_t row_step, int64_t rows, int64
 // The GEMM of one micro-panel of group g: all Kg filters times up to NR columns of B, read
 // in place through `lay`, or packed from x into `pack` (KC x NR values) when the reads would
 // pass x_end (the last rows of an unpadded input; x then must be the input itself). With
-// pack_in_place, the first tile of an in-place micro-panel packs B there for the others.
+// first_tile_packs_b, the first tile of an in-place micro-panel copies B there for the others.
 template <class T>
 struct PanelGemm {
   const Conv2dShape& s;
   const InPlaceLayout& lay;
   const T *x, *x_end, *a_g, *bias_g;  // a_g: packed in tiles of MR rows
   int64_t MR, g;
-  bool relu, pack_in_place;
+  bool relu, first_tile_packs_b;
   T* pack;
 
   // Column j < ncols of the micro-panel whose B starts at `base` is output (oy_of(j), ox_of(j)).
@@ -174,7 +175,7 @@ struct PanelGemm {
       const int64_t kc = std::min(KC, R - k0);
       if (in_place) {
         gemm_block_in_place(kern, MR, Kg, ncols, R, k0, kc, a_g, base, lay.offsets.data(), c, ldc, bias_g, relu,
-                            pack_in_place ? pack : nullptr);
+                            first_tile_packs_b ? pack : nullptr);
         continue;
       }
       int64_t y_base[64], x_base[64];
@@ -300,11 +301,11 @@ void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
   // Packing B by the first tile pays when the in-place rows crowd L1, or when there are
   // enough tiles that reading B in place (an offset load and two prefetches a row) costs the
   // later ones more than the copy (measured: 1.05-1.07x from 8 tiles up).
-  const bool pack_in_place = ceil_div(Kg, MR) >= 8 || rows_crowd_l1<T>(lay.offsets, KC, NR);
+  const bool first_tile_packs_b = ceil_div(Kg, MR) >= 8 || rows_crowd_l1<T>(lay.offsets, KC, NR);
   auto gemm_part = [&](const T* xs, const T* xs_end, int64_t n, int64_t g, int64_t part, int64_t parts,
                        int64_t rows, T* scratch) {
     const PanelGemm<T> panel{one, lay, xs, xs_end, a_packed.get() + g * a_block,
-                             bias != nullptr ? bias + g * Kg : nullptr, MR, g, relu, pack_in_place, scratch};
+                             bias != nullptr ? bias + g * Kg : nullptr, MR, g, relu, first_tile_packs_b, scratch};
     const T* xg = xs + g * s.Cg() * lay.channel;
     T* c_g = out + n * image_out + g * Kg * P;
     if (grid_is_output) {
@@ -322,11 +323,13 @@ void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
     const int64_t rows = std::max<int64_t>(1, std::min(kBlockN / s.OW, s.OH));
     const int64_t parts = grid_is_output ? 1 : ceil_div(s.OH, rows);
     parallel_for(s.N, s.N * s.K * R * P, [&](int64_t n) {
-      T* buffer = workspace_as<T>(copy_size + rows_scratch(s, lay.row_step, rows, KC, NR));
+      // The scratch after the copy starts on a cache line, like the workspace itself.
+      const int64_t scratch_at = ceil_div(copy_size, int64_t{64 / sizeof(T)}) * int64_t{64 / sizeof(T)};
+      T* buffer = workspace_as<T>(scratch_at + rows_scratch(s, lay.row_step, rows, KC, NR));
       const auto [xs, xs_end] = source(n, buffer);
       for (int64_t g = 0; g < s.groups; ++g)
         for (int64_t part = 0; part < parts; ++part)
-          gemm_part(xs, xs_end, n, g, part, parts, rows, buffer + copy_size);
+          gemm_part(xs, xs_end, n, g, part, parts, rows, buffer + scratch_at);
     });
     return;
   }

@@ -65,22 +65,23 @@ void gemm_block(const Kernels<T>& kern, int64_t MR, int64_t M, int64_t ncols, in
   }
 }
 
-// The same for one micro-panel of B read in place: row k at base + offsets[k0 + k]. If pack
-// is not null, the first tile also packs B there (kc x NR) and the other tiles read it.
+// The same for one micro-panel of B read in place: row k at base + offsets[k0 + k]. If copy
+// is not null and there are several tiles, the first tile also copies B there, packed (kc x
+// NR values), and the other tiles read the copy.
 template <class T>
 void gemm_block_in_place(const Kernels<T>& kern, int64_t MR, int64_t M, int64_t ncols, int64_t R, int64_t k0,
                          int64_t kc, const T* a_packed, const T* base, const int64_t* offsets, T* c, int64_t ldc,
-                         const T* bias, bool relu, T* pack) {
+                         const T* bias, bool relu, T* copy) {
   const int64_t tiles = ceil_div(M, MR);
   for (int64_t mb = 0; mb < tiles; ++mb) {
     const T* a = a_packed + mb * R * MR + k0 * MR;
     const int64_t m = std::min(MR, M - mb * MR);
     const GemmEpilogue<T> ep = block_epilogue(k0, kc, R, bias, mb * MR, 0, relu);
-    if (pack != nullptr && mb > 0)
-      kern.gemm_ukernel[MR](kc, a, pack, c + mb * MR * ldc, ldc, m, ncols, ep);
+    if (copy != nullptr && mb > 0)
+      kern.gemm_ukernel[MR](kc, a, copy, c + mb * MR * ldc, ldc, m, ncols, ep);
     else
       kern.gemm_ukernel_offsets[MR](kc, a, base, offsets + k0, c + mb * MR * ldc, ldc, m, ncols, ep,
-                                    tiles > 1 ? pack : nullptr);
+                                    tiles > 1 ? copy : nullptr);
   }
 }
 

@@ -21,7 +21,7 @@ struct Kernels {
                                           int64_t n, const GemmEpilogue<T>& ep);
   // The same with B read in place: row k is base[offsets[k] .. offsets[k] + nr), all nr
   // values readable (columns past n are computed and discarded). If copy is not null, B is
-  // also written there packed, as gemm_ukernel reads it.
+  // also written there packed, as gemm_ukernel reads it (kc x nr values).
   void (*gemm_ukernel_offsets[kMaxGemmRows + 1])(int64_t kc, const T* a, const T* base, const int64_t* offsets,
                                                   T* c, int64_t ldc, int64_t m, int64_t n,
                                                   const GemmEpilogue<T>& ep, T* copy);
