@@ -66,9 +66,11 @@ def test_depthwise_channel_and_row_tails(channels, width, stride, padding, dtype
           activation="relu")
 
 
-# (kh, kw), stride, dilation: each window the depthwise kernel specialises (widths 3, 5, 7
-# at stride 1, 3 and 5 at stride 2), then windows it runs with run-time geometry.
-DEPTHWISE_WINDOWS = [((3, 3), 1, 1), ((3, 3), 2, 1), ((5, 5), 1, 1), ((4, 5), 2, 1), ((1, 7), 1, 1),
+# (kh, kw), stride, dilation: each window width the depthwise kernel specialises (3, 5, 7 at
+# stride 1, 3 and 5 at stride 2), square (its rows unrolled too) and not, then windows it
+# runs with run-time geometry.
+DEPTHWISE_WINDOWS = [((3, 3), 1, 1), ((3, 3), 2, 1), ((5, 5), 1, 1), ((5, 5), 2, 1), ((7, 7), 1, 1),
+                     ((2, 3), 1, 1), ((4, 3), 2, 1), ((3, 5), 1, 1), ((4, 5), 2, 1), ((1, 7), 1, 1),
                      ((2, 2), 1, 1), ((3, 4), 3, 1), ((3, 3), 1, 2), ((1, 1), 1, 1)]
 
 

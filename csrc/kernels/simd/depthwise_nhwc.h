@@ -9,10 +9,10 @@
 namespace fastconv::FASTCONV_ISA {
 
 // The window's width, stride and dilation along the row: compile-time (unit dilation) when
-// KW > 0, else the run's.
-template <int KW, int SW>
+// KW > 0, else the run's; its height too when KH > 0 (the tile then unrolls the window rows).
+template <int KW, int SW, int KH = 0>
 struct RowWindow {
-  static constexpr int kWidth = KW, kStride = SW;
+  static constexpr int kWidth = KW, kStride = SW, kHeight = KH;
   const DepthwiseRun& r;
   int64_t kw() const {
     if constexpr (KW > 0) return KW;
@@ -46,7 +46,10 @@ template <class T, int P, int V, bool Partial, class Win>
   R acc[P][V];
   for (int p = 0; p < P; ++p)
     for (int v = 0; v < V; ++v) acc[p][v] = X::zero();
-  for (int64_t ky = 0; ky < win.r.kh; ++ky) {
+  constexpr int KH = Win::kHeight;
+  const int64_t kh = KH > 0 ? KH : win.r.kh;
+#pragma GCC unroll 8
+  for (int64_t ky = 0; ky < kh; ++ky) {
     const T* row = rows[ky] + j0 * sw * C + c;
     const T* w_row = w + ky * kw * C + c;
     constexpr int KW = Win::kWidth, SW = Win::kStride, columns = (P - 1) * SW + KW;
@@ -117,12 +120,14 @@ void depthwise_nhwc_simd(T* out, const T* const* rows, const DepthwiseRun& r, in
   // columns they read fit in the registers too for every window specialised below.
   constexpr int P = 8;
   const auto run = [&](auto win) { depthwise_nhwc_from<T, P>(out, rows, win, 0, count, w, bias, relu); };
+  // Square windows (kh == kw) unroll their window rows too.
+  const auto run_window = [&](auto square, auto any) { return r.kh == r.kw ? run(square) : run(any); };
   if (r.dw == 1) {
-    if (r.kw == 3 && r.sw == 1) return run(RowWindow<3, 1>{r});
-    if (r.kw == 3 && r.sw == 2) return run(RowWindow<3, 2>{r});
-    if (r.kw == 5 && r.sw == 1) return run(RowWindow<5, 1>{r});
-    if (r.kw == 5 && r.sw == 2) return run(RowWindow<5, 2>{r});
-    if (r.kw == 7 && r.sw == 1) return run(RowWindow<7, 1>{r});
+    if (r.kw == 3 && r.sw == 1) return run_window(RowWindow<3, 1, 3>{r}, RowWindow<3, 1>{r});
+    if (r.kw == 3 && r.sw == 2) return run_window(RowWindow<3, 2, 3>{r}, RowWindow<3, 2>{r});
+    if (r.kw == 5 && r.sw == 1) return run_window(RowWindow<5, 1, 5>{r}, RowWindow<5, 1>{r});
+    if (r.kw == 5 && r.sw == 2) return run_window(RowWindow<5, 2, 5>{r}, RowWindow<5, 2>{r});
+    if (r.kw == 7 && r.sw == 1) return run_window(RowWindow<7, 1, 7>{r}, RowWindow<7, 1>{r});
   }
   run(RowWindow<0, 0>{r});
 }
