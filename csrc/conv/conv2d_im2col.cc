@@ -324,7 +324,7 @@ void conv2d_im2col(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
     const int64_t parts = grid_is_output ? 1 : ceil_div(s.OH, rows);
     parallel_for(s.N, s.N * s.K * R * P, [&](int64_t n) {
       // The scratch after the copy starts on a cache line, like the workspace itself.
-      const int64_t scratch_at = ceil_div(copy_size, int64_t{64 / sizeof(T)}) * int64_t{64 / sizeof(T)};
+      const int64_t scratch_at = round_up(copy_size, 64 / sizeof(T));
       T* buffer = workspace_as<T>(scratch_at + rows_scratch(s, lay.row_step, rows, KC, NR));
       const auto [xs, xs_end] = source(n, buffer);
       for (int64_t g = 0; g < s.groups; ++g)

@@ -162,7 +162,7 @@ void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, co
   const PixelGemm<T> gemm(s, w);
   // Scratch: the band's input rows, its output rows, then (pointer-aligned) the GEMM's taps.
   const int64_t in_values = band.H * band.W * s.C, out_values = rows_per_band * s.OW * s.K;
-  const int64_t taps_at = ceil_div((in_values + out_values) * sizeof(T), sizeof(T*)) * sizeof(T*);
+  const int64_t taps_at = round_up((in_values + out_values) * sizeof(T), sizeof(T*));
   const int64_t scratch_bytes = taps_at + gemm.taps_scratch() * sizeof(T*);
   // Too few bands to give each thread two (small images): the output channels are split
   // too, split-major so that each thread streams only its share of the weights, each part
