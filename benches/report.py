@@ -13,7 +13,9 @@ faster fastconv one. GFLOP/s = 2*N*K*(C/groups)*kh*kw*OH*OW / t
 for convolutions; GB/s = (input + output bytes) / t for pooling. "% peak" is of this machine's
 float32 FMA peak on the active backend, measured first with fastconv's register-only probe;
 PyTorch's own matrix product (torch.mm, 2048x2048, one core) is timed beside it as the share
-of that peak a tuned GEMM reaches on this machine.
+of that peak a tuned GEMM reaches on this machine, and so is torch.mm on each convolution's
+own matrix product with the im2col matrix already formed (groups == 1), for the share a tuned
+GEMM reaches on that shape's multiply-adds alone.
 Image filters (S8) are also timed against scipy.ndimage.correlate when SciPy is installed.
 Then the per-call overhead: µs per call of a tiny conv2d and max_pool2d ("tiny" in --shapes).
 With --png (needs matplotlib: pip install ".[bench]") it also draws the ratios as a bar chart.
@@ -128,6 +130,17 @@ def print_scipy_table(scipy_rows):
         print(f"| {name} | {threads} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | {theirs / ours:.1f}x |")
 
 
+def print_matrix_product_table(product_rows):
+    """fastconv's whole convolution against torch.mm on the bare matrix product (im2col formed)."""
+    if not product_rows:
+        return
+    print("\nThe same multiply-adds as one matrix product (torch.mm, im2col already formed, the faster "
+          "orientation; % of the probe's peak per thread):\n")
+    print_table_head(["shape", "threads", "fastconv % peak (better layout)", "torch.mm % peak", "fastconv / torch.mm"])
+    for name, threads, ours, product in product_rows:
+        print(f"| {name} | {threads} | {100 * ours:.0f}% | {100 * product:.0f}% | {ours / product:.2f} |")
+
+
 def print_per_call_overhead():
     libs = ["fastconv"] + (["torch"] if torch is not None else [])
     print()
@@ -181,7 +194,26 @@ def conv_calls(s):
         wcl = wt.contiguous(memory_format=torch.channels_last)
         calls["torch NCHW"] = lambda: F.conv2d(xt, wt, **kw)
         calls["torch channels_last"] = lambda: F.conv2d(xcl, wcl, **kw)
+        if s["groups"] == 1 and s["K"] > 1:
+            calls.update(matrix_product_calls(s, y.shape[2] * y.shape[3]))
     return calls, work / 1e9, "GFLOP/s"
+
+
+def matrix_product_operands(s, pixels):
+    """Random operands of the convolution's own matrix product with the im2col matrix already
+    formed, in both orientations: (filters x taps, taps x pixels) and (pixels x taps, taps x
+    filters), taps = C*kh*kw (groups == 1) and pixels = N*OH*OW."""
+    taps, g = s["C"] * s["kh"] * s["kw"], torch.Generator().manual_seed(0)
+    return {"torch.mm filters x pixels": (torch.randn(s["K"], taps, generator=g),
+                                          torch.randn(taps, s["N"] * pixels, generator=g)),
+            "torch.mm pixels x filters": (torch.randn(s["N"] * pixels, taps, generator=g),
+                                          torch.randn(taps, s["K"], generator=g))}
+
+
+def matrix_product_calls(s, pixels):
+    """torch.mm on those operands: the share of the peak a tuned GEMM reaches on this shape's
+    multiply-adds alone, with no window gathering."""
+    return {name: (lambda a=a, b=b: torch.mm(a, b)) for name, (a, b) in matrix_product_operands(s, pixels).items()}
 
 
 def pool_calls(s):
@@ -284,7 +316,7 @@ def main(argv=None):
         print(f"torch.mm 2048x2048 float32 on one core: {gemm:.0f} GFLOP/s ({100 * gemm / peak:.0f}% of the peak)")
     print()
     print_table_head(["shape", "threads", "fastconv ms", "rate", "% peak", "NHWC ms"] + [f"vs {p}" for p in peers])
-    rows, winograd_rows, scipy_rows, total = [], [], [], len(args.threads) * len(cases)
+    rows, winograd_rows, scipy_rows, product_rows, total = [], [], [], [], len(args.threads) * len(cases)
     for threads in args.threads:
         fastconv.set_num_threads(threads)
         if torch is not None:
@@ -309,10 +341,16 @@ def main(argv=None):
                 winograd_rows.append((name, threads, {k: times[k] for k in ("winograd", "winograd NHWC")}, times))
             if "scipy" in calls:
                 scipy_rows.append((name, threads, ours, times["scipy"]))
+            if "torch.mm filters x pixels" in times:
+                product = min(times["torch.mm filters x pixels"], times["torch.mm pixels x filters"])
+                best = min(ours, times["fastconv NHWC"])
+                product_rows.append((name, threads, amount / best / (peak * threads),
+                                     amount / product / (peak * threads)))
     progress(total, total, "done")
     print(file=sys.stderr)
     print_winograd_table(winograd_rows)
     print_scipy_table(scipy_rows)
+    print_matrix_product_table(product_rows)
     if not args.shapes or "tiny" in args.shapes:
         fastconv.set_num_threads(1)
         if torch is not None:

@@ -70,3 +70,33 @@ def test_interleaved_medians_take_turns(report):
     assert set(times) == {"a", "b", "c"} and all(t >= 0 for t in times.values())
     assert [log.count(name) for name in "abc"] == [41, 41, 41]  # a warm-up call each, then 40
     assert set(log[3:9]) == set(log[-6:]) == {"a", "b", "c"}
+
+
+def test_matrix_product_table_divides_fastconv_by_torch_mm(report, capsys):
+    report.print_matrix_product_table([("S3_pointwise", 1, 0.72, 0.80)])
+    row = capsys.readouterr().out.strip().splitlines()[-1]
+    assert row == "| S3_pointwise | 1 | 72% | 80% | 0.90 |"
+
+
+@pytest.mark.parametrize("name", ["S1_resnet3x3", "S2_stem7x7s2", "S3_pointwise", "S6_3x3s2", "S7_batch3x3"])
+def test_matrix_products_do_the_convolutions_multiply_adds(report, name):
+    """torch.mm's operands, in both orientations, are the convolution's matrix product:
+    (K x C*kh*kw) times (C*kh*kw x N*OH*OW), as many multiply-adds as the convolution's."""
+    pytest.importorskip("torch")
+    s = report.SHAPES["conv2d"][name]
+    calls, gflop, _ = report.conv_calls(s)
+    out = calls["fastconv"]()
+    pixels, taps = out.shape[2] * out.shape[3], s["C"] * s["kh"] * s["kw"]
+    operands = report.matrix_product_operands(s, pixels)
+    a, b = operands["torch.mm filters x pixels"]
+    assert (tuple(a.shape), tuple(b.shape)) == ((s["K"], taps), (taps, s["N"] * pixels))
+    a, b = operands["torch.mm pixels x filters"]
+    assert (tuple(a.shape), tuple(b.shape)) == ((s["N"] * pixels, taps), (taps, s["K"]))
+    assert 2 * s["K"] * taps * s["N"] * pixels == pytest.approx(gflop * 1e9)
+    assert tuple(calls["torch.mm filters x pixels"]().shape) == (s["K"], s["N"] * pixels)
+
+
+def test_no_matrix_product_for_grouped_or_single_filter_shapes(report):
+    pytest.importorskip("torch")
+    for name in ("S4_depthwise", "S8_image5x5"):
+        assert "torch.mm filters x pixels" not in report.conv_calls(report.SHAPES["conv2d"][name])[0]
