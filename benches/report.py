@@ -14,8 +14,8 @@ for convolutions; GB/s = (input + output bytes) / t for pooling. "% peak" is of 
 float32 FMA peak on the active backend, measured first with fastconv's register-only probe;
 PyTorch's own matrix product (torch.mm, 2048x2048, one core) is timed beside it as the share
 of that peak a tuned GEMM reaches on this machine, and so is torch.mm on each convolution's
-own matrix product with the im2col matrix already formed (groups == 1), for the share a tuned
-GEMM reaches on that shape's multiply-adds alone.
+own matrix product with the im2col matrix already formed (one group, more than one filter),
+for the share a tuned GEMM reaches on that shape's multiply-adds alone.
 Image filters (S8) are also timed against scipy.ndimage.correlate when SciPy is installed.
 Then the per-call overhead: µs per call of a tiny conv2d and max_pool2d ("tiny" in --shapes).
 With --png (needs matplotlib: pip install ".[bench]") it also draws the ratios as a bar chart.
@@ -135,7 +135,7 @@ def print_matrix_product_table(product_rows):
     if not product_rows:
         return
     print("\nThe same multiply-adds as one matrix product (torch.mm, im2col already formed, the faster "
-          "orientation; % of the probe's peak per thread):\n")
+          "orientation; % of the probe's peak per thread; above 1: fastconv faster):\n")
     print_table_head(["shape", "threads", "fastconv % peak (better layout)", "torch.mm % peak", "fastconv / torch.mm"])
     for name, threads, ours, product in product_rows:
         print(f"| {name} | {threads} | {100 * ours:.0f}% | {100 * product:.0f}% | {ours / product:.2f} |")
@@ -199,21 +199,22 @@ def conv_calls(s):
     return calls, work / 1e9, "GFLOP/s"
 
 
-def matrix_product_operands(s, pixels):
+def matrix_product_operands(s, image_pixels):
     """Random operands of the convolution's own matrix product with the im2col matrix already
     formed, in both orientations: (filters x taps, taps x pixels) and (pixels x taps, taps x
-    filters), taps = C*kh*kw (groups == 1) and pixels = N*OH*OW."""
-    taps, g = s["C"] * s["kh"] * s["kw"], torch.Generator().manual_seed(0)
+    filters), taps = C*kh*kw (groups == 1) and pixels = N * image_pixels (N*OH*OW)."""
+    taps, pixels, g = s["C"] * s["kh"] * s["kw"], s["N"] * image_pixels, torch.Generator().manual_seed(0)
     return {"torch.mm filters x pixels": (torch.randn(s["K"], taps, generator=g),
-                                          torch.randn(taps, s["N"] * pixels, generator=g)),
-            "torch.mm pixels x filters": (torch.randn(s["N"] * pixels, taps, generator=g),
+                                          torch.randn(taps, pixels, generator=g)),
+            "torch.mm pixels x filters": (torch.randn(pixels, taps, generator=g),
                                           torch.randn(taps, s["K"], generator=g))}
 
 
-def matrix_product_calls(s, pixels):
+def matrix_product_calls(s, image_pixels):
     """torch.mm on those operands: the share of the peak a tuned GEMM reaches on this shape's
     multiply-adds alone, with no window gathering."""
-    return {name: (lambda a=a, b=b: torch.mm(a, b)) for name, (a, b) in matrix_product_operands(s, pixels).items()}
+    operands = matrix_product_operands(s, image_pixels)
+    return {name: (lambda a=a, b=b: torch.mm(a, b)) for name, (a, b) in operands.items()}
 
 
 def pool_calls(s):
