@@ -8,7 +8,8 @@ NumPy reference) taking turns in slices of 20 ms so that the shared machine's dr
 all of them; ratios are peer time divided
 by fastconv time (above 1: fastconv is faster), layout against layout: the reference and
 torch NCHW against fastconv NCHW, torch channels_last against fastconv layout="NHWC" (the
-conversion not counted on either side), and "best" the faster torch layout against the
+conversion not counted on either side; each layout's two libraries read the very same
+buffer, torch through a zero-copy view, so that neither gets better-aligned data), and "best" the faster torch layout against the
 faster fastconv one. GFLOP/s = 2*N*K*(C/groups)*kh*kw*OH*OW / t
 for convolutions; GB/s = (input + output bytes) / t for pooling. "% peak" is of this machine's
 float32 FMA peak on the active backend, measured first with fastconv's register-only probe;
@@ -171,6 +172,12 @@ def vendor_gemm_gflops(n=2048, seconds=2.0):
     return 2 * n**3 / median_time(lambda: torch.mm(a, b, out=c), seconds) / 1e9
 
 
+def channels_last_view(x_nhwc):
+    """torch's NCHW-indexed, channels_last-strided view of an NHWC NumPy array, sharing its
+    memory: torch reads the buffer fastconv's NHWC call reads."""
+    return torch.from_numpy(x_nhwc).permute(0, 3, 1, 2)
+
+
 def conv_calls(s):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((s["N"], s["C"], s["H"], s["W"]), dtype=np.float32)
@@ -179,8 +186,8 @@ def conv_calls(s):
     y = fastconv.conv2d(x, w, **kw)
     work = 2 * s["N"] * s["K"] * (s["C"] // s["groups"]) * s["kh"] * s["kw"] * y.shape[2] * y.shape[3]
     x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-    calls = {"fastconv": lambda: fastconv.conv2d(x, w, **kw),
-             "fastconv NHWC": lambda: fastconv.conv2d(x_nhwc, w, layout="NHWC", **kw),
+    calls = {"fastconv": lambda v=x: fastconv.conv2d(v, w, **kw),
+             "fastconv NHWC": lambda v=x_nhwc: fastconv.conv2d(v, w, layout="NHWC", **kw),
              "reference": lambda: reference.conv2d(x, w, **kw)}
     if (s["kh"], s["kw"], s["stride"], s["groups"]) == (3, 3, 1, 1):  # opt-in Winograd applies
         calls["winograd"] = lambda: fastconv.conv2d(x, w, algorithm="winograd", **kw)
@@ -189,11 +196,10 @@ def conv_calls(s):
     if ndimage is not None and (s["N"], s["C"], s["K"]) == (1, 1, 1) and same_size:  # an image filter (S8)
         calls["scipy"] = lambda: ndimage.correlate(x[0, 0], w[0, 0], mode="constant")
     if torch is not None:
-        xt, wt = torch.from_numpy(x), torch.from_numpy(w)
-        xcl = xt.contiguous(memory_format=torch.channels_last)
+        wt = torch.from_numpy(w)
         wcl = wt.contiguous(memory_format=torch.channels_last)
-        calls["torch NCHW"] = lambda: F.conv2d(xt, wt, **kw)
-        calls["torch channels_last"] = lambda: F.conv2d(xcl, wcl, **kw)
+        calls["torch NCHW"] = lambda v=torch.from_numpy(x): F.conv2d(v, wt, **kw)
+        calls["torch channels_last"] = lambda v=channels_last_view(x_nhwc): F.conv2d(v, wcl, **kw)
         if s["groups"] == 1 and s["K"] > 1:
             calls.update(matrix_product_calls(s, y.shape[2] * y.shape[3]))
     return calls, work / 1e9, "GFLOP/s"
@@ -228,13 +234,11 @@ def pool_calls(s):
 
     y = call(fastconv, x)
     x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-    calls = {"fastconv": lambda: call(fastconv, x), "reference": lambda: call(reference, x),
-             "fastconv NHWC": lambda: call(fastconv, x_nhwc, layout="NHWC")}
+    calls = {"fastconv": lambda v=x: call(fastconv, v), "reference": lambda: call(reference, x),
+             "fastconv NHWC": lambda v=x_nhwc: call(fastconv, v, layout="NHWC")}
     if torch is not None:
-        xt = torch.from_numpy(x)
-        xcl = xt.contiguous(memory_format=torch.channels_last)
-        calls["torch NCHW"] = lambda: call(F, xt)
-        calls["torch channels_last"] = lambda: call(F, xcl)
+        calls["torch NCHW"] = lambda v=torch.from_numpy(x): call(F, v)
+        calls["torch channels_last"] = lambda v=channels_last_view(x_nhwc): call(F, v)
     return calls, (x.nbytes + y.nbytes) / 1e9, "GB/s"
 
 

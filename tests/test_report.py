@@ -105,3 +105,19 @@ def test_matrix_products_only_for_one_group_and_several_filters(report):
 
     assert len(products("S1_resnet3x3")) == 2
     assert products("S4_depthwise") == [] and products("S8_image5x5") == []
+
+
+@pytest.mark.parametrize("kind,name", [("conv2d", "S1_resnet3x3"), ("conv2d", "S4_depthwise"),
+                                       ("pool2d", "P1_max2x2s2"), ("pool2d", "P4_globalavg")])
+def test_each_layout_times_both_libraries_on_the_same_buffer(report, kind, name):
+    """torch NCHW reads fastconv's NCHW input and torch channels_last fastconv's NHWC input,
+    the same memory (so the same alignment), as zero-copy views holding the same values."""
+    torch = pytest.importorskip("torch")
+    make = report.conv_calls if kind == "conv2d" else report.pool_calls
+    calls = make(report.SHAPES[kind][name])[0]
+    x, x_nhwc = calls["fastconv"].__defaults__[0], calls["fastconv NHWC"].__defaults__[0]
+    assert x_nhwc.ctypes.data != x.ctypes.data
+    xt, xcl = calls["torch NCHW"].__defaults__[0], calls["torch channels_last"].__defaults__[0]
+    assert xt.data_ptr() == x.ctypes.data and xcl.data_ptr() == x_nhwc.ctypes.data
+    assert xcl.is_contiguous(memory_format=torch.channels_last) and not xcl.is_contiguous()
+    np.testing.assert_array_equal(xcl.numpy(), x)
