@@ -8,9 +8,9 @@ NumPy reference) taking turns in slices of 20 ms so that the shared machine's dr
 all of them; ratios are peer time divided
 by fastconv time (above 1: fastconv is faster), layout against layout: the reference and
 torch NCHW against fastconv NCHW, torch channels_last against fastconv layout="NHWC" (the
-conversion not counted on either side; each layout's two libraries read the very same
-buffer, torch through a zero-copy view, so that neither gets better-aligned data), and "best" the faster torch layout against the
-faster fastconv one. GFLOP/s = 2*N*K*(C/groups)*kh*kw*OH*OW / t
+conversion not counted on either side; in each layout both libraries read the very same
+input buffer, torch through a zero-copy view, so that neither gets better-aligned data),
+and "best" the faster torch layout against the faster fastconv one. GFLOP/s = 2*N*K*(C/groups)*kh*kw*OH*OW / t
 for convolutions; GB/s = (input + output bytes) / t for pooling. "% peak" is of this machine's
 float32 FMA peak on the active backend, measured first with fastconv's register-only probe;
 PyTorch's own matrix product (torch.mm, 2048x2048, one core) is timed beside it as the share

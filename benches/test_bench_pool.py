@@ -60,6 +60,7 @@ def test_torch(benchmark, name):
 def test_torch_channels_last(benchmark, name):
     x, s = pool_case(name)
     _record(benchmark, x, s)
-    y = benchmark(_call, F, torch.from_numpy(x).contiguous(memory_format=torch.channels_last), s)
-    ours = _call(fastconv, np.ascontiguousarray(x.transpose(0, 2, 3, 1)), s, layout="NHWC")
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # as the NHWC bench's input (see test_bench_conv.py)
+    y = benchmark(_call, F, torch.from_numpy(x_nhwc).permute(0, 3, 1, 2), s)
+    ours = _call(fastconv, x_nhwc, s, layout="NHWC")
     np.testing.assert_allclose(y.permute(0, 2, 3, 1).numpy(), ours, rtol=1e-5, atol=1e-6)

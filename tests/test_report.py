@@ -109,7 +109,7 @@ def test_matrix_products_only_for_one_group_and_several_filters(report):
 
 @pytest.mark.parametrize("kind,name", [("conv2d", "S1_resnet3x3"), ("conv2d", "S4_depthwise"),
                                        ("pool2d", "P1_max2x2s2"), ("pool2d", "P4_globalavg")])
-def test_each_layout_times_both_libraries_on_the_same_buffer(report, kind, name):
+def test_each_layout_times_both_libraries_on_the_same_buffer(report, kind, name, monkeypatch):
     """torch NCHW reads fastconv's NCHW input and torch channels_last fastconv's NHWC input,
     the same memory (so the same alignment), as zero-copy views holding the same values."""
     torch = pytest.importorskip("torch")
@@ -121,3 +121,13 @@ def test_each_layout_times_both_libraries_on_the_same_buffer(report, kind, name)
     assert xt.data_ptr() == x.ctypes.data and xcl.data_ptr() == x_nhwc.ctypes.data
     assert xcl.is_contiguous(memory_format=torch.channels_last) and not xcl.is_contiguous()
     np.testing.assert_array_equal(xcl.numpy(), x)
+    read = []  # the input each torch call really passes to PyTorch
+
+    def recording(fn):
+        return lambda v, *args, **kwargs: read.append(v.data_ptr()) or fn(v, *args, **kwargs)
+
+    for op in ("conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"):
+        monkeypatch.setattr(report.F, op, recording(getattr(report.F, op)))
+    calls["torch NCHW"]()
+    calls["torch channels_last"]()
+    assert read == [x.ctypes.data, x_nhwc.ctypes.data]
