@@ -12,7 +12,8 @@ conversion not counted on either side; in each layout both libraries read the ve
 input buffer, torch through a zero-copy view, so that neither gets better-aligned data),
 and "best" the faster torch layout against the faster fastconv one.
 GFLOP/s = 2*N*K*(C/groups)*kh*kw*OH*OW / t for convolutions; GB/s = (input + output
-bytes) / t for pooling. "% peak" is of this machine's float32 FMA peak on the active backend, measured first with fastconv's register-only probe;
+bytes) / t for pooling. "% peak" is of this machine's float32 FMA peak on the active
+backend, measured first with fastconv's register-only probe;
 PyTorch's own matrix product (torch.mm, 2048x2048, one core) is timed beside it as the share
 of that peak a tuned GEMM reaches on this machine, and so is torch.mm on each convolution's
 own matrix product with the im2col matrix already formed (one group, more than one filter),
