@@ -39,4 +39,5 @@ PYBIND11_MODULE(_core, m) {
 #endif
   m.attr("compiler") = FASTCONV_COMPILER;
   m.attr("build_flags") = FASTCONV_BUILD_FLAGS;
+  m.attr("sanitizers") = FASTCONV_SANITIZE;  // the -fsanitize= list the build used, "" for none
 }

@@ -6,10 +6,11 @@ import fastconv
 from fastconv import _core
 
 
-def test_show_config_names_backend_threads_openmp_compiler_and_flags(capsys):
+def test_show_config_names_backend_threads_openmp_compiler_flags_and_sanitizers(capsys):
     fastconv.show_config()
     text = capsys.readouterr().out
-    for expected in (fastconv.backend(), "threads", "OpenMP", _core.compiler, "-O3"):
+    sanitizers = f"sanitize:  {_core.sanitizers or 'none'}"
+    for expected in (fastconv.backend(), "threads", "OpenMP", _core.compiler, "-O3", sanitizers):
         assert expected in text
 
 

@@ -49,7 +49,7 @@ def _openmp_runtime():
 
 
 def show_config():
-    """Print the backend in use, the CPU's backends, threads, OpenMP runtime, compiler and flags."""
+    """Print the backend in use, the CPU's backends, threads, OpenMP runtime, compiler, flags and sanitizers."""
     print(f"fastconv {__import__('fastconv').__version__}")
     print(f"  backend:   {_core.backend()} (this CPU supports: {_core.available_backends()})")
     print(f"  threads:   {_core.get_num_threads()}")
@@ -57,3 +57,4 @@ def show_config():
     print(f"  OpenMP:    {openmp}")
     print(f"  compiler:  {_core.compiler}")
     print(f"  flags:     {_core.build_flags}")
+    print(f"  sanitize:  {_core.sanitizers or 'none'}")
