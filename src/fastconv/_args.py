@@ -7,6 +7,7 @@ output-size formulas.  Errors name the argument and what was expected.
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 import operator
 
@@ -19,6 +20,12 @@ PADDING_STRINGS = {"valid": "valid", "narrow": "valid", "same": "same", "full": 
 ACTIVATIONS = (None, "relu")
 ALGORITHMS = ("auto", "direct", "im2col", "im2col_nhwc", "winograd", "batched")
 LAYOUTS = ("NCHW", "NHWC")
+
+# The extension computes sizes in 64-bit signed arithmetic. Every size it computes is a product
+# of dimensions that appear together in one of the formulas that check_sizes bounds, or a sum
+# of two such sizes, and every integer argument is bounded the same way: below 2**62, nothing
+# it computes can overflow.
+SIZE_LIMIT = 2 ** 62
 
 
 def as_float_array(x, name):
@@ -43,18 +50,31 @@ def check_ndim(arr, name, allowed, shape_text):
 
 
 def to_int(v, name):
-    """An exact integer (Python or NumPy int, not bool, not float)."""
-    if type(v) is int:
-        return v
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-    return operator.index(v)
+    """An exact integer (Python or NumPy int, not bool, not float), below 2**62 in magnitude."""
+    if type(v) is not int:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+        v = operator.index(v)
+    if not -SIZE_LIMIT < v < SIZE_LIMIT:
+        raise OverflowError(f"{name} must be below 2**62 in magnitude, got {v}")
+    return v
+
+
+def check_sizes(*formulas):
+    """OverflowError unless each formula, a (what, dimensions) pair, multiplies out below
+    SIZE_LIMIT with every zero dimension counted as 1 (so that no partial product overflows,
+    in whatever order the extension multiplies, even when the array is empty)."""
+    for what, dims in formulas:
+        elements = math.prod(max(d, 1) for d in dims)
+        if elements >= SIZE_LIMIT:
+            raise OverflowError(f"the {what} ({' x '.join(map(str, dims))} = {elements}) would be beyond 2**62, "
+                                f"the limit of fastconv's 64-bit size arithmetic")
 
 
 def ntuple(v, n, name):
     """An int or a sequence of n ints -> tuple of n ints."""
     if type(v) is int:
-        return (v,) * n
+        return (to_int(v, name),) * n
     if isinstance(v, (list, tuple)):
         if len(v) != n:
             raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {v!r}")

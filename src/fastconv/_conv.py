@@ -27,6 +27,7 @@ def _conv_plan(x_shape, w_shape, nd, stride, padding, dilation, groups, padding_
         raise ValueError(f"algorithm='direct' with layout='NHWC' is the depthwise kernel: it needs groups == C == K, "
                          f"got groups={groups}, C={x_shape[1]}, K={w_shape[0]}; use 'im2col' or 'auto'")
     stride, dilation, pads, out_sizes = _args.conv_geometry(x_shape[2:], w_shape[2:], stride, padding, dilation)
+    check_conv_sizes(x_shape, w_shape, pads, out_sizes)
     shape = (x_shape[0], w_shape[0]) + out_sizes
     if nd == 1:  # as 2-D with H = 1
         stride, dilation, pads = (1,) + stride, (1,) + dilation, ((0, 0),) + pads
@@ -40,6 +41,17 @@ def _conv_plan(x_shape, w_shape, nd, stride, padding, dilation, groups, padding_
 
 
 _conv_plan_memo = _args.memoised(_conv_plan, shapes=2)
+
+
+def check_conv_sizes(x_shape, w_shape, pads, out_sizes):
+    """The size formulas of a convolution of x (N, C, *spatial) with weight (K, C/groups,
+    *kernel), bounded (_args.check_sizes). The im2col matrix is never formed whole, but its
+    panels are indexed by its own row and column numbers."""
+    (n, c), (k, c_group), kernel = x_shape[:2], w_shape[:2], tuple(w_shape[2:])
+    padded = tuple(size + before + after for size, (before, after) in zip(x_shape[2:], pads))
+    _args.check_sizes(("output", (n, k) + out_sizes), ("padded input", (n, c) + padded),
+                      ("im2col matrix of one image", (c_group,) + kernel + out_sizes),
+                      ("multiply-add count", (n, k, c_group) + kernel + out_sizes))
 
 
 _conv2d_plans = _common.PlanCache()
@@ -93,10 +105,13 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
         of small images or few filters. With layout="NHWC", "direct" is the
         depthwise kernel (groups == C == K only). "winograd" (Winograd's F(4x4, 3x3), 3x3 kernel,
         stride 1, dilation 1 and groups=1 only; never chosen by "auto") does 4x fewer
-        multiply-adds, but an output's rounding error is bounded by the magnitudes in its
-        4x4 output tile rather than its own window (~35 eps times the largest sum of
-        |x|*|w| in the tile), so one large input value perturbs up to 16 outputs. Inputs
-        with inf or NaN (NCHW: per image) are summed by the NHWC GEMM instead.
+        multiply-adds, but an output's rounding error is bounded by the magnitudes of its
+        tile's whole 6x6 input window rather than its own 3x3 one: at most
+        4*(C+64)*eps*P, P = sum over channels c of (sum of |x| in the window) times (sum of
+        |w[k, c]|) (tests/test_error_bounds.py); on random data ~35 eps times the tile's
+        largest sum of |x|*|w|, but thousands of times that when a large input and a large
+        weight meet only in the transforms. So one large input value perturbs up to 16
+        outputs. Inputs with inf or NaN (NCHW: per image) are summed by the NHWC GEMM instead.
     out : ndarray, optional
         C-contiguous array of the output shape and dtype, written in place and returned.
     layout : "NCHW" or "NHWC"
@@ -181,6 +196,8 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     xb, added = _common.add_batch(xa, 4)
     groups, K, stride, pad, dilation, out_sizes = _args.conv_transpose_geometry(
         xb.shape, w.shape, groups, stride, padding, output_padding, dilation)
+    _args.check_sizes(("output", (xb.shape[0], K) + out_sizes),
+                      ("multiply-add count", xb.shape[:2] + (K // groups,) + w.shape[2:] + xb.shape[2:]))
     b = _common.optional_bias(bias, K, xa)
     result = _common.output(None, (xb.shape[0], K) + out_sizes, xa.dtype, ())
     _core.conv_transpose2d(xb, w, b, result, stride[0], stride[1], dilation[0], dilation[1], pad[0], pad[1], groups)

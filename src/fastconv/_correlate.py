@@ -42,6 +42,7 @@ def _correlate(image, kernel, mode, boundary, fillvalue, flip):
         pads = ((0, 0), (0, 0))
     oh = a.shape[0] + sum(pads[0]) - kh + 1
     ow = a.shape[1] + sum(pads[1]) - kw + 1
+    _args.check_sizes(("multiply-add count", (oh, ow, kh, kw)))
     result = _common.output(None, (oh, ow), a.dtype, ())
     k4 = k.copy()[None, None]
     _core.conv2d(a[None, None], k4, None, result[None, None], 1, 1, 1, 1, pads[0][0], pads[0][1], pads[1][0],

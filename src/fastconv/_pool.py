@@ -29,6 +29,16 @@ def _pool_output_shape(xb, outs, nd, nhwc):
     return xb.shape[:2] + ((1,) if nd == 1 else ()) + outs
 
 
+def _check_pool_sizes(xb, pad, outs, reads, nhwc):
+    """The size formulas of a pool of xb (4-D) padded by pad (per spatial dim) into outs, its
+    windows reading the product of ``reads`` positions in all per plane, bounded
+    (_args.check_sizes)."""
+    (n, c), sizes = ((xb.shape[0], xb.shape[3]), xb.shape[1:3]) if nhwc else (xb.shape[:2], xb.shape[2:])
+    padded = tuple(size + 2 * p for size, p in zip(sizes, pad))
+    _args.check_sizes(("padded input", (n, c) + padded), ("output", (n, c) + outs),
+                      ("count of window reads", (n, c) + tuple(reads)))
+
+
 def _as_2d(geometry, nd):
     """Pool geometry tuples for a 1-D pool run as 2-D with H = 1."""
     return tuple(((1,) if name != "pad" else (0,)) + t for name, t in zip(("k", "s", "pad", "d"), geometry)) \
@@ -49,6 +59,7 @@ def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indic
     xb, added, sizes = _pool_input(x, nd, nhwc)
     k, s, p, d, outs = _args.pool_geometry_fast(sizes, kernel_size, stride, padding, dilation, ceil_mode, nd)
     k, s, p, d = _as_2d((k, s, p, d), nd)
+    _check_pool_sizes(xb, p, outs, outs + k, nhwc)
     shape = _pool_output_shape(xb, outs, nd, nhwc)
     out = _common.new_array(shape, xb.dtype)
     idx = _common.new_array(shape, np.int64) if return_indices else None
@@ -64,6 +75,7 @@ def _window_pool(x, kernel_size, stride, padding, ceil_mode, kind, count_include
     xb, added, sizes = _pool_input(x, nd, nhwc)
     k, s, p, _, outs = _args.pool_geometry_fast(sizes, kernel_size, stride, padding, 1, ceil_mode, nd)
     k, s, p, _ = _as_2d((k, s, p, (1,) * nd), nd)
+    _check_pool_sizes(xb, p, outs, outs + k, nhwc)
     out = _common.new_array(_pool_output_shape(xb, outs, nd, nhwc), xb.dtype)
     _core.window_pool2d(xb, out, k[0], k[1], s[0], s[1], p[0], p[1], kind, bool(count_include_pad),
                         divisor_override, norm_type, nhwc)
@@ -237,6 +249,8 @@ def _adaptive(x, output_size, is_max, return_indices, layout):
     outs = _args.adaptive_output_size(output_size, sizes, 2)
     if 0 in sizes:
         raise ValueError(f"x must have non-empty spatial dimensions for adaptive pooling, got {xb.shape}")
+    # a window spans at most in/out + 1 rows (columns): all of a row's windows, in + out
+    _check_pool_sizes(xb, (0, 0), outs, tuple(i + o for i, o in zip(sizes, outs)), nhwc)
     out = _common.new_array(_pool_output_shape(xb, outs, 2, nhwc), xb.dtype)
     idx = _common.new_array(out.shape, np.int64) if return_indices else None
     _core.adaptive_pool2d(xb, out, idx, is_max, nhwc)
