@@ -3,9 +3,11 @@
 // A^T [ (G g G^T) . (B^T d B) ] A (transforms in kernels/generic/winograd.h), and the sum over
 // input channels of the 36 elementwise products is 36 GEMMs (tiles x C) * (C x K): 4 times
 // fewer multiply-adds than the direct sum. The price is rounding: an output's error is bounded
-// by the magnitudes in its whole tile (up to ~35 eps times the largest |x|.|w| sum of the 16
-// outputs on random data), not by those of its own 3x3 windows as for a direct sum, so one
-// large input value perturbs its tile's 16 outputs. Hence Winograd is never chosen by auto.
+// by the magnitudes in its tile's whole 6x6 input window (at most 4(C+64) eps P, P the sum over
+// channels of the window's sum of |x| times the filter channel's sum of |w|; ~35 eps times the
+// largest |x|.|w| sum of the 16 outputs on random data), not by those of its own 3x3 windows as
+// for a direct sum, so one large input value perturbs its tile's 16 outputs. Hence Winograd is
+// never chosen by auto.
 #include <algorithm>
 #include <atomic>
 #include <stdexcept>
