@@ -40,10 +40,13 @@ rm -rf "$logs" && mkdir -p "$logs"
 # fatal: the log is sorted below. The suppressions are one-time allocations of module set-up.
 export ASAN_OPTIONS="log_path=$logs/asan:allocator_may_return_null=1:detect_leaks=1:halt_on_error=1"
 export LSAN_OPTIONS="exitcode=0:suppressions=$repo/tools/lsan.supp:print_suppressions=0"
-export UBSAN_OPTIONS="log_path=$logs/ubsan:print_stacktrace=1:halt_on_error=1"
+# UBSan writes to standard error whatever its log_path: pytest must leave that descriptor
+# alone (--capture=sys), and a copy goes to the logs.
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 status=0
-(cd "$repo" && LD_PRELOAD="$asan_runtime" python -m pytest -p no:cacheprovider "$@") || status=$?
+(cd "$repo" && LD_PRELOAD="$asan_runtime" python -m pytest -p no:cacheprovider --capture=sys "$@" \
+  2> >(tee "$logs/pytest-stderr" >&2)) || status=$?
 
 python "$repo/tools/sanitizer_logs.py" "$logs" "$repo" || status=$((status == 0 ? 1 : status))
 exit "$status"
