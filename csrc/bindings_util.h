@@ -14,8 +14,13 @@ namespace fastconv::bind {
 
 namespace py = pybind11;
 
-inline bool is_float32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
-inline bool is_float64(const py::array& a) { return a.dtype().is(py::dtype::of<double>()); }
+// Equivalent, not identical: a dtype carrying metadata is a different object from float32's
+// but describes the same elements (a byte-swapped one does not).
+inline bool same_dtype(const py::dtype& a, const py::dtype& b) {
+  return a.is(b) || py::detail::npy_api::get().PyArray_EquivTypes_(a.ptr(), b.ptr());
+}
+inline bool is_float32(const py::array& a) { return same_dtype(a.dtype(), py::dtype::of<float>()); }
+inline bool is_float64(const py::array& a) { return same_dtype(a.dtype(), py::dtype::of<double>()); }
 
 // Calls fn(T{}) with T the element type of `a` (float or double).
 template <class Fn>
@@ -30,7 +35,7 @@ void dispatch_float(const py::array& a, const char* name, Fn&& fn) {
 
 inline void check_array(const py::array& a, const char* name, const py::array& like, int64_t ndim,
                         bool writeable = false) {
-  if (!a.dtype().is(like.dtype())) throw py::type_error(std::string(name) + ": dtype mismatch");
+  if (!same_dtype(a.dtype(), like.dtype())) throw py::type_error(std::string(name) + ": dtype mismatch");
   if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(name) + " must be C-contiguous");
   if (ndim >= 0 && a.ndim() != ndim)
     throw py::value_error(std::string(name) + " must have " + std::to_string(ndim) + " dimensions");

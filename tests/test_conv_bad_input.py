@@ -89,6 +89,10 @@ CONV2D = [
     case("padding-string-case", fastconv.conv2d, ValueError, "padding", X, W, padding="SAME"),
     case("padding_mode-unknown", fastconv.conv2d, ValueError, "padding_mode", X, W, padding_mode="symmetric"),
     case("padding_mode-None", fastconv.conv2d, ValueError, "padding_mode", X, W, padding_mode=None),
+    # Found by the fuzz harness: circular padding of an empty axis divided by zero (SIGFPE),
+    # replicate read before the buffer.
+    *[case(f"padding_mode-{m}-empty-axis", fastconv.conv2d, ValueError, "padding_mode", z(2, 4, 0, 6), z(2, 4, 1, 1),
+           padding=1, padding_mode=m) for m in ("reflect", "replicate", "circular")],
     case("activation-unknown", fastconv.conv2d, ValueError, "activation", X, W, activation="sigmoid"),
     case("activation-case", fastconv.conv2d, ValueError, "activation", X, W, activation="ReLU"),
     case("algorithm-unknown", fastconv.conv2d, ValueError, "algorithm", X, W, algorithm="fft"),
@@ -157,6 +161,8 @@ CONV1D = [
     case("padding-2-pairs", fastconv.conv1d, ValueError, "padding", X1, W1, padding=((1, 1), (1, 1))),
     case("padding-unknown-string", fastconv.conv1d, ValueError, "padding", X1, W1, padding="causal"),
     case("padding_mode-unknown", fastconv.conv1d, ValueError, "padding_mode", X1, W1, padding_mode="wrap"),
+    *[case(f"padding_mode-{m}-empty-axis", fastconv.conv1d, ValueError, "padding_mode", z(4, 0), z(2, 4, 1),
+           padding=(0, 2), padding_mode=m) for m in ("reflect", "replicate", "circular")],
     case("activation-unknown", fastconv.conv1d, ValueError, "activation", X1, W1, activation="tanh"),
     case("algorithm-unknown", fastconv.conv1d, ValueError, "algorithm", X1, W1, algorithm="fft"),
     case("algorithm-winograd-1d", fastconv.conv1d, ValueError, "winograd", X1, W1, algorithm="winograd"),
@@ -206,6 +212,8 @@ CONV_T = [
     case("x-bool", fastconv.conv_transpose2d, TypeError, r"\bx\b", XT.astype(bool), WT),
     case("x-complex", fastconv.conv_transpose2d, TypeError, r"\bx\b", XT.astype(complex), WT),
     case("weight-float16", fastconv.conv_transpose2d, TypeError, "weight", XT, WT.astype(np.float16)),
+    case("x-empty-height", fastconv.conv_transpose2d, ValueError, "spatial", z(1, 4, 0, 5), WT),
+    case("x-empty-width-unbatched", fastconv.conv_transpose2d, ValueError, "spatial", z(4, 5, 0), WT),
 ]
 
 CORR = []
@@ -222,6 +230,9 @@ for _fn in (fastconv.correlate2d, fastconv.convolve2d):
         case(f"{_n}-boundary-None", _fn, ValueError, "boundary", IMG, KER, "full", None),
         case(f"{_n}-fillvalue-str", _fn, TypeError, "fillvalue", IMG, KER, "full", "fill", "zero"),
         case(f"{_n}-fillvalue-None", _fn, TypeError, "fillvalue", IMG, KER, "full", "fill", None),
+        case(f"{_n}-fillvalue-numeric-str", _fn, TypeError, "fillvalue", IMG, KER, "full", "fill", "1.5"),
+        case(f"{_n}-fillvalue-bool", _fn, TypeError, "fillvalue", IMG, KER, "full", "fill", True),
+        case(f"{_n}-fillvalue-two-values", _fn, TypeError, "fillvalue", IMG, KER, "full", "fill", np.ones(2)),
         case(f"{_n}-image-empty", _fn, ValueError, "image", z(0, 5), KER),
         case(f"{_n}-kernel-empty", _fn, ValueError, "kernel", IMG, z(3, 0)),
         case(f"{_n}-valid-neither-larger", _fn, ValueError, "image|kernel", z(5, 3), z(3, 5), "valid"),

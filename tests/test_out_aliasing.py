@@ -158,3 +158,34 @@ def test_only_conv2d_conv1d_and_relu_take_out():
     ops = [name for name in fastconv.__all__ if callable(getattr(fastconv, name))]
     takes_out = {name for name in ops if "out" in inspect.signature(getattr(fastconv, name)).parameters}
     assert takes_out == {"conv2d", "conv1d", "relu"}
+
+
+def misaligned(shape, dtype, value):
+    """A C-contiguous array of ``shape`` starting one byte past an element boundary."""
+    buffer = np.zeros(math.prod(shape) * np.dtype(dtype).itemsize + 1, np.uint8)
+    arr = np.ndarray(shape, dtype, buffer=buffer, offset=1)
+    arr[...] = value
+    assert not arr.flags.aligned and arr.flags.c_contiguous
+    return arr
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_misaligned_inputs_are_read_through_an_aligned_copy(dtype):
+    """Found by the fuzz harness under UBSan: the kernels loaded floats from odd addresses."""
+    x, w = random((2, 3, 7, 7), dtype, seed=1), random((4, 3, 3, 3), dtype, seed=2)
+    mx, mw = misaligned(x.shape, dtype, x), misaligned(w.shape, dtype, w)
+    for _ in range(2):  # the second call takes the cached-plan path
+        np.testing.assert_array_equal(fastconv.conv2d(mx, mw), fastconv.conv2d(x, w))
+        np.testing.assert_array_equal(fastconv.max_pool2d(mx, 2), fastconv.max_pool2d(x, 2))
+    np.testing.assert_array_equal(fastconv.relu(mx), fastconv.relu(x))
+    np.testing.assert_array_equal(fastconv.avg_pool1d(mx[0, 0], 3), fastconv.avg_pool1d(x[0, 0], 3))
+
+
+@pytest.mark.parametrize("op", ["conv2d", "relu"])
+def test_misaligned_out_is_refused_and_not_written(op):
+    x, w = random((2, 3, 7, 7), np.float32, seed=1), random((4, 3, 3, 3), np.float32, seed=2)
+    call = (lambda out: fastconv.conv2d(x, w, out=out)) if op == "conv2d" else (lambda out: fastconv.relu(x, out=out))
+    out = misaligned(call(None).shape, np.float32, 7.0)
+    with pytest.raises(ValueError, match="out must be aligned"):
+        call(out)
+    assert (out == 7.0).all()

@@ -168,6 +168,35 @@ def test_lp_pool2d_geometry(shape, kw, norm_type, ceil_mode, dtype):
     check_summing("lp_pool2d", x, window_size(kw["kernel_size"]) + 2, norm_type, ceil_mode=ceil_mode, **kw)
 
 
+@pytest.mark.parametrize("norm_type", [1.5, 1.3, 2.7])
+def test_lp_pool2d_fractional_power_keeps_float32_accuracy_over_a_wide_range(norm_type):
+    """Found by the fuzz harness: p and 1/p rounded to float32 cost |p ln x| * 2**-24 of
+    relative error (10 ulp near 1e-18). Each output here is one x**p and one root: a few ulp."""
+    rng = np.random.default_rng(3)
+    x = (10.0 ** rng.uniform(-8, 3, (2, 3, 8, 8))).astype(np.float32)  # x**p stays a normal float32
+    got = fastconv.lp_pool2d(x, norm_type, 1)
+    want = ref.lp_pool2d(x.astype(np.float64), norm_type, 1)
+    ulps = np.abs(got / want - 1) / np.finfo(np.float32).eps
+    assert ulps.max() <= 3, ulps.max()
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_max_pool2d_window_far_larger_than_the_input_visits_only_the_input(layout):
+    """Found by the fuzz harness: a 2**31-row window padded by 2**30 scanned every padding row
+    (a hang). Each window covers rows [oy - 2**30, oy + 2**30), all 4 input rows: each output
+    is its column's maximum, its index the first row holding it."""
+    x = ties((2, 3, 4, 7), np.float32, seed=11)
+    xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if layout == "NHWC" else x
+    got, idx = fastconv.max_pool2d(xl, (2**31, 1), stride=1, padding=(2**30, 0), return_indices=True, layout=layout)
+    if layout == "NHWC":
+        got, idx = got.transpose(0, 3, 1, 2), idx.transpose(0, 3, 1, 2)
+    assert got.shape == (2, 3, 5, 7)
+    column_max = x.max(axis=2, keepdims=True)
+    first_row = np.argmax(x == column_max, axis=2)[:, :, None, :]
+    assert_exact(got, np.broadcast_to(column_max, got.shape))
+    assert_exact(idx, np.broadcast_to(first_row * 7 + np.arange(7), idx.shape))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_lp_pool2d_negative_inputs_with_non_integer_power_give_nan(dtype):
     x = random((1, 2, 6, 6), dtype, seed=5, low=0.1)

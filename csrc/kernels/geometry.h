@@ -11,6 +11,20 @@ struct PoolGeom {
   int64_t kh, kw, sh, sw, ph, pw, dh, dw;
 };
 
+// The taps [lo, hi) of a window of `count` taps `step` apart starting at `start` whose
+// positions start + i*step lie inside [0, size): a loop over them never visits padding, so a
+// window far larger than the input costs only the input it covers. The pool size checks keep
+// size - start and step - start below 2**62.
+struct TapRange {
+  int64_t lo, hi;
+};
+inline TapRange taps_inside(int64_t start, int64_t step, int64_t count, int64_t size) {
+  const int64_t lo = start < 0 ? (step - 1 - start) / step : 0;
+  int64_t hi = start < size ? (size - 1 - start) / step + 1 : 0;
+  if (hi > count) hi = count;
+  return {lo, hi > lo ? hi : lo};
+}
+
 enum class WindowPoolKind : int { Sum = 0, Avg = 1, Lp = 2 };
 
 // Divisor and power rules of the summing pools (PyTorch's avg_pool2d / lp_pool2d rules).

@@ -60,6 +60,18 @@ def to_int(v, name):
     return v
 
 
+def real_scalar(v, name):
+    """v as a Python float: a real number, or a one-element array of one; bool is refused
+    (True as a fill value is a slip, not a number)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        arr = np.asarray(v) if isinstance(v, (np.ndarray, np.generic)) else None
+        if arr is None or arr.size != 1 or arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number) \
+                or np.iscomplexobj(arr):
+            raise TypeError(f"{name} must be a real number, got {v!r}")
+        v = arr.item()
+    return float(v)
+
+
 def check_sizes(*formulas):
     """OverflowError unless each formula, a (what, dimensions) pair, multiplies out below
     SIZE_LIMIT with every zero dimension counted as 1 (so that no partial product overflows,
@@ -204,6 +216,9 @@ def conv_transpose_geometry(x_shape, w_shape, groups, stride, padding, output_pa
         raise ValueError(f"x has {c_in} channels, not divisible by groups={groups}")
     if w_shape[0] != c_in:
         raise ValueError(f"weight must have shape (C={c_in}, K/groups, kh, kw) matching x's channels, got {w_shape}")
+    if 0 in x_shape[2:]:
+        raise ValueError(f"x must have non-empty spatial dims (as PyTorch: only the batch or channel axis may be 0), "
+                         f"got shape {tuple(x_shape)}")
     stride = positive_tuple(stride, 2, "stride")
     dilation = positive_tuple(dilation, 2, "dilation")
     pad = nonnegative_tuple(padding, 2, "padding")

@@ -43,11 +43,23 @@ class PlanCache(dict):
             self[key] = plan
 
 
+def is_kernel_ready(arr):
+    """Whether the kernels may read ``arr`` in place: C-contiguous, and aligned to its element
+    size (a view at an odd byte offset is not, and a misaligned float load is undefined in C++)."""
+    flags = arr.flags
+    return flags.c_contiguous and flags.aligned
+
+
+def kernel_ready(arr):
+    """``arr`` itself when is_kernel_ready, else a C-contiguous aligned copy."""
+    return arr if is_kernel_ready(arr) else np.array(arr, order="C", copy=True)
+
+
 def float_input(x, name, ndims, shape_text):
-    """A C-contiguous float32/float64 array with one of ``ndims`` dimensions (copied only if needed)."""
+    """A C-contiguous aligned float32/float64 array with one of ``ndims`` dimensions (copied only if needed)."""
     arr = _args.as_float_array(x, name)
     _args.check_ndim(arr, name, ndims, shape_text)
-    return np.ascontiguousarray(arr)
+    return kernel_ready(arr)
 
 
 def optional_bias(bias, k, like):
@@ -57,7 +69,7 @@ def optional_bias(bias, k, like):
     _args.same_dtype("x", like, "bias", b)
     if b.shape != (k,):
         raise ValueError(f"bias must have shape ({k},) (one value per output channel), got {b.shape}")
-    return np.ascontiguousarray(b)
+    return kernel_ready(b)
 
 
 def output(out, shape, dtype, inputs, allow_same=()):
@@ -78,6 +90,8 @@ def output(out, shape, dtype, inputs, allow_same=()):
         raise ValueError("out must be C-contiguous")
     if not out.flags.writeable:
         raise ValueError("out must be writeable")
+    if not out.flags.aligned:
+        raise ValueError(f"out must be aligned: its data address must be a multiple of {out.itemsize} bytes")
     for arr in inputs:
         if arr is None or any(out is a for a in allow_same):
             continue

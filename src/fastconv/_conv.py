@@ -28,6 +28,7 @@ def _conv_plan(x_shape, w_shape, nd, stride, padding, dilation, groups, padding_
                          f"got groups={groups}, C={x_shape[1]}, K={w_shape[0]}; use 'im2col' or 'auto'")
     stride, dilation, pads, out_sizes = _args.conv_geometry(x_shape[2:], w_shape[2:], stride, padding, dilation)
     check_conv_sizes(x_shape, w_shape, pads, out_sizes)
+    _check_padding_source(padding_mode, x_shape[2:], pads)
     shape = (x_shape[0], w_shape[0]) + out_sizes
     if nd == 1:  # as 2-D with H = 1
         stride, dilation, pads = (1,) + stride, (1,) + dilation, ((0, 0),) + pads
@@ -41,6 +42,17 @@ def _conv_plan(x_shape, w_shape, nd, stride, padding, dilation, groups, padding_
 
 
 _conv_plan_memo = _args.memoised(_conv_plan, shapes=2)
+
+
+def _check_padding_source(padding_mode, sizes, pads):
+    """reflect, replicate and circular padding copy values from the axis they pad: an empty
+    axis has none to copy."""
+    if padding_mode == "zeros":
+        return
+    for axis, (size, (before, after)) in enumerate(zip(sizes, pads)):
+        if size == 0 and before + after > 0:
+            raise ValueError(f"padding_mode={padding_mode!r} pads spatial axis {axis} of x with values taken from it, "
+                             f"but that axis is empty (size 0); use padding_mode='zeros' or no padding there")
 
 
 def check_conv_sizes(x_shape, w_shape, pads, out_sizes):
@@ -113,7 +125,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
         weight meet only in the transforms. So one large input value perturbs up to 16
         outputs. Inputs with inf or NaN (NCHW: per image) are summed by the NHWC GEMM instead.
     out : ndarray, optional
-        C-contiguous array of the output shape and dtype, written in place and returned.
+        C-contiguous, aligned array of the output shape and dtype, written in place and returned.
     layout : "NCHW" or "NHWC"
         "NHWC" (channels last) reads and writes channels-last arrays with no transposes; the
         weight keeps its (K, C/groups, kh, kw) shape.
@@ -139,7 +151,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
         key = (x.shape, x.dtype, weight.shape, weight.dtype, stride, padding, dilation, groups, padding_mode,
                activation, algorithm, layout)
         plan = _conv2d_plans.get(key)
-        if plan is not None and x.flags.c_contiguous and weight.flags.c_contiguous:
+        xf, wf = x.flags, weight.flags  # _common.is_kernel_ready, inline: this path is the call overhead
+        if plan is not None and xf.c_contiguous and wf.c_contiguous and xf.aligned and wf.aligned:
             result = plan[2](plan[0], x.dtype)
             _core.conv2d(x, weight, None, result, *plan[1])
             return result

@@ -18,10 +18,7 @@ def _correlate(image, kernel, mode, boundary, fillvalue, flip):
     if boundary not in _BOUNDARY_ALIASES:
         raise ValueError(f"boundary must be one of 'fill', 'wrap', 'symm'; got {boundary!r}")
     boundary = _BOUNDARY_ALIASES[boundary]
-    try:
-        fill = float(fillvalue)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"fillvalue must be a real number, got {type(fillvalue).__name__}") from exc
+    fill = _args.real_scalar(fillvalue, "fillvalue")
     for name, arr in (("image", a), ("kernel", k)):
         if arr.size == 0:
             raise ValueError(f"{name} must not be empty, got shape {arr.shape}")

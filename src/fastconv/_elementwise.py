@@ -14,7 +14,7 @@ def relu(x, out=None):
     ----------
     x : array_like, float32 or float64
     out : ndarray, optional
-        C-contiguous array of x's shape and dtype; may be x itself (in place).
+        C-contiguous, aligned array of x's shape and dtype; may be x itself (in place).
 
     Examples
     --------
@@ -23,7 +23,7 @@ def relu(x, out=None):
     array([0. , 0.5, nan])
     """
     xa = _args.as_float_array(x, "x")
-    xc = np.ascontiguousarray(xa)
+    xc = _common.kernel_ready(xa)
     result = _common.output(out, xa.shape, xa.dtype, (x, xa), allow_same=(xa, xc))
     _core.relu(xc, result)
     return result

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
@@ -131,7 +130,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
             and type(ceil_mode) is bool):
         key = (x.shape, x.dtype, kernel_size, stride, padding, dilation, ceil_mode, layout)
         plan = _max_pool2d_plans.get(key)
-        if plan is not None and x.flags.c_contiguous:
+        flags = x.flags  # _common.is_kernel_ready, inline: this path is the call overhead
+        if plan is not None and flags.c_contiguous and flags.aligned:
             out = plan[2](plan[0], x.dtype)
             _core.max_pool2d(x, out, None, *plan[1])
             return out
@@ -197,9 +197,7 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, *, layout
     >>> fastconv.lp_pool2d(np.full((1, 2, 2), 3.0), 2, 2)
     array([[[6.]]])
     """
-    if isinstance(norm_type, (bool, np.bool_)) or not isinstance(norm_type, numbers.Real):
-        raise TypeError(f"norm_type must be a real number, got {type(norm_type).__name__}")
-    p = float(norm_type)
+    p = _args.real_scalar(norm_type, "norm_type")
     if not (math.isfinite(p) and p > 0):
         raise ValueError(f"norm_type must be a finite positive number, got {norm_type!r}")
     return _window_pool(x, kernel_size, stride, 0, ceil_mode, _LP, True, 0, p, 2, _args.is_nhwc(layout))

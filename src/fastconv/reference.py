@@ -16,7 +16,6 @@ Semantics follow ``torch.nn.functional`` (conv, pools, relu) and ``scipy.signal`
 from __future__ import annotations
 
 import functools
-import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -233,11 +232,7 @@ def _scipy_args(image, kernel, mode, boundary, fillvalue):
     _args.check_ndim(kernel, "kernel", (2,), "a 2-D array")
     _args.choice(mode, "mode", _SCIPY_MODES)
     _args.choice(boundary, "boundary", tuple(_SCIPY_BOUNDARIES))
-    if isinstance(fillvalue, (bool, np.bool_)) or not isinstance(fillvalue, numbers.Real):
-        fv = np.asarray(fillvalue)
-        if fv.size != 1 or not np.issubdtype(fv.dtype, np.number) or np.iscomplexobj(fv):
-            raise TypeError(f"fillvalue must be a real number, got {fillvalue!r}")
-        fillvalue = fv.item()
+    fillvalue = _args.real_scalar(fillvalue, "fillvalue")
     for name, arr in (("image", image), ("kernel", kernel)):
         if arr.size == 0:
             raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
@@ -494,9 +489,7 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
     x: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW), O = floor_or_ceil((size - k) / s) + 1.
     norm_type p must be a finite positive real.
     """
-    if isinstance(norm_type, (bool, np.bool_)) or not isinstance(norm_type, numbers.Real):
-        raise TypeError(f"norm_type must be a real number, got {type(norm_type).__name__}")
-    p = float(norm_type)
+    p = _args.real_scalar(norm_type, "norm_type")
     if not (np.isfinite(p) and p > 0):
         raise ValueError(f"norm_type must be a finite positive number, got {norm_type!r}")
     xb, unbatched = _float_input(x, "x", 2)

@@ -10,14 +10,10 @@ namespace fastconv::FASTCONV_ISA {
 // Calls tap(y, x) for the in-bounds taps of output (oy, ox) in scan order.
 template <class Tap>
 void for_each_tap(const PoolGeom& g, int64_t oy, int64_t ox, Tap&& tap) {
-  for (int64_t ky = 0; ky < g.kh; ++ky) {
-    const int64_t y = oy * g.sh - g.ph + ky * g.dh;
-    if (y < 0 || y >= g.H) continue;
-    for (int64_t kx = 0; kx < g.kw; ++kx) {
-      const int64_t x = ox * g.sw - g.pw + kx * g.dw;
-      if (x >= 0 && x < g.W) tap(y, x);
-    }
-  }
+  const int64_t y0 = oy * g.sh - g.ph, x0 = ox * g.sw - g.pw;
+  const TapRange rows = taps_inside(y0, g.dh, g.kh, g.H), cols = taps_inside(x0, g.dw, g.kw, g.W);
+  for (int64_t ky = rows.lo; ky < rows.hi; ++ky)
+    for (int64_t kx = cols.lo; kx < cols.hi; ++kx) tap(y0 + ky * g.dh, x0 + kx * g.dw);
 }
 
 template <class T>
@@ -45,10 +41,9 @@ void window_pool_nhwc_channels(const T* in, T* out, const PoolGeom& g, const Win
                                int64_t oy, int64_t ox, int64_t c0) {
   T* o = out + (oy * g.OW + ox) * C;
   for (int64_t c = c0; c < C; ++c) o[c] = T(0);
-  const T power = static_cast<T>(p.norm_type);
   for_each_tap(g, oy, ox, [&](int64_t y, int64_t x) {
     const T* v = in + (y * g.W + x) * C;
-    for (int64_t c = c0; c < C; ++c) o[c] += p.kind == WindowPoolKind::Lp ? static_cast<T>(std::pow(v[c], power)) : v[c];
+    for (int64_t c = c0; c < C; ++c) o[c] += p.kind == WindowPoolKind::Lp ? lp_term(v[c], p.norm_type) : v[c];
   });
   const int64_t divisor = window_divisor(p, window_span(oy, g.sh, g.ph, g.kh, g.H), window_span(ox, g.sw, g.pw, g.kw, g.W));
   for (int64_t c = c0; c < C; ++c) o[c] = finish_window(o[c], g, p, divisor);

@@ -24,12 +24,11 @@ void max_pool_at(const T* in, const PoolGeom& g, int64_t oy, int64_t ox, T* out,
   const int64_t y0 = oy * g.sh - g.ph, x0 = ox * g.sw - g.pw;
   T best = -std::numeric_limits<T>::infinity();
   int64_t best_i = -1;
-  for (int64_t ky = 0; ky < g.kh; ++ky) {
+  const TapRange rows = taps_inside(y0, g.dh, g.kh, g.H), cols = taps_inside(x0, g.dw, g.kw, g.W);
+  for (int64_t ky = rows.lo; ky < rows.hi; ++ky) {
     const int64_t y = y0 + ky * g.dh;
-    if (y < 0 || y >= g.H) continue;
-    for (int64_t kx = 0; kx < g.kw; ++kx) {
+    for (int64_t kx = cols.lo; kx < cols.hi; ++kx) {
       const int64_t x = x0 + kx * g.dw;
-      if (x < 0 || x >= g.W) continue;
       const T v = in[y * g.W + x];
       if (best_i < 0) best_i = y * g.W + x;
       if (v > best || std::isnan(v)) {
@@ -58,6 +57,15 @@ inline int64_t window_divisor(const WindowPoolParams& p, WindowSpan ys, WindowSp
   return p.count_include_pad ? ys.padded * xs.padded : (ys.hi - ys.lo) * (xs.hi - xs.lo);
 }
 
+// x**p for one Lp term (or the root, p -> 1/p): in T when T holds p exactly (powf is then good to an ulp), else in
+// double, since p rounded to float would cost |p ln x| * 2**-24 of relative error.
+template <class T>
+T lp_term(T x, double p) {
+  const T p_in_t = static_cast<T>(p);
+  if (static_cast<double>(p_in_t) == p) return std::pow(x, p_in_t);
+  return static_cast<T>(std::pow(static_cast<double>(x), p));
+}
+
 // Turns a window sum (of x, or of x**p for Lp) into the pooled value.
 template <class T>
 T finish_window(T sum, const PoolGeom& g, const WindowPoolParams& p, int64_t divisor) {
@@ -65,19 +73,18 @@ T finish_window(T sum, const PoolGeom& g, const WindowPoolParams& p, int64_t div
   const T avg = divisor > 0 ? sum / static_cast<T>(divisor) : T(0);
   if (p.kind == WindowPoolKind::Avg) return avg;
   // PyTorch's lp_pool2d: (avg_pool2d(x**p) * kh * kw) ** (1/p)
-  return static_cast<T>(std::pow(avg * static_cast<T>(g.kh * g.kw), static_cast<T>(1.0 / p.norm_type)));
+  return lp_term(avg * static_cast<T>(g.kh * g.kw), 1.0 / p.norm_type);
 }
 
 // Sum, average or power-average over one window, rows then columns in order.
 template <class T>
 void window_pool_at(const T* in, const PoolGeom& g, const WindowPoolParams& p, int64_t oy, int64_t ox, T* out) {
   const WindowSpan ys = window_span(oy, g.sh, g.ph, g.kh, g.H), xs = window_span(ox, g.sw, g.pw, g.kw, g.W);
-  const T power = static_cast<T>(p.norm_type);
   T acc = 0;
   for (int64_t y = ys.lo; y < ys.hi; ++y)
     for (int64_t x = xs.lo; x < xs.hi; ++x) {
       const T v = in[y * g.W + x];
-      acc += p.kind == WindowPoolKind::Lp ? static_cast<T>(std::pow(v, power)) : v;
+      acc += p.kind == WindowPoolKind::Lp ? lp_term(v, p.norm_type) : v;
     }
   out[oy * g.OW + ox] = finish_window(acc, g, p, window_divisor(p, ys, xs));
 }

@@ -44,9 +44,9 @@ void max_pool_plane_strided(const T* in, T* out, int64_t* idx, const PoolGeom& g
       V best = X::set1(-std::numeric_limits<T>::infinity());
       typename X::I best_i{};
       bool first = true;
-      for (int64_t ky = 0; ky < g.kh; ++ky) {
+      const TapRange rows = taps_inside(y0, g.dh, g.kh, g.H);
+      for (int64_t ky = rows.lo; ky < rows.hi; ++ky) {
         const int64_t y = y0 + ky * g.dh;
-        if (y < 0 || y >= g.H) continue;
         if (first && with_index) best_i = X::index_lanes(y * g.W + x0, SW);
         first = false;
         const T* row = in + y * g.W + x0;

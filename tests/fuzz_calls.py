@@ -1,0 +1,254 @@
+"""Hypothesis strategies for whole calls of each public function: a Call holds the function's
+name, its arguments (ArraySpecs for the arrays) and how to run it (out=, threads, repeat).
+
+The shapes are built to fit each other (channels, groups, layout) most of the time, so that
+most calls reach the kernels; array_specs and the parameter strategies then break them
+now and then."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hypothesis import strategies as st
+
+from fastconv._args import ALGORITHMS, LAYOUTS, PADDING_MODES
+from fuzz_arrays import (GOOD_DTYPES, ArraySpec, any_shape, array_specs, cached, dims, float_dtypes, mixture,
+                         pick, weighted)
+from fuzz_params import HUGE_INTS, OMIT, choice, conv_padding, flag, int_param, ints, junk, maybe
+
+HUGE_POSITIVE = tuple(v for v in HUGE_INTS if v > 0)
+# out= arguments: the right array, or one that must be refused (see fuzz_out.out_is_valid).
+OUT_KINDS = ("right", "misaligned", "subclass", "wrong-shape", "wrong-dtype", "readonly", "noncontiguous",
+             "fortran", "overlap", "list")
+
+
+@dataclasses.dataclass(frozen=True)
+class OutSpec:
+    kind: str
+    target: int = 0  # "overlap": the array argument out shares memory with; "misaligned": its byte offset - 1
+
+
+@dataclasses.dataclass
+class Call:
+    name: str
+    args: tuple
+    kwargs: dict
+    out: OutSpec | None = None
+    threads: int | None = None  # fastconv.set_num_threads for the call; None leaves it
+    repeat: bool = False  # call twice: the second call may take a cached plan
+
+    def __repr__(self):
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"{self.name}({', '.join(parts)})  [out={self.out}, threads={self.threads}, repeat={self.repeat}]"
+
+
+_COIN = st.booleans()
+_ONE_IN_FOUR = st.integers(0, 3)
+_ONE_IN_FIVE = st.integers(0, 4)
+_ONE_IN_THIRTY = st.integers(0, 29)
+_THREADS = st.sampled_from((None, None, 1, 2, 3))
+_OUT_KINDS = {False: st.sampled_from(OUT_KINDS), True: st.sampled_from(OUT_KINDS + ("self",))}
+
+
+def _call(draw, name, args, kwargs, out_allowed=False):
+    kwargs = {k: v for k, v in kwargs.items() if v is not OMIT}
+    out = None
+    if out_allowed and draw(_ONE_IN_FIVE) == 0:
+        out = OutSpec(draw(_OUT_KINDS[name == "relu"]), draw(st.integers(0, len(args) - 1)))
+    return Call(name, tuple(args), kwargs, out, draw(_THREADS), draw(_ONE_IN_FOUR) == 3)
+
+
+@cached
+def _small(low, high):
+    """A size, channel count or window: in [low, high] mostly, any dim (0, huge) sometimes."""
+    return mixture((80, st.integers(low, high)), (20, dims()))
+
+
+_BATCH = st.one_of(st.none(), _small(0, 3))  # None: the unbatched form
+
+
+def _images(n, c, sizes, nhwc):
+    return ((n,) if n is not None else ()) + (tuple(sizes) + (c,) if nhwc else (c,) + tuple(sizes))
+
+
+# --------------------------------------------------------------------------- convolution
+
+
+_HUGE_POSITIVE = st.sampled_from(HUGE_POSITIVE)
+_DILATIONS = st.sampled_from((1,) + HUGE_POSITIVE)
+_GROUPS = st.sampled_from((1, 1, 1, 2, 3))
+_ALGORITHM_ARG = maybe(choice(ALGORITHMS))
+_LAYOUT_ARG = maybe(choice(LAYOUTS))
+_PADDING_MODE_ARG = maybe(choice(PADDING_MODES))
+_ACTIVATION_ARG = maybe(choice((None, "relu")))
+
+
+@cached
+@st.composite
+def _huge_conv_geometry(draw, nd):
+    """stride, padding, dilation with huge values whose output is still small (the offsets of
+    the kernels' index arithmetic reach 2**62 and beyond)."""
+    pad = draw(_HUGE_POSITIVE)
+    stride = draw(st.sampled_from([v for v in HUGE_POSITIVE if v >= pad]))
+    padding = draw(st.sampled_from((pad, "same", "full", ((pad, 0),) * nd if nd == 2 else (0, pad))))
+    return pick(draw, (1, stride), (1, 1)), padding, draw(_DILATIONS)
+
+
+@cached
+@st.composite
+def conv_call(draw, name, dtypes):
+    nd = 1 if name == "conv1d" else 2
+    transpose = name == "conv_transpose2d"
+    dtype = draw(float_dtypes(dtypes))
+    groups = draw(_GROUPS)
+    c_per_group, k_per_group = draw(_small(1, 4)), draw(_small(1, 4))
+    c, k = groups * c_per_group, groups * k_per_group
+    algorithm = OMIT if transpose else draw(_ALGORITHM_ARG)
+    if algorithm == "winograd" and draw(_ONE_IN_FOUR):
+        kernel = (3, 3)
+    else:
+        kernel = tuple(draw(_small(1, 4)) for _ in range(nd))
+    kwargs = {}
+    if name == "conv2d":
+        kwargs["layout"] = draw(_LAYOUT_ARG)
+    x_shape = _images(draw(_BATCH), c, [draw(_small(1, 9)) for _ in range(nd)], kwargs.get("layout") == "NHWC")
+    w_shape = ((c, k_per_group) if transpose else (k, c_per_group)) + kernel
+    if draw(_ONE_IN_THIRTY) == 0:
+        stride, padding, dilation = draw(_huge_conv_geometry(nd))
+        if transpose and isinstance(padding, str):
+            padding = dilation * (kernel[0] - 1) // 2  # cancels the kernel's extent in the output size
+    else:
+        stride, dilation = draw(maybe(int_param(nd, 1, 3))), draw(maybe(int_param(nd, 1, 2)))
+        padding = draw(maybe(int_param(2, 0, 2) if transpose else conv_padding(nd)))
+    bias = weighted(draw, (40, st.just(OMIT)), (10, st.none()), (45, array_specs((k,), dtype)), (5, junk()))
+    groups_arg = pick(draw, (85, groups), (15, OMIT), (15, None))
+    kwargs.update(stride=stride, padding=padding, dilation=dilation,
+                  groups=draw(int_param(1, 1, 4)) if groups_arg is None else groups_arg)
+    if transpose:
+        kwargs["output_padding"] = draw(maybe(int_param(2, 0, 2)))
+    else:
+        kwargs.update(padding_mode=draw(_PADDING_MODE_ARG), activation=draw(_ACTIVATION_ARG), algorithm=algorithm)
+    args = [draw(array_specs(x_shape, dtype)), draw(array_specs(w_shape, dtype))]
+    if bias is not OMIT:
+        kwargs["bias"] = bias
+    return _call(draw, name, args, kwargs, out_allowed=not transpose)
+
+
+_MODE_ARG = maybe(choice(("full", "same", "valid")))
+_BOUNDARY_ARG = maybe(choice(("fill", "pad", "wrap", "circular", "symm", "symmetric"), ("reflect",)))
+_FILLVALUE_ARG = maybe(mixture((70, st.floats(-4, 4, width=32)),
+                               (15, st.sampled_from((0, 3, float("nan"), float("inf"), 1e300))), (15, junk())))
+
+
+@cached
+@st.composite
+def correlate_call(draw, name, dtypes):
+    dtype = draw(float_dtypes(dtypes))
+    image = draw(array_specs((draw(_small(1, 9)), draw(_small(1, 9))), dtype))
+    kernel = draw(array_specs((draw(_small(1, 5)), draw(_small(1, 5))), dtype))
+    kwargs = dict(mode=draw(_MODE_ARG), boundary=draw(_BOUNDARY_ARG), fillvalue=draw(_FILLVALUE_ARG))
+    return _call(draw, name, [image, kernel], kwargs)
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+POOL_1D = ("max_pool1d", "avg_pool1d", "sum_pool1d")
+NORM_TYPES = (1, 2, 3, 1.5, 0.5, 4.0)
+_NORM_TYPE = mixture((80, st.sampled_from(NORM_TYPES)),
+                     (10, st.sampled_from((0, -1, float("nan"), float("inf"), 1e308, 1e-300, 200, 2**64))),
+                     (10, junk()))
+_FLAG_ARG = maybe(flag())
+_DIVISOR_ARG = maybe(mixture((60, st.none()), (30, ints(1, 9)), (10, st.one_of(int_param(1, -2, 0), junk()))))
+
+
+@cached
+@st.composite
+def _huge_window(draw, nd):
+    """kernel_size, padding, stride of a window far larger than the input that still fits the
+    rule padding <= kernel_size // 2, so the call is valid; in 2-D huge along one or both dims."""
+    k = draw(_HUGE_POSITIVE)
+    stride = pick(draw, (1, OMIT), (1, 1), (1, 2), (1, k), (1, 2**62))
+    if nd == 1 or draw(_COIN):
+        return k, k // 2, stride
+    if draw(_COIN):
+        return (1, k), (0, k // 2), stride
+    return (k, 1), (k // 2, 0), stride
+
+
+@cached
+@st.composite
+def pool_call(draw, name, dtypes):
+    nd = 1 if name in POOL_1D else 2
+    dtype = draw(float_dtypes(dtypes))
+    kwargs = {}
+    if nd == 2:
+        kwargs["layout"] = draw(_LAYOUT_ARG)
+    x_shape = _images(draw(_BATCH), draw(_small(1, 4)), [draw(_small(1, 9)) for _ in range(nd)],
+                      kwargs.get("layout") == "NHWC")
+    if draw(_ONE_IN_THIRTY) == 0:
+        kernel, padding, stride = draw(_huge_window(nd))
+    else:
+        kernel = draw(int_param(nd, 1, 4))
+        stride = draw(maybe(st.one_of(st.none(), st.just(()), int_param(nd, 1, 4))))
+        padding = draw(maybe(int_param(nd, 0, 2)))
+    kwargs.update(kernel_size=kernel, stride=stride, ceil_mode=draw(_FLAG_ARG))
+    if name != "lp_pool2d":
+        kwargs["padding"] = padding
+    if name.startswith("max"):
+        kwargs.update(dilation=draw(maybe(int_param(nd, 1, 3))), return_indices=draw(_FLAG_ARG))
+    if name.startswith("avg"):
+        kwargs["count_include_pad"] = draw(_FLAG_ARG)
+    if name == "avg_pool2d":
+        kwargs["divisor_override"] = draw(_DIVISOR_ARG)
+    if name == "lp_pool2d":
+        kwargs["norm_type"] = draw(_NORM_TYPE)
+    return _call(draw, name, [draw(array_specs(x_shape, dtype))], kwargs)
+
+
+_SIZE = mixture((85, st.integers(1, 5)), (10, st.none()), (5, st.sampled_from((0, -1) + HUGE_INTS)))
+_OUTPUT_SIZE = mixture((40, _SIZE.filter(lambda v: v is not None)), (50, st.tuples(_SIZE, _SIZE)),
+                       (5, st.lists(_SIZE, max_size=3)), (5, junk()))
+
+
+@cached
+@st.composite
+def adaptive_call(draw, name, dtypes):
+    dtype = draw(float_dtypes(dtypes))
+    layout = draw(_LAYOUT_ARG)
+    x_shape = _images(draw(_BATCH), draw(_small(1, 4)), [draw(_small(1, 9)) for _ in range(2)], layout == "NHWC")
+    kwargs = {"layout": layout}
+    if name.startswith("adaptive"):
+        kwargs["output_size"] = draw(_OUTPUT_SIZE)
+    if name == "adaptive_max_pool2d":
+        kwargs["return_indices"] = draw(_FLAG_ARG)
+    return _call(draw, name, [draw(array_specs(x_shape, dtype))], kwargs)
+
+
+@cached
+@st.composite
+def relu_call(draw, name, dtypes):
+    x = draw(array_specs(draw(any_shape()), draw(float_dtypes(dtypes))))
+    return _call(draw, name, [x], {}, out_allowed=True)
+
+
+CALLS = {
+    "conv2d": conv_call, "conv1d": conv_call, "conv_transpose2d": conv_call,
+    "correlate2d": correlate_call, "convolve2d": correlate_call,
+    "max_pool2d": pool_call, "avg_pool2d": pool_call, "sum_pool2d": pool_call, "lp_pool2d": pool_call,
+    "max_pool1d": pool_call, "avg_pool1d": pool_call, "sum_pool1d": pool_call,
+    "adaptive_avg_pool2d": adaptive_call, "adaptive_max_pool2d": adaptive_call,
+    "global_avg_pool2d": adaptive_call, "global_max_pool2d": adaptive_call,
+    "relu": relu_call,
+}
+
+
+def calls(name, dtypes=GOOD_DTYPES):
+    """The strategy of Calls of fastconv.<name>, its float arrays of one of ``dtypes``."""
+    return CALLS[name](name, dtypes)
+
+
+def array_args(call):
+    """(position or keyword, ArraySpec) of every array argument of a call."""
+    found = [(i, a) for i, a in enumerate(call.args) if isinstance(a, ArraySpec)]
+    return found + [(k, v) for k, v in call.kwargs.items() if isinstance(v, ArraySpec)]
