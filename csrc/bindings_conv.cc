@@ -39,7 +39,7 @@ void conv2d_binding(py::array x, py::array w, py::object bias, py::array out, in
     throw py::value_error("algorithm 'winograd' needs a 3x3 kernel, unit stride and dilation and one group");
   if (nhwc && static_cast<ConvAlgorithm>(algorithm) == ConvAlgorithm::Direct && (s.Cg() != 1 || s.Kg() != 1))
     throw py::value_error("algorithm 'direct' with layout 'NHWC' needs a depthwise convolution (groups == C == K)");
-  dispatch_float(x, "x", [&](auto tag) {
+  dispatch_float(x, "x", out, [&](auto tag) {
     using T = decltype(tag);
     const T* b = optional_ptr<T>(bias);
     T* o = mutable_ptr<T>(out);
@@ -66,7 +66,7 @@ void conv_transpose2d_binding(py::array x, py::array w, py::object bias, py::arr
   if (s.C % groups || w.shape(0) != s.C) throw py::value_error("channel counts do not match groups");
   if (out.shape(0) != s.N || out.shape(1) != s.K) throw py::value_error("out has the wrong shape");
   check_bias(bias, x, s.K);
-  dispatch_float(x, "x", [&](auto tag) {
+  dispatch_float(x, "x", out, [&](auto tag) {
     using T = decltype(tag);
     const T* b = optional_ptr<T>(bias);
     T* o = mutable_ptr<T>(out);

@@ -45,7 +45,7 @@ void max_pool2d_binding(py::array x, py::array out, py::object indices, int64_t 
   const Axes a = axes(nhwc);
   PoolGeom g = pool_geometry(x, out, kh, kw, sh, sw, ph, pw, dh, dw, a);
   int64_t* idx = optional_indices(indices, out);
-  dispatch_float(x, "x", [&](auto tag) {
+  dispatch_float(x, "x", out, [&](auto tag) {
     using T = decltype(tag);
     T* o = mutable_ptr<T>(out);
     py::gil_scoped_release release;
@@ -62,7 +62,7 @@ void window_pool2d_binding(py::array x, py::array out, int64_t kh, int64_t kw, i
   PoolGeom g = pool_geometry(x, out, kh, kw, sh, sw, ph, pw, 1, 1, axes(nhwc));
   if (kind < 0 || kind > 2) throw py::value_error("unknown pool kind");
   WindowPoolParams p{static_cast<WindowPoolKind>(kind), count_include_pad, divisor_override, norm_type};
-  dispatch_float(x, "x", [&](auto tag) {
+  dispatch_float(x, "x", out, [&](auto tag) {
     using T = decltype(tag);
     T* o = mutable_ptr<T>(out);
     py::gil_scoped_release release;
@@ -82,7 +82,7 @@ void adaptive_pool2d_binding(py::array x, py::array out, py::object indices, boo
                 OW = out.shape(a.w);
   if (planes > 0 && OH * OW > 0 && H * W == 0) throw py::value_error("adaptive pooling of an empty plane");
   int64_t* idx = is_max ? optional_indices(indices, out) : nullptr;
-  dispatch_float(x, "x", [&](auto tag) {
+  dispatch_float(x, "x", out, [&](auto tag) {
     using T = decltype(tag);
     T* o = mutable_ptr<T>(out);
     py::gil_scoped_release release;
@@ -99,7 +99,7 @@ void relu_binding(py::array x, py::array out) {
   check_array(x, "x", x, -1);
   check_array(out, "out", x, -1, true);
   if (out.size() != x.size()) throw py::value_error("out has the wrong size");
-  dispatch_float(x, "x", [&](auto tag) {
+  dispatch_float(x, "x", out, [&](auto tag) {
     using T = decltype(tag);
     T* o = mutable_ptr<T>(out);
     py::gil_scoped_release release;

@@ -22,15 +22,18 @@ inline bool same_dtype(const py::dtype& a, const py::dtype& b) {
 inline bool is_float32(const py::array& a) { return same_dtype(a.dtype(), py::dtype::of<float>()); }
 inline bool is_float64(const py::array& a) { return same_dtype(a.dtype(), py::dtype::of<double>()); }
 
-// Calls fn(T{}) with T the element type of `a` (float or double).
+// Calls fn(T{}) with T the element type of `a` (float or double), unless `out` is empty:
+// then there is nothing to compute, and a kernel's loops over the other axes (which may be
+// huge, as in (2**40, 5, 1, 0)) would still run.
 template <class Fn>
-void dispatch_float(const py::array& a, const char* name, Fn&& fn) {
-  if (is_float32(a))
+void dispatch_float(const py::array& a, const char* name, const py::array& out, Fn&& fn) {
+  const bool f32 = is_float32(a);
+  if (!f32 && !is_float64(a)) throw py::type_error(std::string(name) + " must be float32 or float64");
+  if (out.size() == 0) return;
+  if (f32)
     fn(float{});
-  else if (is_float64(a))
-    fn(double{});
   else
-    throw py::type_error(std::string(name) + " must be float32 or float64");
+    fn(double{});
 }
 
 inline void check_array(const py::array& a, const char* name, const py::array& like, int64_t ndim,

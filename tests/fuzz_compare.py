@@ -94,6 +94,21 @@ def _plane_max(magnitude, layout):
     return np.broadcast_to(np.max(magnitude, axis=axes, keepdims=True), magnitude.shape)
 
 
+def _winograd_pairs(x, w, kwargs):
+    """An upper bound of the documented Winograd P = sum_c (sum of |x_c| over the tile's 6x6
+    input window) * (sum of |w_kc|), broadcast to the output: 36 times each channel's largest
+    |x| (padding only repeats input values or adds zeros), plus |bias|."""
+    nhwc = kwargs.get("layout") == "NHWC"
+    xb = x if x.ndim == 4 else x[None]
+    planes = np.abs(xb.astype(np.float64)).max(axis=(1, 2) if nhwc else (2, 3), initial=0.0)  # (N, C)
+    pairs = 36 * planes @ np.abs(w.astype(np.float64)).sum(axis=(2, 3)).T  # (N, K)
+    bias = kwargs.get("bias")
+    if bias is not None:
+        pairs = pairs + np.abs(np.asarray(bias, np.float64))
+    pairs = pairs[:, None, None, :] if nhwc else pairs[:, :, None, None]
+    return pairs if x.ndim == 4 else pairs[0]
+
+
 def _arrays(value):
     return list(value) if isinstance(value, tuple) else [value]
 
@@ -111,7 +126,9 @@ def compare(name, args, kwargs, got, want):
                                        **_without(kwargs, "bias", "activation"))
         terms = math.prod(w.shape[1:]) if name != "conv_transpose2d" else w.shape[0] * math.prod(w.shape[2:])
         if kwargs.get("algorithm") == "winograd":
-            magnitude, terms = _plane_max(magnitude, kwargs.get("layout")), terms + 64
+            magnitude = np.maximum(_plane_max(magnitude, kwargs.get("layout")),
+                                   _winograd_pairs(x, w, kwargs) * 2 * (w.shape[1] + 64) / (terms + 65))
+            terms += 64
     elif name in CORRELATE:
         fill = abs(float(kwargs.get("fillvalue", 0)))
         magnitude = getattr(ref, name)(_abs(x), _abs(args[1]), **dict(kwargs, fillvalue=fill))

@@ -83,8 +83,9 @@ def test_conv_transpose_output_size():
 
 
 def test_conv_transpose_multiply_add_count():
-    # output about 2**40 positions (no channels); 2**20 input channels make 2**70 multiply-adds
-    x = np.empty((1, 2 ** 20, 0, 2 ** 10), F32)
+    # output about 2**40 positions (no images, no channels); 2**20 input channels of 2**10
+    # positions and 2**40 taps make 2**70 multiply-adds (empty axes counted as 1)
+    x = np.empty((0, 2 ** 20, 1, 2 ** 10), F32)
     w = np.empty((2 ** 20, 0, 2 ** 20, 2 ** 20), F32)
     expect_overflow(lambda: fastconv.conv_transpose2d(x, w, stride=1), "^the multiply-add count")
 
@@ -149,3 +150,25 @@ def test_max_pool2d_indices_past_2_31(layout):
     assert out[there] == 1.0 and idx[there] == (H - 1) * W + col
     first_row = idx[0, 0, 0] if layout == "NCHW" else idx[0, 0, :, 0]
     assert np.array_equal(first_row, np.arange(0, W, 2))  # ties: the first position of each window
+
+
+def claimed(shape):
+    """A float32 array of ``shape`` whose elements all alias one zero: no memory."""
+    return np.lib.stride_tricks.as_strided(np.zeros(1, F32), shape, (0,) * len(shape))
+
+
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda: fastconv.adaptive_max_pool2d(claimed((2**40, 1, 6, 0)), (5, 1), layout="NHWC"),
+                 id="adaptive-nhwc-no-channels"),
+    pytest.param(lambda: fastconv.adaptive_avg_pool2d(claimed((2**40, 0, 6, 6)), 3), id="adaptive-no-channels"),
+    pytest.param(lambda: fastconv.max_pool2d(claimed((2**40, 0, 6, 6)), 2, return_indices=True), id="max-pool"),
+    pytest.param(lambda: fastconv.avg_pool2d(claimed((2**40, 6, 6, 0)), 2, layout="NHWC"), id="avg-pool-nhwc"),
+    pytest.param(lambda: fastconv.conv2d(claimed((2**40, 0, 6, 6)), claimed((0, 0, 1, 1))), id="conv-no-channels"),
+    pytest.param(lambda: fastconv.conv_transpose2d(claimed((2**40, 0, 6, 6)), claimed((0, 0, 1, 1))),
+                 id="conv-transpose-no-channels"),
+])
+def test_an_empty_result_returns_without_looping_over_the_other_axes(call):
+    """Found by the fuzz harness: an NHWC adaptive pool of 2**40 images with no channel looped
+    2**40 * 5 times (a hang) to write nothing."""
+    result = call()
+    assert (result[0] if isinstance(result, tuple) else result).size == 0

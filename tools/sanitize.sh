@@ -32,6 +32,10 @@ if [ -z "$asan_runtime" ]; then
   echo "sanitize: $module is not linked with libasan" >&2
   exit 1
 fi
+# libstdc++ too: ASan finds the real __cxa_throw when it starts, and the interpreter does not
+# load libstdc++ until the extension is imported; without it the first C++ exception (a
+# std::bad_alloc turned into MemoryError) ends the process on an ASan CHECK.
+cxx_runtime="$(ldd "$module" | awk '/libstdc\+\+/ {print $3}')"
 
 logs="$work/logs"
 rm -rf "$logs" && mkdir -p "$logs"
@@ -45,7 +49,7 @@ export LSAN_OPTIONS="exitcode=0:suppressions=$repo/tools/lsan.supp:print_suppres
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 status=0
-(cd "$repo" && LD_PRELOAD="$asan_runtime" python -m pytest -p no:cacheprovider --capture=sys "$@" \
+(cd "$repo" && LD_PRELOAD="$asan_runtime $cxx_runtime" python -m pytest -p no:cacheprovider --capture=sys "$@" \
   2> >(tee "$logs/pytest-stderr" >&2)) || status=$?
 
 python "$repo/tools/sanitizer_logs.py" "$logs" "$repo" || status=$((status == 0 ? 1 : status))

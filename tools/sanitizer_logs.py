@@ -2,9 +2,10 @@
 
 usage: python tools/sanitizer_logs.py LOG_DIR REPO_DIR
 
-Counted as failures: every AddressSanitizer error, every UBSan "runtime error", and every leak
-record (direct or indirect) with a stack frame in fastconv's code: its extension module, the
-``fastconv::`` namespace or a source file under REPO_DIR/csrc. Leak records of the interpreter
+Counted as failures: every AddressSanitizer error, every UBSan "runtime error", every failed
+CHECK of a sanitizer runtime, and every leak record (direct or indirect) with a stack frame
+in fastconv's code: its extension module, the ``fastconv::`` namespace or a source file
+under REPO_DIR/csrc. Leak records of the interpreter
 and of other libraries (objects CPython and NumPy keep until exit by design) are counted and
 printed as such, not failed.
 """
@@ -15,6 +16,9 @@ import pathlib
 import re
 import sys
 
+# An ASan error, a UBSan report, or a sanitizer runtime's own failed CHECK (which ends the
+# process as surely as an error, with no "ERROR:" line).
+REPORT = re.compile(r"ERROR: AddressSanitizer|runtime error:|Sanitizer: CHECK failed")
 LEAK_START = re.compile(r"^(Direct|Indirect) leak of (\d+) byte")
 
 
@@ -41,7 +45,7 @@ def main(log_dir, repo):
     errors, ours, others = [], [], 0
     for path in sorted(pathlib.Path(log_dir).iterdir()):
         text = path.read_text(errors="replace")
-        if "ERROR: AddressSanitizer" in text or "runtime error:" in text:
+        if REPORT.search(text):
             errors.append((path, text))
         for record in leak_records(text):
             if is_ours(record, csrc):

@@ -28,7 +28,7 @@ PlaneLayout plane_layout(int64_t channels, bool nhwc) {
 struct BatchedPlan {
   int64_t L, kt, blocks_per_group;  // lanes; filters per register tile and tiles per group
   int64_t Wp, image_blocks, row_blocks, rows_per_block;
-  std::vector<int64_t> row_map, col_map;  // padded row / column -> input one (-1: fill)
+  IndexMap row_map, col_map;  // padded row / column -> input one (-1: fill)
   int64_t input_rows(int64_t oy0, int64_t oy1, const Conv2dShape& s) const {
     return (oy1 - oy0 - 1) * s.sh + (s.kh - 1) * s.dh + 1;
   }

@@ -23,7 +23,7 @@ void conv2d_direct(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
   const int64_t Hp = std::max(s.pt + s.H, (s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1);
   const int64_t Wp = std::max(s.pl + s.W, (s.OW - 1) * s.sw + (s.kw - 1) * s.dw + 1);
   const bool needs_padding = Hp != s.H || Wp != s.W || s.pt != 0 || s.pl != 0;
-  std::vector<int64_t> row_map, col_map;
+  IndexMap row_map, col_map;
   if (needs_padding) {
     row_map = pad_index_map(Hp, 1, -s.pt, s.H, pad.mode);
     col_map = pad_index_map(Wp, 1, -s.pl, s.W, pad.mode);

@@ -112,8 +112,8 @@ bool rows_crowd_l1(const std::vector<int64_t>& offsets, int64_t KC, int64_t NR) 
 // no padding the input itself has this layout ({H, W}: one phase).
 struct PhaseSplit {
   int64_t Hp, Wq;                                // rows, and columns per phase
-  std::vector<int64_t> rows;                     // input row of each padded row (pad_index_map)
-  std::vector<std::vector<int64_t>> phase_cols;  // input column of each column of each phase
+  IndexMap rows;                                 // input row of each padded row (pad_index_map)
+  std::vector<IndexMap> phase_cols;              // input column of each column of each phase
 };
 
 PhaseSplit phase_split(const Conv2dShape& s, PadMode mode) {

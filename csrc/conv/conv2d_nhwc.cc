@@ -24,7 +24,7 @@ constexpr int64_t kPadColumnsBelowChannels = 16;
 // padding mode (NhwcTaps' column map, running up one by one over `straight`), or C fill
 // values where that is -1.
 template <class T>
-void pad_columns_nhwc(const Conv2dShape& s, const Padding<T>& pad, const std::vector<int64_t>& cols, Range straight,
+void pad_columns_nhwc(const Conv2dShape& s, const Padding<T>& pad, const IndexMap& cols, Range straight,
                       const T* x, T* dst) {
   const int64_t Wp = static_cast<int64_t>(cols.size());
   parallel_for(s.N * s.H, s.N * s.H * Wp * s.C, [&](int64_t row) {

@@ -62,7 +62,7 @@ int64_t band_rows(const Conv2dShape& s, int64_t padded_cols, int64_t value_bytes
 // NHWC pixels: padded column j is input column cols[j], or the fill where that is -1. The
 // padded columns `inside` are the input's, in order, and are transposed in one go.
 template <class T>
-void nhwc_padded_row(const Conv2dShape& s, const T* image, int64_t row, const std::vector<int64_t>& cols,
+void nhwc_padded_row(const Conv2dShape& s, const T* image, int64_t row, const IndexMap& cols,
                      Range inside, T fill, T* dst) {
   const int64_t padded = static_cast<int64_t>(cols.size()), plane = s.H * s.W;
   if (row < 0) return std::fill(dst, dst + padded * s.C, fill);
@@ -103,7 +103,7 @@ struct LineRuns {
 // reflect and circular padding, padding rows map into the image's rows too, so the span
 // from the lowest to the highest.
 template <class T>
-LineRuns<T> input_row_runs(const Conv2dShape& s, const T* x, const std::vector<int64_t>& rows, int64_t n,
+LineRuns<T> input_row_runs(const Conv2dShape& s, const T* x, const IndexMap& rows, int64_t n,
                            Range padded) {
   int64_t lo = s.H, hi = -1;
   for (int64_t py = padded.begin; py < padded.end; ++py)
@@ -143,8 +143,8 @@ void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, co
   if (s.N * s.K * P == 0) return;
   if (s.Cg() == 0) return conv2d_im2col(s, pad, x, w, bias, out, relu);  // the bias alone
   const int64_t padded_cols = (s.OW - 1) * s.sw + (s.kw - 1) * s.dw + 1;
-  const std::vector<int64_t> rows = pad_index_map((s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1, 1, -s.pt, s.H, pad.mode);
-  const std::vector<int64_t> cols = pad_index_map(padded_cols, 1, -s.pl, s.W, pad.mode);
+  const IndexMap rows = pad_index_map((s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1, 1, -s.pt, s.H, pad.mode);
+  const IndexMap cols = pad_index_map(padded_cols, 1, -s.pl, s.W, pad.mode);
   const Range inside = valid_range(padded_cols, 1, -s.pl, s.W);
   const int64_t rows_per_band = band_rows(s, padded_cols, sizeof(T), kernels<T>().gemm_mr);
   const int64_t bands = ceil_div(s.OH, rows_per_band), items = s.N * bands;

@@ -114,15 +114,15 @@ class WinogradTiles {
 
   static constexpr int64_t kPastEdge = -2;
   // pad_index_map over the padded extent, kPastEdge beyond it.
-  static std::vector<int64_t> edge_map(int64_t count, int64_t padded, int64_t offset, int64_t n, PadMode mode) {
-    std::vector<int64_t> map = pad_index_map(padded, 1, offset, n, mode);
+  static IndexMap edge_map(int64_t count, int64_t padded, int64_t offset, int64_t n, PadMode mode) {
+    IndexMap map = pad_index_map(padded, 1, offset, n, mode);
     map.resize(count, kPastEdge);
     return map;
   }
 
   Conv2dShape s_;
   int64_t rows_, cols_;
-  std::vector<int64_t> row_map_, col_map_;
+  IndexMap row_map_, col_map_;
   std::vector<T> fill_, zeros_;
 };
 

@@ -47,7 +47,7 @@ class NhwcTaps {
   }
 
   // The input column of each padded column the windows reach, -1 where it is the fill.
-  const std::vector<int64_t>& columns() const { return cols_; }
+  const IndexMap& columns() const { return cols_; }
 
   // A row of padded columns of C fill values: readable filler for any tap.
   const T* fill_row() const { return fill_.data(); }
@@ -63,7 +63,7 @@ class NhwcTaps {
   }
 
   Conv2dShape s_;
-  std::vector<int64_t> rows_, cols_;
+  IndexMap rows_, cols_;
   std::vector<T> fill_;
 };
 

@@ -29,8 +29,8 @@ int64_t pad_source_index(int64_t i, int64_t n, PadMode mode) {
   return -1;
 }
 
-std::vector<int64_t> pad_index_map(int64_t count, int64_t step, int64_t offset, int64_t n, PadMode mode) {
-  std::vector<int64_t> map(count);
+IndexMap pad_index_map(int64_t count, int64_t step, int64_t offset, int64_t n, PadMode mode) {
+  IndexMap map(count);
   for (int64_t j = 0; j < count; ++j) map[j] = pad_source_index(j * step + offset, n, mode);
   return map;
 }

@@ -2,8 +2,7 @@
 // NumPy's np.pad ones, including pads larger than the input (periodic reflection).
 #pragma once
 #include <cstdint>
-#include <vector>
-
+#include "common/heap_vector.h"
 #include "common/ranges.h"
 
 namespace fastconv {
@@ -22,7 +21,7 @@ struct Padding {
 int64_t pad_source_index(int64_t i, int64_t n, PadMode mode);
 
 // map[j] = source index of position j * step + offset of an axis of n values (see above).
-std::vector<int64_t> pad_index_map(int64_t count, int64_t step, int64_t offset, int64_t n, PadMode mode);
+IndexMap pad_index_map(int64_t count, int64_t step, int64_t offset, int64_t n, PadMode mode);
 
 // One padded row of `count` positions of `width` values each (1, or an NHWC pixel's
 // channels): position j is source position map[j], the fill where map[j] < 0, and the fill
