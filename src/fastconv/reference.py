@@ -27,6 +27,10 @@ __all__ = [
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "sum_pool1d", "sum_pool2d",
     "lp_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
     "global_avg_pool2d", "global_max_pool2d", "relu",
+    "conv1d_backward", "conv2d_backward", "conv_transpose2d_backward",
+    "max_pool1d_backward", "max_pool2d_backward", "avg_pool1d_backward", "avg_pool2d_backward",
+    "sum_pool1d_backward", "sum_pool2d_backward", "lp_pool2d_backward", "adaptive_avg_pool2d_backward",
+    "adaptive_max_pool2d_backward", "global_avg_pool2d_backward", "global_max_pool2d_backward", "relu_backward",
 ]
 
 _NP_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -452,21 +456,20 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     divisor_override = _check_divisor_override(divisor_override)
     kernel, stride, pad, rows, cols = _sum_and_avg_geometry(xb, kernel_size, stride, padding, ceil_mode)
     total = _window_sum(xb, rows, cols)
-
-    def pool_sizes(axis, size, k, p):  # window extents along one dim: (with padding, clipped)
-        start = axis.start
-        end = np.minimum(start + k, size + p)
-        return end - start, np.minimum(end, size) - np.maximum(start, 0)
-
-    pool_h, clip_h = pool_sizes(rows, xb.shape[2], kernel[0], pad[0])
-    pool_w, clip_w = pool_sizes(cols, xb.shape[3], kernel[1], pad[1])
-    if divisor_override is not None:
-        divisor = np.full((len(pool_h), len(pool_w)), float(divisor_override))
-    elif count_include_pad:
-        divisor = pool_h[:, None] * pool_w[None, :]
-    else:
-        divisor = clip_h[:, None] * clip_w[None, :]
+    divisor = _avg_divisors(rows, cols, xb.shape[2:], kernel, pad, count_include_pad, divisor_override)
     return _unbatch((total / divisor).astype(xb.dtype), unbatched)
+
+
+def _avg_divisors(rows, cols, sizes, kernel, pad, count_include_pad, divisor_override):
+    """avg_pool2d's divisor per output (OH, OW), float64 (the rule in avg_pool2d's docstring)."""
+    if divisor_override is not None:
+        return np.full((len(rows.start), len(cols.start)), float(divisor_override))
+    extents = []
+    for axis, size, k, p in zip((rows, cols), sizes, kernel, pad):
+        end = np.minimum(axis.start + k, size + p)
+        with_pad, clipped = end - axis.start, np.minimum(end, size) - np.maximum(axis.start, 0)
+        extents.append(with_pad if count_include_pad else clipped)
+    return (extents[0][:, None] * extents[1][None, :]).astype(np.float64)
 
 
 def sum_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
@@ -620,3 +623,5 @@ adaptive_avg_pool2d = _with_layout(adaptive_avg_pool2d)
 adaptive_max_pool2d = _with_layout(adaptive_max_pool2d)
 global_avg_pool2d = _with_layout(global_avg_pool2d)
 global_max_pool2d = _with_layout(global_max_pool2d)
+
+from ._reference_backward import *  # noqa: E402,F401,F403  (the backward passes, defined over this module's helpers)
