@@ -66,6 +66,21 @@ def x_shape_for(n, c, h, w, layout="NCHW", unbatched=False):
     return shape[1:] if unbatched else shape
 
 
+def assert_conv_grads_match_fd(name, x, weight, bias, kw):
+    """ref.<name>_backward's three gradients against finite differences of
+    sum(ref.<name>(x, weight, bias) * grad_out), in the order "input", "weight", "bias"."""
+    forward, backward = getattr(ref, name), getattr(ref, f"{name}_backward")
+    grad_out = rand(forward(x, weight, bias, **kw).shape, 4)
+
+    def loss():
+        return float(np.sum(forward(x, weight, bias, **kw) * grad_out))
+
+    grads = backward(grad_out, x, weight, **kw)
+    assert list(grads) == ["input", "weight", "bias"]
+    for arr, grad in zip((x, weight, bias), grads.values()):
+        assert_fd(grad, loss, arr)
+
+
 CONV2D_CASES = {
     "plain": dict(),
     "pad_int": dict(padding=1),
@@ -104,16 +119,7 @@ def test_conv2d_backward_matches_finite_differences(case):
     layout, unbatched = kw.get("layout", "NCHW"), kw.pop("unbatched", False)
     x = rand(x_shape_for(n, c, h, w, layout, unbatched), 1)
     weight, bias = rand(wshape, 2), rand(wshape[0], 3)
-    grad_out = rand(ref.conv2d(x, weight, bias, **kw).shape, 4)
-
-    def loss():
-        return float(np.sum(ref.conv2d(x, weight, bias, **kw) * grad_out))
-
-    grads = ref.conv2d_backward(grad_out, x, weight, **kw)
-    assert list(grads) == ["input", "weight", "bias"]
-    assert_fd(grads["input"], loss, x)
-    assert_fd(grads["weight"], loss, weight)
-    assert_fd(grads["bias"], loss, bias)
+    assert_conv_grads_match_fd("conv2d", x, weight, bias, kw)
 
 
 CONV1D_CASES = {
@@ -135,15 +141,7 @@ def test_conv1d_backward_matches_finite_differences(case):
     xshape, wshape = kw.pop("xshape", (2, 2, 7)), kw.pop("wshape", (3, 2, 3))
     x = rand(xshape[1:] if kw.pop("unbatched", False) else xshape, 1)
     weight, bias = rand(wshape, 2), rand(wshape[0], 3)
-    grad_out = rand(ref.conv1d(x, weight, bias, **kw).shape, 4)
-
-    def loss():
-        return float(np.sum(ref.conv1d(x, weight, bias, **kw) * grad_out))
-
-    grads = ref.conv1d_backward(grad_out, x, weight, **kw)
-    assert_fd(grads["input"], loss, x)
-    assert_fd(grads["weight"], loss, weight)
-    assert_fd(grads["bias"], loss, bias)
+    assert_conv_grads_match_fd("conv1d", x, weight, bias, kw)
 
 
 CONV_TRANSPOSE_CASES = {
@@ -163,15 +161,7 @@ def test_conv_transpose2d_backward_matches_finite_differences(case):
     x = rand(xshape[1:] if kw.pop("unbatched", False) else xshape, 1)
     weight = rand(wshape, 2)
     bias = rand(wshape[1] * kw.get("groups", 1), 3)
-    grad_out = rand(ref.conv_transpose2d(x, weight, bias, **kw).shape, 4)
-
-    def loss():
-        return float(np.sum(ref.conv_transpose2d(x, weight, bias, **kw) * grad_out))
-
-    grads = ref.conv_transpose2d_backward(grad_out, x, weight, **kw)
-    assert_fd(grads["input"], loss, x)
-    assert_fd(grads["weight"], loss, weight)
-    assert_fd(grads["bias"], loss, bias)
+    assert_conv_grads_match_fd("conv_transpose2d", x, weight, bias, kw)
 
 
 MAX_POOL2D_CASES = {
