@@ -80,7 +80,7 @@ void write_bias_only(T* c, int64_t Kg, int64_t P, const T* bias_g, bool relu) {
 // A micro-panel of NR columns reads up to `reach` elements past its origin.
 struct InPlaceLayout {
   int64_t channel, row_step, reach;
-  std::vector<int64_t> offsets;
+  HeapVector<int64_t> offsets;
 };
 
 // Whether some k block of a micro-panel's B rows, read in place, puts more than 6 distinct
@@ -90,7 +90,7 @@ struct InPlaceLayout {
 // sets when the plane is a multiple of 256 bytes (56x56 floats: 16 lines in each of 32
 // sets). Offsets are never negative (phase_split_layout).
 template <class T>
-bool rows_crowd_l1(const std::vector<int64_t>& offsets, int64_t KC, int64_t NR) {
+bool rows_crowd_l1(const HeapVector<int64_t>& offsets, int64_t KC, int64_t NR) {
   constexpr int64_t kSets = 64, kLine = 64 / sizeof(T), kMostLinesPerSet = 6;
   const int64_t R = static_cast<int64_t>(offsets.size());
   for (int64_t k0 = 0; k0 < R; k0 += KC) {
@@ -113,7 +113,7 @@ bool rows_crowd_l1(const std::vector<int64_t>& offsets, int64_t KC, int64_t NR) 
 struct PhaseSplit {
   int64_t Hp, Wq;                                // rows, and columns per phase
   IndexMap rows;                                 // input row of each padded row (pad_index_map)
-  std::vector<IndexMap> phase_cols;              // input column of each column of each phase
+  HeapVector<IndexMap> phase_cols;               // input column of each column of each phase
 };
 
 PhaseSplit phase_split(const Conv2dShape& s, PadMode mode) {
@@ -125,7 +125,7 @@ PhaseSplit phase_split(const Conv2dShape& s, PadMode mode) {
 
 InPlaceLayout phase_split_layout(const Conv2dShape& s, const PhaseSplit& ps, int64_t NR) {
   const int64_t phase = ps.Hp * ps.Wq;
-  InPlaceLayout lay{s.sw * phase, s.sh * ps.Wq, 0, std::vector<int64_t>(s.Cg() * s.kh * s.kw)};
+  InPlaceLayout lay{s.sw * phase, s.sh * ps.Wq, 0, HeapVector<int64_t>(s.Cg() * s.kh * s.kw)};
   for (int64_t r = 0; r < static_cast<int64_t>(lay.offsets.size()); ++r) {
     const int64_t c = r / (s.kh * s.kw), ky = (r / s.kw) % s.kh, col = (r % s.kw) * s.dw;
     lay.offsets[r] = c * lay.channel + (col % s.sw) * phase + ky * s.dh * ps.Wq + col / s.sw;

@@ -123,7 +123,7 @@ class WinogradTiles {
   Conv2dShape s_;
   int64_t rows_, cols_;
   IndexMap row_map_, col_map_;
-  std::vector<T> fill_, zeros_;
+  HeapVector<T> fill_, zeros_;
 };
 
 // Tiles per work item: a multiple of MR whose V and M fit kBlockBytes, small enough to give

@@ -1,7 +1,6 @@
 #include "conv/conv_transpose2d.h"
 
-#include <vector>
-
+#include "common/heap_vector.h"
 #include "common/parallel.h"
 #include "common/ranges.h"
 
@@ -11,7 +10,7 @@ namespace fastconv {
 template <class T>
 void conv_transpose2d(const ConvTranspose2dShape& s, const T* x, const T* w, const T* bias, T* out) {
   const int64_t Cg = s.C / s.groups, Kg = s.K / s.groups, plane_in = s.H * s.W, plane_out = s.OH * s.OW;
-  std::vector<Range> rows(s.kh), cols(s.kw);
+  HeapVector<Range> rows(s.kh), cols(s.kw);
   for (int64_t ky = 0; ky < s.kh; ++ky) rows[ky] = valid_range(s.H, s.sh, ky * s.dh - s.ph, s.OH);
   for (int64_t kx = 0; kx < s.kw; ++kx) cols[kx] = valid_range(s.W, s.sw, kx * s.dw - s.pw, s.OW);
   const int64_t work = s.N * s.K * Cg * s.kh * s.kw * plane_in;

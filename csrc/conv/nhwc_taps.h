@@ -64,7 +64,7 @@ class NhwcTaps {
 
   Conv2dShape s_;
   IndexMap rows_, cols_;
-  std::vector<T> fill_;
+  HeapVector<T> fill_;
 };
 
 }  // namespace fastconv
