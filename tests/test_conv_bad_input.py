@@ -296,3 +296,30 @@ def test_no_silent_dtype_change(op, dtype):
 def test_float32_is_not_promoted_by_a_float64_python_scalar_fillvalue():
     y = fastconv.correlate2d(np.ones((4, 4), F32), np.ones((3, 3), F32), "same", "fill", fillvalue=0.1)
     assert y.dtype == F32
+
+
+# ---------------------------------------------------------------- kernels with no tap
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("weight_shape, kwargs", [
+    ((3, 2, 0, 1), dict(padding=(0, 1), dilation=2)),  # a dilated kernel of no rows: effective extent -1
+    ((3, 2, 2, 0), dict(padding=1, activation="relu")),
+    ((3, 0, 2, 2), dict(padding=1)),
+])
+def test_a_kernel_with_no_tap_gives_the_bias(weight_shape, kwargs, layout):
+    """Found by the long fuzz run: a dilated zero-row kernel raised MemoryError (a negative
+    padded extent), and a zero-row kernel over 2**32 channels of an empty image hung; each
+    output of a kernel with no tap (or no channel) is its bias, as in the reference."""
+    x = np.random.default_rng(0).standard_normal((2, 2 if weight_shape[1] else 0, 3, 6))
+    x = np.ascontiguousarray(np.moveaxis(x, 1, -1)) if layout == "NHWC" else x
+    b = np.array([1.5, -2.0, np.nan])
+    got = fastconv.conv2d(x, np.ones(weight_shape), b, layout=layout, **kwargs)
+    np.testing.assert_array_equal(got, ref.conv2d(x, np.ones(weight_shape), b, layout=layout, **kwargs))
+
+
+def test_a_kernel_with_no_row_over_a_huge_empty_input_returns_at_once():
+    claim = np.lib.stride_tricks.as_strided
+    x = claim(np.zeros(1), (1, 3 * 2**31, 0, 5), (0, 0, 0, 0))
+    w = claim(np.zeros(1), (3, 2**31, 0, 1), (0, 0, 0, 0))
+    np.testing.assert_array_equal(fastconv.conv2d(x, w, padding=(0, 3), groups=3), np.zeros((1, 3, 1, 11)))

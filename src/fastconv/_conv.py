@@ -87,10 +87,22 @@ def _conv_nd(x, weight, bias, stride, padding, dilation, groups, padding_mode, a
     x4 = xa.reshape((1,) * unbatched + xa.shape[:-nd] + (1,) * (2 - nd) + xa.shape[-nd:]) if nd == 1 or unbatched \
         else xa
     w4 = w if nd == 2 else w.reshape(w.shape[:2] + (1,) + w.shape[2:])
+    if 0 in w4.shape[1:]:  # no channel per group or no tap: each output is its bias
+        _write_bias_only(result, b, activation, -1 if layout == "NHWC" else -(nd + 1))
+        return result
     _core.conv2d(x4, w4, b, result if result.ndim == 4 else result.reshape(shape4), *scalars)
     if x4 is x and w4 is weight:
         _conv2d_plans.remember(plan_key, (shape, scalars, _common.allocator(shape, xa.dtype)))
     return result
+
+
+def _write_bias_only(result, bias, activation, channel_axis):
+    """result[..., k, ...] = bias[k] (0 without bias), relu applied, k along channel_axis."""
+    if bias is None:
+        result[...] = 0
+        return
+    value = np.maximum(bias, 0) if activation == "relu" else bias
+    result[...] = value.reshape((-1,) + (1,) * (-channel_axis - 1))
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, padding_mode="zeros",
