@@ -1,5 +1,6 @@
 #include "bindings_util.h"
 #include "conv/conv2d.h"
+#include "conv/conv2d_grad_weight.h"
 #include "conv/conv_transpose2d.h"
 
 namespace fastconv::bind {
@@ -13,14 +14,14 @@ void check_bias(const py::object& bias, const py::array& like, int64_t K) {
   check_shape(b, "bias", {K});
 }
 
-// x (N,C,H,W), w (K,C/groups,kh,kw), out (N,K,OH,OW); pads are (top, bottom, left, right).
-// With nhwc, x is (N,H,W,C) and out (N,OH,OW,K).
-void conv2d_binding(py::array x, py::array w, py::object bias, py::array out, int64_t sh, int64_t sw, int64_t dh,
-                    int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t groups, int pad_mode,
-                    double fill, int algorithm, bool relu, bool nhwc) {
+// The shape of a convolution of x (N,C,H,W) by w (K,C/groups,kh,kw) into out (N,K,OH,OW),
+// pads (top, bottom, left, right), every size checked against the others; with nhwc, x is
+// (N,H,W,C) and out (N,OH,OW,K). w_name and out_name name the arrays in messages.
+Conv2dShape checked_conv_shape(const py::array& x, const py::array& w, const char* w_name, const py::array& out,
+                               const char* out_name, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t pt,
+                               int64_t pb, int64_t pl, int64_t pr, int64_t groups, bool nhwc) {
   check_array(x, "x", x, 4);
-  check_array(w, "weight", x, 4);
-  check_array(out, "out", x, 4, true);
+  check_array(w, w_name, x, 4);
   const int c_axis = nhwc ? 3 : 1, h_axis = nhwc ? 1 : 2;
   Conv2dShape s{x.shape(0), x.shape(c_axis), x.shape(h_axis), x.shape(h_axis + 1), w.shape(0), w.shape(2),
                 w.shape(3), out.shape(h_axis), out.shape(h_axis + 1), sh, sw, dh, dw, pt, pl, groups};
@@ -31,7 +32,18 @@ void conv2d_binding(py::array x, py::array w, py::object bias, py::array out, in
   const int64_t ekh = dh * (s.kh - 1) + 1, ekw = dw * (s.kw - 1) + 1;
   if (ekh > s.H + pt + pb || ekw > s.W + pl + pr) throw py::value_error("kernel larger than padded input");
   const int64_t OH = (s.H + pt + pb - ekh) / sh + 1, OW = (s.W + pl + pr - ekw) / sw + 1;
-  check_shape(out, "out", nhwc ? std::vector<int64_t>{s.N, OH, OW, s.K} : std::vector<int64_t>{s.N, s.K, OH, OW});
+  check_shape(out, out_name,
+              nhwc ? std::vector<int64_t>{s.N, OH, OW, s.K} : std::vector<int64_t>{s.N, s.K, OH, OW});
+  return s;
+}
+
+// x (N,C,H,W), w (K,C/groups,kh,kw), out (N,K,OH,OW); pads are (top, bottom, left, right).
+// With nhwc, x is (N,H,W,C) and out (N,OH,OW,K).
+void conv2d_binding(py::array x, py::array w, py::object bias, py::array out, int64_t sh, int64_t sw, int64_t dh,
+                    int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t groups, int pad_mode,
+                    double fill, int algorithm, bool relu, bool nhwc) {
+  check_array(out, "out", x, 4, true);
+  const Conv2dShape s = checked_conv_shape(x, w, "weight", out, "out", sh, sw, dh, dw, pt, pb, pl, pr, groups, nhwc);
   check_bias(bias, x, s.K);
   if (pad_mode < 0 || pad_mode > 4 || algorithm < 0 || algorithm > 5)
     throw py::value_error("unknown padding mode or algorithm");
@@ -50,6 +62,25 @@ void conv2d_binding(py::array x, py::array w, py::object bias, py::array out, in
       conv2d_nhwc<T>(s, padding, algo, ptr<T>(x), ptr<T>(w), b, o, relu);
     else
       conv2d<T>(s, padding, algo, ptr<T>(x), ptr<T>(w), b, o, relu);
+  });
+}
+
+// dL/dw of conv2d: grad_out has the forward output's shape (and x's layout), grad_w (K,
+// C/groups, kh, kw) is written; the other arguments are conv2d's.
+void conv2d_grad_weight_binding(py::array x, py::array grad_out, py::array grad_w, int64_t sh, int64_t sw,
+                                int64_t dh, int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr,
+                                int64_t groups, int pad_mode, double fill, bool nhwc) {
+  check_array(grad_out, "grad_out", x, 4);
+  check_array(grad_w, "grad_w", x, 4, true);
+  const Conv2dShape s =
+      checked_conv_shape(x, grad_w, "grad_w", grad_out, "grad_out", sh, sw, dh, dw, pt, pb, pl, pr, groups, nhwc);
+  if (pad_mode < 0 || pad_mode > 4) throw py::value_error("unknown padding mode");
+  dispatch_float(x, "x", grad_w, [&](auto tag) {
+    using T = decltype(tag);
+    const Padding<T> padding{static_cast<PadMode>(pad_mode), static_cast<T>(fill)};
+    T* gw = mutable_ptr<T>(grad_w);
+    py::gil_scoped_release release;
+    conv2d_grad_weight<T>(s, padding, nhwc, ptr<T>(x), ptr<T>(grad_out), gw);
   });
 }
 
@@ -82,6 +113,9 @@ void bind_conv(py::module_& m) {
         py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("pt"), py::arg("pb"), py::arg("pl"),
         py::arg("pr"), py::arg("groups"), py::arg("pad_mode"), py::arg("fill"), py::arg("algorithm"),
         py::arg("relu"), py::arg("nhwc") = false);
+  m.def("conv2d_grad_weight", &conv2d_grad_weight_binding, py::arg("x"), py::arg("grad_out"), py::arg("grad_w"),
+        py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("pt"), py::arg("pb"), py::arg("pl"),
+        py::arg("pr"), py::arg("groups"), py::arg("pad_mode"), py::arg("fill"), py::arg("nhwc"));
   m.def("conv_transpose2d", &conv_transpose2d_binding, py::arg("x"), py::arg("weight"), py::arg("bias"),
         py::arg("out"), py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("ph"), py::arg("pw"),
         py::arg("groups"));

@@ -1,6 +1,7 @@
 #include "bindings_util.h"
 #include "ops/relu.h"
 #include "pool/pool2d.h"
+#include "pool/pool2d_backward.h"
 
 namespace fastconv::bind {
 namespace {
@@ -17,10 +18,12 @@ void check_same_images(const py::array& x, const py::array& out, Axes a) {
   if (out.shape(0) != x.shape(0) || out.shape(a.c) != x.shape(a.c)) throw py::value_error("out has the wrong shape");
 }
 
+// x_name / out_name: the arrays' names in messages (the backward passes: grad_in, grad_out).
 PoolGeom pool_geometry(const py::array& x, const py::array& out, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
-                       int64_t ph, int64_t pw, int64_t dh, int64_t dw, Axes a) {
-  check_array(x, "x", x, 4);
-  check_array(out, "out", x, 4, true);
+                       int64_t ph, int64_t pw, int64_t dh, int64_t dw, Axes a, const char* x_name = "x",
+                       const char* out_name = "out") {
+  check_array(x, x_name, x, 4);
+  check_array(out, out_name, x, 4);
   if (kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || dh <= 0 || dw <= 0 || ph < 0 || pw < 0)
     throw py::value_error("kernel_size, stride and dilation must be positive, padding non-negative");
   check_same_images(x, out, a);
@@ -42,6 +45,7 @@ int64_t* optional_indices(py::object& indices, const py::array& out) {
 
 void max_pool2d_binding(py::array x, py::array out, py::object indices, int64_t kh, int64_t kw, int64_t sh,
                         int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw, bool nhwc) {
+  check_array(out, "out", x, 4, true);
   const Axes a = axes(nhwc);
   PoolGeom g = pool_geometry(x, out, kh, kw, sh, sw, ph, pw, dh, dw, a);
   int64_t* idx = optional_indices(indices, out);
@@ -59,6 +63,7 @@ void max_pool2d_binding(py::array x, py::array out, py::object indices, int64_t 
 void window_pool2d_binding(py::array x, py::array out, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
                            int64_t pw, int kind, bool count_include_pad, int64_t divisor_override, double norm_type,
                            bool nhwc) {
+  check_array(out, "out", x, 4, true);
   PoolGeom g = pool_geometry(x, out, kh, kw, sh, sw, ph, pw, 1, 1, axes(nhwc));
   if (kind < 0 || kind > 2) throw py::value_error("unknown pool kind");
   WindowPoolParams p{static_cast<WindowPoolKind>(kind), count_include_pad, divisor_override, norm_type};
@@ -95,6 +100,72 @@ void adaptive_pool2d_binding(py::array x, py::array out, py::object indices, boo
   });
 }
 
+// The backward passes: grad_in has the forward input's shape, grad_out (and indices) the
+// forward output's; the other arguments are the forward's.
+void max_pool2d_backward_binding(py::array grad_out, py::array indices, py::array grad_in, bool nhwc) {
+  check_array(grad_out, "grad_out", grad_out, 4);
+  check_array(grad_in, "grad_in", grad_out, 4, true);
+  const Axes a = axes(nhwc);
+  check_same_images(grad_in, grad_out, a);
+  if (!indices.dtype().is(py::dtype::of<int64_t>()) || !(indices.flags() & py::array::c_style))
+    throw py::type_error("indices must be a C-contiguous int64 array");
+  check_shape(indices, "indices", {grad_out.shape(0), grad_out.shape(1), grad_out.shape(2), grad_out.shape(3)});
+  const int64_t in_plane = grad_in.shape(a.h) * grad_in.shape(a.w);
+  const int64_t out_plane = grad_out.shape(a.h) * grad_out.shape(a.w);
+  const auto* idx = static_cast<const int64_t*>(indices.data());
+  bool in_range = true;
+  dispatch_float(grad_out, "grad_out", grad_in, [&](auto tag) {
+    using T = decltype(tag);
+    T* gin = mutable_ptr<T>(grad_in);
+    py::gil_scoped_release release;
+    in_range = max_pool2d_backward<T>(grad_in.shape(0), grad_in.shape(a.c), nhwc, in_plane, out_plane,
+                                      ptr<T>(grad_out), idx, gin);
+  });
+  if (!in_range)
+    throw py::value_error("indices must be -1 or lie in [0, " + std::to_string(in_plane) +
+                          ") (positions h*W + w in one input plane)");
+}
+
+void window_pool2d_backward_binding(py::array grad_out, py::object x, py::array grad_in, int64_t kh, int64_t kw,
+                                    int64_t sh, int64_t sw, int64_t ph, int64_t pw, int kind, bool count_include_pad,
+                                    int64_t divisor_override, double norm_type, bool nhwc) {
+  check_array(grad_in, "grad_in", grad_out, 4, true);
+  PoolGeom g = pool_geometry(grad_in, grad_out, kh, kw, sh, sw, ph, pw, 1, 1, axes(nhwc), "grad_in", "grad_out");
+  if (kind < 0 || kind > 2) throw py::value_error("unknown pool kind");
+  const auto pool_kind = static_cast<WindowPoolKind>(kind);
+  if ((pool_kind == WindowPoolKind::Lp) == x.is_none()) throw py::value_error("x is needed for lp pooling only");
+  py::array xa;
+  if (!x.is_none()) {
+    xa = py::reinterpret_borrow<py::array>(x);
+    check_array(xa, "x", grad_out, 4);
+    check_shape(xa, "x", {grad_in.shape(0), grad_in.shape(1), grad_in.shape(2), grad_in.shape(3)});
+  }
+  WindowPoolParams p{pool_kind, count_include_pad, divisor_override, norm_type};
+  const Axes a = axes(nhwc);
+  dispatch_float(grad_out, "grad_out", grad_in, [&](auto tag) {
+    using T = decltype(tag);
+    T* gin = mutable_ptr<T>(grad_in);
+    const T* xp = x.is_none() ? nullptr : ptr<T>(xa);
+    py::gil_scoped_release release;
+    window_pool2d_backward<T>(g, p, grad_in.shape(0), grad_in.shape(a.c), nhwc, ptr<T>(grad_out), xp, gin);
+  });
+}
+
+void adaptive_avg_pool2d_backward_binding(py::array grad_out, py::array grad_in, bool nhwc) {
+  check_array(grad_out, "grad_out", grad_out, 4);
+  check_array(grad_in, "grad_in", grad_out, 4, true);
+  const Axes a = axes(nhwc);
+  check_same_images(grad_in, grad_out, a);
+  const int64_t H = grad_in.shape(a.h), W = grad_in.shape(a.w), OH = grad_out.shape(a.h), OW = grad_out.shape(a.w);
+  if (grad_in.size() > 0 && OH * OW > 0 && H * W == 0) throw py::value_error("adaptive pooling of an empty plane");
+  dispatch_float(grad_out, "grad_out", grad_in, [&](auto tag) {
+    using T = decltype(tag);
+    T* gin = mutable_ptr<T>(grad_in);
+    py::gil_scoped_release release;
+    adaptive_avg_pool2d_backward<T>(grad_in.shape(0), grad_in.shape(a.c), nhwc, H, W, OH, OW, ptr<T>(grad_out), gin);
+  });
+}
+
 void relu_binding(py::array x, py::array out) {
   check_array(x, "x", x, -1);
   check_array(out, "out", x, -1, true);
@@ -104,6 +175,19 @@ void relu_binding(py::array x, py::array out) {
     T* o = mutable_ptr<T>(out);
     py::gil_scoped_release release;
     relu<T>(ptr<T>(x), o, x.size());
+  });
+}
+
+void relu_backward_binding(py::array grad_out, py::array x, py::array grad_in) {
+  check_array(x, "x", x, -1);
+  check_array(grad_out, "grad_out", x, -1);
+  check_array(grad_in, "grad_in", x, -1, true);
+  if (grad_out.size() != x.size() || grad_in.size() != x.size()) throw py::value_error("sizes differ");
+  dispatch_float(x, "x", grad_in, [&](auto tag) {
+    using T = decltype(tag);
+    T* gin = mutable_ptr<T>(grad_in);
+    py::gil_scoped_release release;
+    relu_backward<T>(ptr<T>(grad_out), ptr<T>(x), gin, x.size());
   });
 }
 
@@ -118,7 +202,16 @@ void bind_pool(py::module_& m) {
         py::arg("divisor_override"), py::arg("norm_type"), py::arg("nhwc"));
   m.def("adaptive_pool2d", &adaptive_pool2d_binding, py::arg("x"), py::arg("out"), py::arg("indices"),
         py::arg("is_max"), py::arg("nhwc"));
+  m.def("max_pool2d_backward", &max_pool2d_backward_binding, py::arg("grad_out"), py::arg("indices"),
+        py::arg("grad_in"), py::arg("nhwc"));
+  m.def("window_pool2d_backward", &window_pool2d_backward_binding, py::arg("grad_out"), py::arg("x"),
+        py::arg("grad_in"), py::arg("kh"), py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("ph"), py::arg("pw"),
+        py::arg("kind"), py::arg("count_include_pad"), py::arg("divisor_override"), py::arg("norm_type"),
+        py::arg("nhwc"));
+  m.def("adaptive_avg_pool2d_backward", &adaptive_avg_pool2d_backward_binding, py::arg("grad_out"),
+        py::arg("grad_in"), py::arg("nhwc"));
   m.def("relu", &relu_binding, py::arg("x"), py::arg("out"));
+  m.def("relu_backward", &relu_backward_binding, py::arg("grad_out"), py::arg("x"), py::arg("grad_in"));
 }
 
 }  // namespace fastconv::bind

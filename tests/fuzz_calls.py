@@ -11,7 +11,8 @@ import dataclasses
 
 from hypothesis import strategies as st
 
-from fastconv._args import ALGORITHMS, LAYOUTS, PADDING_MODES
+from fastconv import _args, _conv
+from fastconv._args import ALGORITHMS, GRAD_NAMES, LAYOUTS, PADDING_MODES
 from fuzz_arrays import (GOOD_DTYPES, ArraySpec, any_shape, array_specs, cached, dims, float_dtypes, mixture,
                          pick, weighted)
 from fuzz_params import HUGE_INTS, OMIT, choice, conv_padding, flag, int_param, ints, junk, maybe
@@ -134,6 +135,45 @@ def conv_call(draw, name, dtypes):
     return _call(draw, name, args, kwargs, out_allowed=not transpose)
 
 
+_NEEDS_ARG = maybe(mixture((70, st.sampled_from((("input",), ("weight",), ("bias",), ("input", "weight"),
+                                                   ("weight", "bias", "input"), ()))),
+                             (15, st.sampled_from(GRAD_NAMES)), (15, st.one_of(junk(), st.just(("input", "x"))))))
+
+
+def _forward_output_shape(forward, x_shape, w_shape, kwargs):
+    """The forward's output shape for these arguments, or None when the forward refuses them."""
+    try:
+        if forward == "conv_transpose2d":
+            batched = (1,) * (len(x_shape) == 3) + tuple(x_shape)
+            geometry = _args.conv_transpose_geometry(batched, w_shape, kwargs.get("groups", 1),
+                                                     kwargs.get("stride", 1), kwargs.get("padding", 0),
+                                                     kwargs.get("output_padding", 0), kwargs.get("dilation", 1))
+            shape = (batched[0], geometry[1]) + geometry[5]
+            return shape[1:] if len(x_shape) == 3 else shape
+        return _conv._conv_plan(tuple(x_shape), tuple(w_shape), 1 if forward == "conv1d" else 2,
+                                kwargs.get("stride", 1), kwargs.get("padding", 0), kwargs.get("dilation", 1),
+                                kwargs.get("groups", 1), kwargs.get("padding_mode", "zeros"), None, "auto",
+                                kwargs.get("layout", "NCHW"))[0]
+    except Exception:  # noqa: BLE001 - any refusal: the call then gets a grad_out of any shape
+        return None
+
+
+@cached
+@st.composite
+def conv_backward_call(draw, name, dtypes):
+    """A forward call's arguments (conv_call) without bias, activation and algorithm, after a
+    grad_out of the forward output's shape (mostly) and a ``needs``."""
+    forward = name.replace("_backward", "")
+    call = draw(conv_call(forward, dtypes))
+    kwargs = {k: v for k, v in call.kwargs.items() if k not in ("bias", "activation", "algorithm")}
+    x, w = call.args
+    shape = _forward_output_shape(forward, x.shape, w.shape, kwargs)
+    dtype = x.dtype if x.dtype in GOOD_DTYPES else draw(float_dtypes(dtypes))
+    grad_out = draw(array_specs(shape if shape is not None and draw(_ONE_IN_FIVE) else draw(any_shape()), dtype))
+    kwargs["needs"] = draw(_NEEDS_ARG)
+    return _call(draw, name, [grad_out, x, w], kwargs)
+
+
 _MODE_ARG = maybe(choice(("full", "same", "valid")))
 _BOUNDARY_ARG = maybe(choice(("fill", "pad", "wrap", "circular", "symm", "symmetric"), ("reflect",)))
 _FILLVALUE_ARG = maybe(mixture((70, st.floats(-4, 4, width=32)),
@@ -232,8 +272,71 @@ def relu_call(draw, name, dtypes):
     return _call(draw, name, [x], {}, out_allowed=True)
 
 
+# --------------------------------------------------------------------------- pool and relu backward
+
+
+_MAX_FORWARDS = ("max_pool2d", "max_pool1d", "adaptive_max_pool2d", "global_max_pool2d")
+
+
+def _pool_output_shape(forward, x_shape, kwargs):
+    """The pool forward's output shape for these arguments, or None when it refuses them."""
+    nd = 1 if forward in POOL_1D else 2
+    nhwc = kwargs.get("layout") == "NHWC"
+    try:
+        if len(x_shape) not in (nd + 1, nd + 2):
+            return None
+        lead = tuple(x_shape[:-nd - 1]) if nhwc else tuple(x_shape[:-nd])
+        sizes = tuple(x_shape[-nd - 1:-1]) if nhwc else tuple(x_shape[-nd:])
+        if forward.startswith("global"):
+            outs = (1, 1)
+        elif forward.startswith("adaptive"):
+            outs = _args.adaptive_output_size(kwargs.get("output_size"), sizes, 2)
+        else:
+            outs = _args.pool_geometry(sizes, kwargs.get("kernel_size"), kwargs.get("stride"), kwargs.get("padding", 0),
+                                       kwargs.get("dilation", 1), kwargs.get("ceil_mode", False), nd)[4]
+        return lead + tuple(outs) + tuple(x_shape[-1:]) if nhwc else lead + tuple(outs)
+    except Exception:  # noqa: BLE001 - any refusal: grad_out then gets any shape
+        return None
+
+
+_X_SHAPE_JUNK = mixture((70, junk()), (30, st.sampled_from(((1, 2), (0, 1, 2, 3, 4), (1, 1, -2, 3), [1, 1, 2, 2]))))
+
+
+@cached
+@st.composite
+def pool_backward_call(draw, name, dtypes):
+    """A pool (or relu) forward call's arguments, after a grad_out of its output's shape
+    (mostly), the int64 indices the max pools take (small values: mostly valid, some not),
+    and x_shape (or x itself for lp_pool2d and relu)."""
+    forward = name.removesuffix("_backward")
+    call = draw(CALLS[forward](forward, dtypes))
+    x = call.args[0]
+    dtype = x.dtype if x.dtype in GOOD_DTYPES else draw(float_dtypes(dtypes))
+    if forward == "relu":
+        shape = tuple(x.shape) if draw(_ONE_IN_FIVE) else draw(any_shape())
+        return _call(draw, name, [draw(array_specs(shape, dtype)), x], {})
+    kwargs = {k: v for k, v in call.kwargs.items() if k != "return_indices"}
+    shape = _pool_output_shape(forward, tuple(x.shape), kwargs)
+    grad_out = draw(array_specs(shape if shape is not None and draw(_ONE_IN_FIVE) else draw(any_shape()), dtype))
+    if forward == "lp_pool2d":
+        return _call(draw, name, [grad_out, x], kwargs)
+    x_shape = tuple(x.shape) if draw(_ONE_IN_THIRTY) else draw(_X_SHAPE_JUNK)
+    if forward in _MAX_FORWARDS:
+        indices = draw(array_specs(grad_out.shape, "int64"))
+        layout = {"layout": kwargs["layout"]} if "layout" in kwargs else {}
+        return _call(draw, name, [grad_out, indices, x_shape], layout)
+    if forward.startswith(("adaptive", "global")):
+        kwargs.pop("output_size", None)
+    return _call(draw, name, [grad_out, x_shape], kwargs)
+
+
 CALLS = {
     "conv2d": conv_call, "conv1d": conv_call, "conv_transpose2d": conv_call,
+    "conv2d_backward": conv_backward_call, "conv1d_backward": conv_backward_call,
+    "conv_transpose2d_backward": conv_backward_call,
+    **{f"{name}_backward": pool_backward_call for name in (
+        "max_pool2d", "max_pool1d", "adaptive_max_pool2d", "global_max_pool2d", "avg_pool2d", "avg_pool1d",
+        "sum_pool2d", "sum_pool1d", "lp_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d", "relu")},
     "correlate2d": correlate_call, "convolve2d": correlate_call,
     "max_pool2d": pool_call, "avg_pool2d": pool_call, "sum_pool2d": pool_call, "lp_pool2d": pool_call,
     "max_pool1d": pool_call, "avg_pool1d": pool_call, "sum_pool1d": pool_call,

@@ -19,6 +19,7 @@ REFERENCE_MAX_INT = 64  # every integer argument at most this: the reference's l
 EXACT = ("max_pool1d", "max_pool2d", "adaptive_max_pool2d", "global_max_pool2d", "relu")
 CONV = ("conv1d", "conv2d", "conv_transpose2d")
 CORRELATE = ("correlate2d", "convolve2d")
+BACKWARD = ("conv1d_backward", "conv2d_backward", "conv_transpose2d_backward")
 
 
 def _ints(value):
@@ -51,7 +52,7 @@ def comparable(call):
     scalars = [v for _, v in call.kwargs.items()] + list(call.args)
     return (all(spec.small for _, spec in array_args(call))
             and all(abs(i) <= REFERENCE_MAX_INT for v in scalars for i in _ints(v))
-            and not (call.name == "lp_pool2d" and not _is_one_of(call.kwargs.get("norm_type"), NORM_TYPES))
+            and not (call.name.startswith("lp_pool2d") and not _is_one_of(call.kwargs.get("norm_type"), NORM_TYPES))
             and not (call.name in CORRELATE and not _fits_float32(call.kwargs.get("fillvalue", 0))))
 
 
@@ -113,8 +114,51 @@ def _arrays(value):
     return list(value) if isinstance(value, tuple) else [value]
 
 
+def _compare_backward(name, args, kwargs, got, want):
+    """The gradients of a convolution backward, each within its own reduction's bound: an
+    input gradient adds at most (filters or channels per group) x taps products, a weight or
+    bias gradient at most one per element of grad_out (transposed: of x)."""
+    grad_out, x, w = (np.asarray(a) for a in args[:3])
+    assert list(got) == list(want), f"gradients {list(got)}, the reference's {list(want)}"
+    magnitudes = getattr(ref, name)(np.abs(grad_out), np.abs(x), np.abs(w), **kwargs)
+    taps = math.prod(w.shape[2:])
+    transposed = name == "conv_transpose2d_backward"
+    terms = {"input": (w.shape[1] if transposed else w.shape[0]) * taps,
+             "weight": x.size if transposed else grad_out.size, "bias": grad_out.size}
+    for key in want:
+        assert_close(got[key], want[key], magnitudes[key], terms[key])
+        not_finite = ~np.isfinite(want[key])
+        assert np.array_equal(got[key][not_finite], want[key][not_finite], equal_nan=True), \
+            f"non-finite {key} gradients differ"
+
+
+def _compare_pool_backward(name, args, kwargs, got, want):
+    """A pool's input gradient: each input position receives at most one share of each output
+    of its plane (so that many terms), of at most |grad_out| (times x's factor for lp)."""
+    if name == "relu_backward":
+        assert_exact(got, want)
+        return
+    grad_out = np.asarray(args[0])
+    abs_args = (np.abs(grad_out),) + tuple(np.abs(np.asarray(a)) if isinstance(a, np.ndarray) and a.dtype.kind == "f"
+                                           else a for a in args[1:])
+    magnitude = getattr(ref, name)(*abs_args, **kwargs)
+    nhwc = kwargs.get("layout") == "NHWC"
+    plane = grad_out.shape[-3:-1] if nhwc and name != "max_pool1d_backward" else \
+        grad_out.shape[-1:] if name.endswith("1d_backward") else grad_out.shape[-2:]
+    terms = max(math.prod(plane), 1) + 2 * (name == "lp_pool2d_backward")
+    assert_close(got, want, magnitude, terms)
+    not_finite = ~np.isfinite(want)
+    assert np.array_equal(got[not_finite], want[not_finite], equal_nan=True), "non-finite gradients differ"
+
+
 def compare(name, args, kwargs, got, want):
     """fastconv's result ``got`` against the reference's ``want`` for the same arguments."""
+    if name in BACKWARD:
+        _compare_backward(name, args, kwargs, got, want)
+        return
+    if name.endswith("_backward"):
+        _compare_pool_backward(name, args, kwargs, got, want)
+        return
     if name in EXACT:
         for g, w in zip(_arrays(got), _arrays(want)):
             assert_exact(g, w)

@@ -222,10 +222,149 @@ def relu_calls():
                         BadCall("out= a list", lambda: fastconv.relu(x, out=[0.0]), TypeError)))
 
 
+# --------------------------------------------------------------------------- backward passes
+
+
+def _grads(result):
+    """A convolution backward's dict as a tuple, so that each gradient's references are counted."""
+    return tuple(result.values())
+
+
+def _conv_backward_calls(op, x, w, go, second_go, second_kwargs, second_kind, bad_shape_go):
+    """go: grad_out of the forward with default arguments, second_go of one with second_kwargs."""
+    fn = getattr(fastconv, op)
+    go_int, go64 = go.astype(np.int64), go.astype(np.float64)
+    return OpCalls(op, dict(x=x, weight=w, grad_out=go, second_go=second_go, go_int=go_int, go64=go64,
+                            bad_shape_go=bad_shape_go),
+                   good=lambda: _grads(fn(go, x, w)),
+                   second=lambda: _grads(fn(second_go, x, w, **second_kwargs)), second_kind=second_kind,
+                   bad=(BadCall("grad_out int64", lambda: fn(go_int, x, w), TypeError),
+                        BadCall("grad_out float64", lambda: fn(go64, x, w), TypeError),
+                        BadCall("grad_out of the wrong shape", lambda: fn(bad_shape_go, x, w), ValueError),
+                        BadCall("unknown gradient", lambda: fn(go, x, w, needs=("x",)), ValueError)))
+
+
+def conv2d_backward_calls():
+    return _conv_backward_calls("conv2d_backward", ones(1, 2, 6, 6), ones(3, 2, 3, 3), ones(1, 3, 4, 4),
+                                ones(1, 3, 3, 3), dict(stride=2, padding=1, needs=("input",)), "stride 2, input only",
+                                ones(1, 3, 4, 3))
+
+
+def conv1d_backward_calls():
+    return _conv_backward_calls("conv1d_backward", ones(1, 2, 8), ones(3, 2, 3), ones(1, 3, 6), ones(1, 3, 8),
+                                dict(padding="same", padding_mode="reflect", needs="weight"),
+                                'padding "same", reflect, weight only', ones(1, 3, 7))
+
+
+def conv_transpose2d_backward_calls():
+    return _conv_backward_calls("conv_transpose2d_backward", ones(1, 2, 3, 3), ones(2, 3, 2, 2), ones(1, 3, 4, 4),
+                                ones(1, 3, 6, 6), dict(stride=2, needs=("weight", "bias")), "stride 2, weight and bias",
+                                ones(1, 3, 5, 6))
+
+
+def _max_pool_backward_calls(op, x_shape, forward, second_layout=None):
+    fn = getattr(fastconv, op)
+    _, idx = forward(np.arange(np.prod(x_shape), dtype=F32).reshape(x_shape))
+    go = np.ones(idx.shape, F32)
+    idx_far, idx_float, go_short = np.full(idx.shape, 10**6), idx.astype(np.float64), go[..., :-1]
+    second = (lambda: fn(go[0], idx[0], x_shape[1:])) if second_layout is None else \
+        (lambda: fn(go, idx, x_shape, layout=second_layout))
+    return OpCalls(op, dict(grad_out=go, indices=idx, idx_far=idx_far, idx_float=idx_float, go_short=go_short),
+                   good=lambda: fn(go, idx, x_shape), second=second,
+                   second_kind="no batch axis" if second_layout is None else second_layout,
+                   bad=(BadCall("index outside the plane", lambda: fn(go, idx_far, x_shape), ValueError,
+                                "max_pool2d_backward"),
+                        BadCall("float indices", lambda: fn(go, idx_float, x_shape), TypeError),
+                        BadCall("grad_out of the wrong shape", lambda: fn(go_short, idx, x_shape), ValueError)))
+
+
+def max_pool2d_backward_calls():
+    return _max_pool_backward_calls("max_pool2d_backward", (1, 2, 6, 6),
+                                    lambda x: fastconv.max_pool2d(x, 2, return_indices=True))
+
+
+def max_pool1d_backward_calls():
+    return _max_pool_backward_calls("max_pool1d_backward", (1, 2, 6),
+                                    lambda x: fastconv.max_pool1d(x, 2, return_indices=True))
+
+
+def adaptive_max_pool2d_backward_calls():
+    return _max_pool_backward_calls("adaptive_max_pool2d_backward", (1, 2, 6, 6),
+                                    lambda x: fastconv.adaptive_max_pool2d(x, 3, return_indices=True))
+
+
+def global_max_pool2d_backward_calls():
+    return _max_pool_backward_calls("global_max_pool2d_backward", (1, 2, 6, 6),
+                                    lambda x: fastconv.adaptive_max_pool2d(x, 1, return_indices=True))
+
+
+def _window_backward_calls(op, x_shape, out_shape, args, bad_kwargs):
+    """Calls of a summing pool's backward (lp_pool2d's takes x itself instead of its shape);
+    bad_kwargs: keyword arguments the forward refuses."""
+    fn = getattr(fastconv, op)
+    go, go_int, go_short = ones(*out_shape), ones(*out_shape, dtype=np.int64), ones(*out_shape)[:, :1]  # 1 channel
+    lp = op == "lp_pool2d_backward"
+    first = ones(*x_shape) if lp else x_shape
+    arrays = dict(grad_out=go, go_int=go_int, go_short=go_short, **({"x": first} if lp else {}))
+    return OpCalls(op, arrays, good=lambda: fn(go, first, *args), second=lambda: fn(go[0], first[0] if lp else first[1:], *args),
+                   second_kind="no batch axis",
+                   bad=(BadCall("grad_out int64", lambda: fn(go_int, first, *args), TypeError),
+                        BadCall("grad_out of the wrong shape", lambda: fn(go_short, first, *args), ValueError),
+                        BadCall(", ".join(bad_kwargs), lambda: fn(go, first, *args, **bad_kwargs), ValueError)))
+
+
+def avg_pool2d_backward_calls():
+    return _window_backward_calls("avg_pool2d_backward", (1, 2, 6, 6), (1, 2, 3, 3), (2,), dict(padding=2))
+
+
+def sum_pool2d_backward_calls():
+    return _window_backward_calls("sum_pool2d_backward", (1, 2, 6, 6), (1, 2, 3, 3), (2,), dict(stride=0))
+
+
+def avg_pool1d_backward_calls():
+    return _window_backward_calls("avg_pool1d_backward", (1, 2, 6), (1, 2, 3), (2,), dict(padding=2))
+
+
+def sum_pool1d_backward_calls():
+    return _window_backward_calls("sum_pool1d_backward", (1, 2, 6), (1, 2, 3), (2,), dict(stride=-1))
+
+
+def lp_pool2d_backward_calls():
+    return _window_backward_calls("lp_pool2d_backward", (1, 2, 6, 6), (1, 2, 3, 3), (2, 2), dict(stride=0))
+
+
+def adaptive_avg_pool2d_backward_calls():
+    return _window_backward_calls("adaptive_avg_pool2d_backward", (1, 2, 6, 6), (1, 2, 3, 3), (),
+                                  dict(layout="CHWN"))
+
+
+def global_avg_pool2d_backward_calls():
+    return _window_backward_calls("global_avg_pool2d_backward", (1, 2, 6, 6), (1, 2, 1, 1), (),
+                                  dict(layout="HWCN"))
+
+
+def relu_backward_calls():
+    x, go = ones(4096), ones(4096)
+    go_int, go_short, go64 = ones(4096, dtype=np.int64), ones(4095), ones(4096, dtype=np.float64)
+    return OpCalls("relu_backward", dict(x=x, grad_out=go, go_int=go_int, go_short=go_short, go64=go64),
+                   good=lambda: fastconv.relu_backward(go, x),
+                   second=lambda: fastconv.relu_backward(go.reshape(64, 64), x.reshape(64, 64)),
+                   second_kind="2-D",
+                   bad=(BadCall("grad_out int64", lambda: fastconv.relu_backward(go_int, x), TypeError),
+                        BadCall("grad_out of the wrong shape", lambda: fastconv.relu_backward(go_short, x),
+                                ValueError),
+                        BadCall("grad_out float64", lambda: fastconv.relu_backward(go64, x), TypeError)))
+
+
 MAKERS = (conv2d_calls, conv1d_calls, conv_transpose2d_calls, correlate2d_calls, convolve2d_calls,
           max_pool1d_calls, max_pool2d_calls, avg_pool1d_calls, avg_pool2d_calls, sum_pool1d_calls, sum_pool2d_calls,
           lp_pool2d_calls, adaptive_avg_pool2d_calls, adaptive_max_pool2d_calls, global_avg_pool2d_calls,
-          global_max_pool2d_calls, relu_calls)
+          global_max_pool2d_calls, relu_calls,
+          conv2d_backward_calls, conv1d_backward_calls, conv_transpose2d_backward_calls, max_pool2d_backward_calls,
+          max_pool1d_backward_calls, adaptive_max_pool2d_backward_calls, global_max_pool2d_backward_calls,
+          avg_pool2d_backward_calls, sum_pool2d_backward_calls, avg_pool1d_backward_calls, sum_pool1d_backward_calls,
+          lp_pool2d_backward_calls, adaptive_avg_pool2d_backward_calls, global_avg_pool2d_backward_calls,
+          relu_backward_calls)
 
 
 def alternate(calls, n):

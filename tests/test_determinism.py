@@ -135,6 +135,55 @@ def other_cases(dtype):
         "global_max_pool2d": lambda: fastconv.global_max_pool2d(odd),
         "global_max_pool2d-nhwc": lambda: fastconv.global_max_pool2d(nhwc(odd), layout="NHWC"),
         "relu": lambda: fastconv.relu(odd),
+        **backward_cases(dtype, x, xn, x3, odd),
+    }
+
+
+def backward_cases(dtype, x, xn, x3, odd):
+    """The backward passes: their reductions (a weight gradient over images and pixels, inputs
+    that several windows or stride phases reach) are where a thread split would show."""
+    go = random((8, 24, 32, 34), dtype, seed=14)
+    go_s2 = random((8, 24, 16, 17), dtype, seed=15)
+    w = random((24, 16, 3, 3), dtype, seed=16)
+    wd = random((16, 1, 3, 3), dtype, seed=17)
+    _, idx = fastconv.max_pool2d(odd, 3, 2, 1, return_indices=True)
+    _, idx_n = fastconv.max_pool2d(nhwc(odd), 3, 2, 1, return_indices=True, layout="NHWC")
+    _, idx1 = fastconv.max_pool1d(x3, 3, 2, 1, return_indices=True)
+    _, idx_a = fastconv.adaptive_max_pool2d(odd, (7, 9), return_indices=True)
+    _, idx_g = fastconv.adaptive_max_pool2d(odd, 1, return_indices=True)
+    g_pool, g_pool_n = random((8, 16, 16, 17), dtype, seed=18), random((8, 16, 17, 16), dtype, seed=19)
+
+    def grads(result):
+        return tuple(result.values())
+
+    return {
+        "conv2d_backward": lambda: grads(fastconv.conv2d_backward(go, x, w, padding=1)),
+        "conv2d_backward-stride2-reflect": lambda: grads(fastconv.conv2d_backward(
+            go_s2, x, w, stride=2, padding=1, padding_mode="reflect")),
+        "conv2d_backward-nhwc-depthwise": lambda: grads(fastconv.conv2d_backward(
+            nhwc(go[:, :16]), xn, wd, padding=1, groups=16, layout="NHWC")),
+        "conv1d_backward": lambda: grads(fastconv.conv1d_backward(
+            random((8, 24, 500), dtype, seed=20), x3[:, :16], random((24, 16, 5), dtype, seed=21), padding=2)),
+        "conv_transpose2d_backward": lambda: grads(fastconv.conv_transpose2d_backward(
+            random((8, 12, 63, 67), dtype, seed=22), x, random((16, 6, 3, 3), dtype, seed=12), stride=2, padding=1,
+            groups=2)),
+        "max_pool2d_backward": lambda: fastconv.max_pool2d_backward(g_pool, idx, X4),
+        "max_pool2d_backward-nhwc": lambda: fastconv.max_pool2d_backward(g_pool_n, idx_n, xn.shape, layout="NHWC"),
+        "max_pool1d_backward": lambda: fastconv.max_pool1d_backward(random(idx1.shape, dtype), idx1, X3),
+        "adaptive_max_pool2d_backward": lambda: fastconv.adaptive_max_pool2d_backward(
+            random(idx_a.shape, dtype), idx_a, X4),
+        "global_max_pool2d_backward": lambda: fastconv.global_max_pool2d_backward(
+            random(idx_g.shape, dtype), idx_g, X4),
+        "avg_pool2d_backward": lambda: fastconv.avg_pool2d_backward(g_pool, X4, 3, 2, 1, count_include_pad=False),
+        "avg_pool2d_backward-nhwc": lambda: fastconv.avg_pool2d_backward(g_pool_n, xn.shape, 3, 2, 1, layout="NHWC"),
+        "sum_pool2d_backward": lambda: fastconv.sum_pool2d_backward(go[:, :16], X4, 3, 1, 1),
+        "avg_pool1d_backward": lambda: fastconv.avg_pool1d_backward(random((8, 32, 250), dtype), X3, 4, 2, 1),
+        "sum_pool1d_backward": lambda: fastconv.sum_pool1d_backward(random((8, 32, 499), dtype), X3, 2, 1),
+        "lp_pool2d_backward": lambda: fastconv.lp_pool2d_backward(random((8, 16, 16, 17), dtype), x, 2, 2),
+        "adaptive_avg_pool2d_backward": lambda: fastconv.adaptive_avg_pool2d_backward(
+            random((8, 16, 7, 9), dtype), X4),
+        "global_avg_pool2d_backward": lambda: fastconv.global_avg_pool2d_backward(random((8, 16, 1, 1), dtype), X4),
+        "relu_backward": lambda: fastconv.relu_backward(random(X4, dtype), odd),
     }
 
 

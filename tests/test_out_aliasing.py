@@ -181,6 +181,25 @@ def test_misaligned_inputs_are_read_through_an_aligned_copy(dtype):
     np.testing.assert_array_equal(fastconv.avg_pool1d(mx[0, 0], 3), fastconv.avg_pool1d(x[0, 0], 3))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_passes_read_misaligned_arrays_through_an_aligned_copy(dtype):
+    """Found by the sanitizer stage of CI: max_pool2d_backward loaded int64 indices from an odd address."""
+    x, w = random((2, 3, 7, 7), dtype, seed=1), random((4, 3, 3, 3), dtype, seed=2)
+    y, idx = fastconv.max_pool2d(x, 2, return_indices=True)
+    go = random(y.shape, dtype, seed=3)
+    mgo, midx = misaligned(go.shape, dtype, go), misaligned(idx.shape, np.int64, idx)
+    np.testing.assert_array_equal(fastconv.max_pool2d_backward(mgo, midx, x.shape),
+                                  fastconv.max_pool2d_backward(go, idx, x.shape))
+    np.testing.assert_array_equal(fastconv.lp_pool2d_backward(mgo, misaligned(x.shape, dtype, x), 2, 2),
+                                  fastconv.lp_pool2d_backward(go, x, 2, 2))
+    gc = random((2, 4, 5, 5), dtype, seed=4)
+    got = fastconv.conv2d_backward(misaligned(gc.shape, dtype, gc), misaligned(x.shape, dtype, x),
+                                   misaligned(w.shape, dtype, w))
+    want = fastconv.conv2d_backward(gc, x, w)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name])
+
+
 @pytest.mark.parametrize("op", ["conv2d", "relu"])
 def test_misaligned_out_is_refused_and_not_written(op):
     x, w = random((2, 3, 7, 7), np.float32, seed=1), random((4, 3, 3, 3), np.float32, seed=2)

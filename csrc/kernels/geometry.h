@@ -1,5 +1,6 @@
 // Plain-data descriptions of the work a microkernel does. Shared by operators and kernels.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 namespace fastconv {
@@ -34,6 +35,22 @@ struct WindowPoolParams {
   int64_t divisor_override;  // Avg: > 0 replaces the divisor
   double norm_type;          // Lp: p
 };
+
+// Rows [y0, y1) of window oy clipped to the padded input, and [ylo, yhi) clipped to the input.
+struct WindowSpan {
+  int64_t lo, hi, padded;  // clipped range and its length within the padded input
+};
+inline WindowSpan window_span(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t size) {
+  const int64_t start = o * stride - pad, end = std::min(start + k, size + pad);
+  return {std::max<int64_t>(start, 0), std::min(end, size), end - start};
+}
+
+// PyTorch's avg_pool2d divisor: override, or the window within the padded input, or the
+// number of input pixels in it.
+inline int64_t window_divisor(const WindowPoolParams& p, WindowSpan ys, WindowSpan xs) {
+  if (p.divisor_override > 0) return p.divisor_override;
+  return p.count_include_pad ? ys.padded * xs.padded : (ys.hi - ys.lo) * (xs.hi - xs.lo);
+}
 
 // One output row of the batched direct convolution (Kernels::batched_conv_row). Every value
 // is a vector of `lanes` images interleaved (element e of image l at [e*lanes + l]), and the

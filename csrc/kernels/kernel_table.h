@@ -93,6 +93,10 @@ struct Kernels {
 
   // out[i] = max(in[i], 0), NaN kept.
   void (*relu)(const T* in, T* out, int64_t n);
+
+  // The sum of a[r*lda + i] * b[r*ldb + i] over r < rows, i < n, in an order that depends
+  // on rows and n only.
+  T (*dot)(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t rows, int64_t n);
 };
 
 template <class T>

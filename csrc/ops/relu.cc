@@ -7,18 +7,33 @@
 
 namespace fastconv {
 
+namespace {
+
+// body(begin, count) over chunks of n elements, in parallel.
+template <class Body>
+void for_each_chunk(int64_t n, Body&& body) {
+  constexpr int64_t kChunk = 1 << 14;
+  parallel_for((n + kChunk - 1) / kChunk, n, [&](int64_t i) { body(i * kChunk, std::min(kChunk, n - i * kChunk)); });
+}
+
+}  // namespace
+
 template <class T>
 void relu(const T* x, T* out, int64_t n) {
-  constexpr int64_t kChunk = 1 << 14;
   const auto kernel = kernels<T>().relu;
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  parallel_for(chunks, n, [&](int64_t i) {
-    const int64_t begin = i * kChunk;
-    kernel(x + begin, out + begin, std::min(kChunk, n - begin));
+  for_each_chunk(n, [&](int64_t begin, int64_t count) { kernel(x + begin, out + begin, count); });
+}
+
+template <class T>
+void relu_backward(const T* grad_out, const T* x, T* grad_in, int64_t n) {
+  for_each_chunk(n, [&](int64_t begin, int64_t count) {
+    for (int64_t i = begin; i < begin + count; ++i) grad_in[i] = x[i] <= T(0) ? T(0) : grad_out[i];
   });
 }
 
 template void relu<float>(const float*, float*, int64_t);
 template void relu<double>(const double*, double*, int64_t);
+template void relu_backward<float>(const float*, const float*, float*, int64_t);
+template void relu_backward<double>(const double*, const double*, double*, int64_t);
 
 }  // namespace fastconv

@@ -20,6 +20,7 @@ PADDING_STRINGS = {"valid": "valid", "narrow": "valid", "same": "same", "full": 
 ACTIVATIONS = (None, "relu")
 ALGORITHMS = ("auto", "direct", "im2col", "im2col_nhwc", "winograd", "batched")
 LAYOUTS = ("NCHW", "NHWC")
+GRAD_NAMES = ("input", "weight", "bias")  # what a convolution backward computes, in this order
 
 # The extension computes sizes in 64-bit signed arithmetic. Every size it computes is a product
 # of dimensions that appear together in one of the formulas that check_sizes bounds, or a sum
@@ -302,6 +303,20 @@ def plain(*values):
         if type(v) not in _PLAIN_TYPES:
             return False
     return True
+
+
+def check_needs(needs):
+    """``needs`` of a convolution backward: names among GRAD_NAMES (a bare name is one name),
+    as a frozenset."""
+    if isinstance(needs, str):
+        needs = (needs,)
+    try:
+        names = tuple(needs)
+    except TypeError:
+        raise TypeError(f"needs must be a tuple of names among {GRAD_NAMES}, got {type(needs).__name__}") from None
+    for name in names:
+        choice(name, "needs", GRAD_NAMES)
+    return frozenset(names)
 
 
 def is_nhwc(layout):

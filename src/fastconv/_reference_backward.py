@@ -37,7 +37,7 @@ __all__ = [
     "lp_pool2d_backward", "adaptive_avg_pool2d_backward", "global_avg_pool2d_backward", "relu_backward",
 ]
 
-GRAD_NAMES = ("input", "weight", "bias")
+GRAD_NAMES = _args.GRAD_NAMES
 
 _NCHW_FROM_NHWC = {4: (0, 3, 1, 2), 3: (2, 0, 1)}
 _NHWC_FROM_NCHW = {4: (0, 2, 3, 1), 3: (1, 2, 0)}
@@ -112,19 +112,6 @@ def _batched_nchw(arr, unbatched, nhwc):
     return np.transpose(arr, _NCHW_FROM_NHWC[4]) if nhwc else arr
 
 
-def _check_needs(needs):
-    """``needs``: names among "input", "weight", "bias" (a bare name is one name)."""
-    if isinstance(needs, str):
-        needs = (needs,)
-    try:
-        names = tuple(needs)
-    except TypeError:
-        raise TypeError(f"needs must be a tuple of names among {GRAD_NAMES}, got {type(needs).__name__}") from None
-    for name in names:
-        _args.choice(name, "needs", GRAD_NAMES)
-    return frozenset(names)
-
-
 # --------------------------------------------------------------------------- convolution
 
 
@@ -132,11 +119,14 @@ def _pad_adjoint(grad_padded, sizes, pads, padding_mode):
     """The adjoint of ``_pad_spatial`` on the last two axes: each padded position's gradient is
     added to the input position it copies (zero padding copies nothing)."""
     np_mode = _NP_PAD_MODES[padding_mode]
-    copies = []
-    for size, pad in zip(sizes, pads):
+    grad = grad_padded
+    for axis, size, pad in zip((2, 3), sizes, pads):
         source = _pad_spatial(np.arange(size), [pad], np_mode, fill=-1)   # input index per padded position
-        copies.append((source[np.newaxis, :] == np.arange(size)[:, np.newaxis]).astype(np.float64))
-    return np.einsum("ncij,hi,wj->nchw", grad_padded, copies[0], copies[1])
+        copied = source >= 0
+        folded = np.zeros(grad.shape[:axis] + (size,) + grad.shape[axis + 1:])
+        np.add.at(folded, (slice(None),) * axis + (source[copied],), np.compress(copied, grad, axis=axis))
+        grad = folded
+    return grad
 
 
 class _ConvProblem:
@@ -229,7 +219,7 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     """
     nhwc = _args.is_nhwc(layout)
     conv = _ConvProblem(_layout_input(x, "x", nhwc), weight, stride, padding, dilation, groups, padding_mode)
-    needs = _check_needs(needs)
+    needs = _args.check_needs(needs)
     expected = _user_shape(conv.out_shape, conv.unbatched, nhwc)
     grad_out = _grad_out(grad_out, expected, conv.dtype, "the conv2d output for these arguments")
     grads = conv.grads(_batched_nchw(grad_out, conv.unbatched, nhwc), needs)
@@ -250,7 +240,7 @@ def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     (d,) = _args.positive_tuple(dilation, 1, "dilation")
     (pad,) = _args.conv_padding(padding, (x4.shape[-1],), (weight.shape[-1],), (s,), (d,))
     conv = _ConvProblem(x4, weight[:, :, np.newaxis, :], (1, s), ((0, 0), pad), (1, d), groups, padding_mode)
-    needs = _check_needs(needs)
+    needs = _args.check_needs(needs)
     n, k, _, out_l = conv.out_shape
     grad_out = _grad_out(grad_out, (k, out_l) if unbatched else (n, k, out_l), conv.dtype,
                          "the conv1d output for these arguments")
@@ -276,7 +266,7 @@ def conv_transpose2d_backward(grad_out, x, weight, stride=1, padding=0, output_p
     xb, unbatched, weight = _conv_operands(x, weight, "(C_in, K/groups, kh, kw)")
     groups, k_out, stride, pad, dilation, out_sizes = _args.conv_transpose_geometry(
         xb.shape, weight.shape, groups, stride, padding, output_padding, dilation)
-    needs = _check_needs(needs)
+    needs = _args.check_needs(needs)
     n, c_in, h, w = xb.shape
     expected = _user_shape((n, k_out) + out_sizes, unbatched, False)
     grad_out = _grad_out(grad_out, expected, xb.dtype, "the conv_transpose2d output for these arguments")

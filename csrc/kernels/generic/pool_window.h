@@ -41,22 +41,6 @@ void max_pool_at(const T* in, const PoolGeom& g, int64_t oy, int64_t ox, T* out,
   if (idx != nullptr) idx[oy * g.OW + ox] = best_i;
 }
 
-// Rows [y0, y1) of window oy clipped to the padded input, and [ylo, yhi) clipped to the input.
-struct WindowSpan {
-  int64_t lo, hi, padded;  // clipped range and its length within the padded input
-};
-inline WindowSpan window_span(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t size) {
-  const int64_t start = o * stride - pad, end = imin(start + k, size + pad);
-  return {imax(start, 0), imin(end, size), end - start};
-}
-
-// PyTorch's avg_pool2d divisor: override, or the window within the padded input, or the
-// number of input pixels in it.
-inline int64_t window_divisor(const WindowPoolParams& p, WindowSpan ys, WindowSpan xs) {
-  if (p.divisor_override > 0) return p.divisor_override;
-  return p.count_include_pad ? ys.padded * xs.padded : (ys.hi - ys.lo) * (xs.hi - xs.lo);
-}
-
 // x**p for one Lp term (or the root, p -> 1/p): in T when T holds p exactly (powf is then good to an ulp), else in
 // double, since p rounded to float would cost |p ln x| * 2**-24 of relative error.
 template <class T>

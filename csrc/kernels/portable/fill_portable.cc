@@ -3,6 +3,7 @@
 #include "kernels/generic/batched_conv.h"
 #include "kernels/portable/gemm_portable.h"
 #include "kernels/generic/depthwise_nhwc.h"
+#include "kernels/generic/dot.h"
 #include "kernels/generic/pool_nhwc.h"
 #include "kernels/generic/transpose.h"
 #include "kernels/generic/winograd.h"
@@ -57,6 +58,7 @@ void fill(Kernels<T>& k) {
   k.winograd_output = winograd_output_scalar<T>;
   fill_batched_conv<T, ScalarLane<T>>(k);
   k.relu = relu<T>;
+  k.dot = dot_lanes<T, ScalarLane<T>>;
   k.transpose = transpose_scalar<T>;
   k.fma_probe = fma_probe<T>;
   k.probe_flops = 16;

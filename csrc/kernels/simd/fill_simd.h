@@ -3,6 +3,7 @@
 #pragma once
 #include "kernels/kernel_table.h"
 #include "kernels/generic/batched_conv.h"
+#include "kernels/generic/dot.h"
 #include "kernels/simd/adaptive_pool.h"
 #include "kernels/simd/conv_row_strip.h"
 #include "kernels/simd/depthwise_nhwc.h"
@@ -42,6 +43,7 @@ void fill_simd_tile_kernels(Kernels<T>& k) {
   k.winograd_output = winograd_output_simd<T>;
   fill_batched_conv<T, Vec<T>>(k);
   k.relu = relu_simd<T>;
+  k.dot = dot_lanes<T, Vec<T>>;
   fill_probe<T, MR>(k);
 }
 

@@ -1,0 +1,223 @@
+#include "conv/conv2d_grad_weight.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "common/heap_vector.h"
+#include "common/parallel.h"
+#include "common/ranges.h"
+#include "common/workspace.h"
+#include "conv/gemm_packing.h"
+#include "kernels/kernel_table.h"
+
+// One group's weight gradient is a GEMM of depth N*OH*OW: G (Kg x kh*kw*Cg, columns in
+// (ky, kx, c) order) += grad_out (Kg x pixels) * B, where row p of B holds, for every tap,
+// the channels of the padded input pixel that tap of output pixel p reads. With the input
+// padded into a channels-last copy, NR consecutive columns of one tap are NR adjacent
+// values of that copy, so B is read in place (Kernels::gemm_ukernel_offsets) with one
+// offset per pixel; grad_out is packed into tiles of MR filters.
+namespace fastconv {
+namespace {
+
+constexpr int64_t kBlockPixels = 256;  // reduction depth of one GEMM block
+
+// The padded input rows and columns some tap reads, as input indices (pad_index_map).
+struct PaddedGrid {
+  int64_t Hp, Wp;
+  IndexMap rows, cols;
+  Range interior;  // padded columns that are the input's columns, in order
+
+  PaddedGrid(const Conv2dShape& s, PadMode mode)
+      : Hp((s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1),
+        Wp((s.OW - 1) * s.sw + (s.kw - 1) * s.dw + 1),
+        rows(pad_index_map(Hp, 1, -s.pt, s.H, mode)),
+        cols(pad_index_map(Wp, 1, -s.pl, s.W, mode)),
+        interior(valid_range(Wp, 1, -s.pl, s.W)) {}
+
+  // Position of output pixel p's window origin in the padded copy, in values.
+  HeapVector<int64_t> pixel_offsets(const Conv2dShape& s) const {
+    HeapVector<int64_t> offsets(s.OH * s.OW);
+    for (int64_t oy = 0; oy < s.OH; ++oy)
+      for (int64_t ox = 0; ox < s.OW; ++ox) offsets[oy * s.OW + ox] = (oy * s.sh * Wp + ox * s.sw) * s.C;
+    return offsets;
+  }
+};
+
+// Image `image` (its layout: NHWC or NCHW) into dst as the padded channels-last copy
+// (Hp x Wp pixels of C values).
+template <class T>
+void pad_channels_last(const Conv2dShape& s, const PaddedGrid& grid, const Padding<T>& pad, bool nhwc,
+                       const T* image, T* dst) {
+  const Kernels<T>& kern = kernels<T>();
+  const int64_t C = s.C, plane = s.H * s.W, row_values = grid.Wp * C;
+  parallel_for(grid.Hp, grid.Hp * row_values, [&](int64_t y) {
+    T* d = dst + y * row_values;
+    const int64_t iy = grid.rows[y];
+    if (iy < 0) {
+      std::fill(d, d + row_values, pad.fill);
+    } else if (nhwc) {
+      pad_row(d, image + iy * s.W * C, grid.cols.data(), grid.Wp, grid.interior, pad.fill, C);
+    } else {
+      const T* row = image + iy * s.W;  // channel c of column ix is row[c * plane + ix]
+      for (int64_t j = 0; j < grid.Wp; ++j) {
+        if (j == grid.interior.begin && grid.interior.size() > 0) {
+          kern.transpose(row + grid.cols[j], plane, d + j * C, C, C, grid.interior.size());
+          j = grid.interior.end - 1;
+          continue;
+        }
+        for (int64_t c = 0; c < C; ++c) d[j * C + c] = grid.cols[j] < 0 ? pad.fill : row[c * plane + grid.cols[j]];
+      }
+    }
+  });
+}
+
+// One image's grad_out in tiles of MR filters per group, each tile pixel-major:
+// a[((g * tiles + t) * P + p) * MR + i] is filter g*Kg + t*MR + i at pixel p (zero past Kg).
+template <class T>
+void pack_grad_out(const Conv2dShape& s, bool nhwc, int64_t MR, const T* go, T* a) {
+  const int64_t P = s.OH * s.OW, Kg = s.Kg(), tiles = ceil_div(Kg, MR);
+  if (!nhwc) {  // (K, P): groups matrices of Kg rows
+    pack_a(go, s.groups, Kg, P, MR, a);
+    return;
+  }
+  parallel_for(s.groups * tiles, s.K * P, [&](int64_t item) {
+    const int64_t g = item / tiles, t = item % tiles, rows = std::min(MR, Kg - t * MR);
+    const T* src = go + g * Kg + t * MR;
+    T* d = a + item * P * MR;
+    for (int64_t p = 0; p < P; ++p, src += s.K, d += MR) {
+      std::copy(src, src + rows, d);
+      std::fill(d + rows, d + MR, T(0));
+    }
+  });
+}
+
+// The gradient's columns (ky, kx, c) as runs that are contiguous in the padded copy: a whole
+// kernel row when adjacent taps are adjacent pixels of all channels (one group, dw = 1),
+// else one tap's Cg channels.
+struct ColumnSegments {
+  bool whole_rows;
+  int64_t count, length;
+
+  explicit ColumnSegments(const Conv2dShape& s)
+      : whole_rows(s.groups == 1 && s.dw == 1),
+        count(whole_rows ? s.kh : s.kh * s.kw),
+        length(whole_rows ? s.kw * s.C : s.Cg()) {}
+
+  int64_t offset(const Conv2dShape& s, const PaddedGrid& grid, int64_t i) const {
+    const int64_t ky = whole_rows ? i : i / s.kw, kx = whole_rows ? 0 : i % s.kw;
+    return (ky * s.dh * grid.Wp + kx * s.dw) * s.C;
+  }
+};
+
+// G[g] (Kg x kh*kw*Cg, (ky, kx, c) columns) accumulated over every image.
+template <class T>
+void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, const T* x, const T* grad_out, T* G) {
+  const Kernels<T>& kern = kernels<T>();
+  const int64_t NR = kern.gemm_nr, MR = gemm_tile_rows(kern, s.Kg()), Kg = s.Kg(), tiles = ceil_div(Kg, MR);
+  const int64_t P = s.OH * s.OW, Rc = s.kh * s.kw * s.Cg(), KC = std::min(P, kBlockPixels);
+  const PaddedGrid grid(s, pad.mode);
+  const HeapVector<int64_t> offsets = grid.pixel_offsets(s);
+  const ColumnSegments seg(s);
+  const int64_t panels_per_segment = ceil_div(seg.length, NR), panels = s.groups * seg.count * panels_per_segment;
+  // A panel reads NR values from any pixel's last segment: NR values of slack past the copy.
+  const int64_t padded_values = grid.Hp * grid.Wp * s.C;
+  CallScratch<T> padded(padded_values + NR, WorkspaceSlot::Input);
+  CallScratch<T> packed(s.groups * tiles * MR * P, WorkspaceSlot::Weights);
+  std::fill(padded.get() + padded_values, padded.get() + padded_values + NR, T(0));
+
+  for (int64_t n = 0; n < s.N; ++n) {
+    pad_channels_last(s, grid, pad, nhwc, x + n * s.C * s.H * s.W, padded.get());
+    pack_grad_out(s, nhwc, MR, grad_out + n * s.K * P, packed.get());
+    parallel_for(panels, Kg * Rc * P, [&](int64_t item) {
+      const int64_t g = item / (seg.count * panels_per_segment), i = (item / panels_per_segment) % seg.count;
+      const int64_t j0 = (item % panels_per_segment) * NR, cols = std::min(NR, seg.length - j0);
+      const T* base = padded.get() + seg.offset(s, grid, i) + g * s.Cg() + j0;
+      const T* a_g = packed.get() + g * tiles * P * MR;
+      T* c = G + g * Kg * Rc + i * seg.length + j0;
+      T* copy = tiles > 1 ? workspace_as<T>(KC * NR) : nullptr;
+      for (int64_t k0 = 0; k0 < P; k0 += KC) {
+        const int64_t kc = std::min(KC, P - k0);
+        const GemmEpilogue<T> ep{n > 0 || k0 > 0, nullptr, false, false};
+        for (int64_t t = 0; t < tiles; ++t) {
+          const T* a = a_g + t * P * MR + k0 * MR;
+          const int64_t m = std::min(MR, Kg - t * MR);
+          if (t == 0)
+            kern.gemm_ukernel_offsets[MR](kc, a, base, offsets.data() + k0, c, Rc, m, cols, ep, copy);
+          else
+            kern.gemm_ukernel[MR](kc, a, copy, c + t * MR * Rc, Rc, m, cols, ep);
+        }
+      }
+    });
+  }
+}
+
+// Depthwise (Cg = Kg = 1), channel-major: grad_w[c, tap] accumulates, over every image and
+// output row in order, the dot product of that row of grad_out with the padded input row the
+// tap read (Kernels::dot over the rows of each image). NHWC images and grad_out are transposed to planes first.
+template <class T>
+void grad_weight_depthwise(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, const T* x, const T* grad_out,
+                           T* grad_w) {
+  const Kernels<T>& kern = kernels<T>();
+  const int64_t C = s.C, HW = s.H * s.W, P = s.OH * s.OW, taps = s.kh * s.kw;
+  const PaddedGrid grid(s, pad.mode);
+  const int64_t padded_plane = grid.Hp * grid.Wp;
+  CallScratch<T> padded(C * padded_plane, WorkspaceSlot::Input);
+  CallScratch<T> planes(nhwc ? C * (HW + P) : 0, WorkspaceSlot::Weights);
+  std::fill(grad_w, grad_w + C * taps, T(0));
+  for (int64_t n = 0; n < s.N; ++n) {
+    const T* image = x + n * C * HW;
+    const T* go = grad_out + n * C * P;
+    if (nhwc) {
+      kern.transpose(image, C, planes.get(), HW, HW, C);
+      kern.transpose(go, C, planes.get() + C * HW, P, P, C);
+      image = planes.get();
+      go = planes.get() + C * HW;
+    }
+    parallel_for(C * grid.Hp, C * padded_plane, [&](int64_t cy) {
+      const int64_t c = cy / grid.Hp, y = cy % grid.Hp, iy = grid.rows[y];
+      pad_row(padded.get() + cy * grid.Wp, iy < 0 ? nullptr : image + c * HW + iy * s.W, grid.cols.data(), grid.Wp,
+              grid.interior, pad.fill);
+    });
+    parallel_for(C * taps, C * taps * P, [&](int64_t item) {
+      const int64_t c = item / taps, ky = (item % taps) / s.kw, kx = item % s.kw;
+      const T* tap = padded.get() + c * padded_plane + ky * s.dh * grid.Wp + kx * s.dw;
+      const T* g = go + c * P;
+      if (s.sw == 1) {
+        grad_w[item] += kern.dot(g, s.OW, tap, s.sh * grid.Wp, s.OH, s.OW);
+        return;
+      }
+      T sum = T(0);
+      for (int64_t oy = 0; oy < s.OH; ++oy)
+        for (int64_t ox = 0; ox < s.OW; ++ox) sum += g[oy * s.OW + ox] * tap[oy * s.sh * grid.Wp + ox * s.sw];
+      grad_w[item] += sum;
+    });
+  }
+}
+
+}  // namespace
+
+template <class T>
+void conv2d_grad_weight(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, const T* x, const T* grad_out,
+                        T* grad_w) {
+  const int64_t Cg = s.Cg(), Kg = s.Kg(), taps = s.kh * s.kw;
+  if (s.N == 0 || s.OH * s.OW == 0) {
+    std::fill(grad_w, grad_w + s.K * Cg * taps, T(0));
+    return;
+  }
+  if (Cg == 1 && Kg == 1) {
+    grad_weight_depthwise(s, pad, nhwc, x, grad_out, grad_w);
+    return;
+  }
+  HeapVector<T> G(s.K * Cg * taps);  // (group, filter, tap, channel)
+  grad_weight_gemm(s, pad, nhwc, x, grad_out, G.data());
+  for (int64_t k = 0; k < s.K; ++k)
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t t = 0; t < taps; ++t) grad_w[(k * Cg + c) * taps + t] = G[(k * taps + t) * Cg + c];
+}
+
+template void conv2d_grad_weight<float>(const Conv2dShape&, const Padding<float>&, bool, const float*, const float*,
+                                        float*);
+template void conv2d_grad_weight<double>(const Conv2dShape&, const Padding<double>&, bool, const double*,
+                                         const double*, double*);
+
+}  // namespace fastconv

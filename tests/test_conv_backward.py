@@ -1,0 +1,369 @@
+"""conv2d_backward, conv1d_backward and conv_transpose2d_backward against the NumPy
+reference's backward passes (themselves checked against finite differences and torch in
+test_reference_backward.py), on both backends, both dtypes and both layouts; torch parity;
+determinism across thread counts; bad input."""
+
+import numpy as np
+import pytest
+
+import fastconv
+from conftest import DTYPES, assert_close, num_threads, random
+from fastconv import reference as ref
+
+PAD_MODES = ("zeros", "reflect", "replicate", "circular")
+NAMES = ("input", "weight", "bias")
+
+
+def random_conv(seed):
+    """A random valid conv2d configuration: (x shape, weight shape, keyword arguments)."""
+    rng = np.random.default_rng(seed)
+    groups = int(rng.choice([1, 1, 2, 3]))
+    c_group, k_group = int(rng.integers(1, 5)), int(rng.integers(1, 7))
+    if rng.random() < 0.2:  # depthwise
+        groups, c_group, k_group = int(rng.integers(1, 20)), 1, 1
+    kh, kw = (int(v) for v in rng.integers(1, 5, 2))
+    dh, dw = (int(v) for v in rng.integers(1, 3, 2))
+    mode = str(rng.choice(PAD_MODES))
+    h, w = int(rng.integers(1, 10)), int(rng.integers(1, 19))
+    limit = (h - 1, w - 1) if mode in ("reflect", "circular") else (4, 4)
+    if mode == "zeros":
+        limit = (5, 5)
+    pads = tuple(tuple(int(rng.integers(0, limit[a] + 1)) for _ in range(2)) for a in range(2))
+    # the dilated kernel must fit the padded input
+    kh = max(1, min(kh, (h + sum(pads[0]) - 1) // dh + 1))
+    kw = max(1, min(kw, (w + sum(pads[1]) - 1) // dw + 1))
+    n = int(rng.integers(0, 3))
+    kwargs = dict(stride=tuple(int(v) for v in rng.integers(1, 4, 2)), padding=pads, dilation=(dh, dw), groups=groups,
+                  padding_mode=mode)
+    return (n, groups * c_group, h, w), (groups * k_group, c_group, kh, kw), kwargs
+
+
+def magnitudes(fn, grad_out, x, weight, **kwargs):
+    """The reference applied to |grad_out|, |x|, |weight|: per gradient element, the sum of
+    the absolute values of the products it adds up (assert_close's magnitude)."""
+    return fn(np.abs(grad_out), np.abs(x), np.abs(weight), **kwargs)
+
+
+def check_against_reference(fn, ref_fn, x, weight, terms, seed=1, **kwargs):
+    """fn's gradients against ref_fn's, for a random grad_out of the reference forward's shape."""
+    forward = getattr(ref, fn.__name__.replace("_backward", ""))
+    out = forward(x, weight, **kwargs)
+    grad_out = random(out.shape, x.dtype, seed)
+    got = fn(grad_out, x, weight, **kwargs)
+    want = ref_fn(grad_out, x, weight, **kwargs)
+    mags = magnitudes(ref_fn, grad_out, x, weight, **kwargs)
+    assert list(got) == list(want)
+    for name in want:
+        assert_close(got[name], want[name], mags[name], terms[name])
+    return got
+
+
+def conv_terms(x_shape, w_shape, out_shape, layout="NCHW"):
+    """Reduction lengths: products per input-gradient, weight-gradient and bias-gradient element."""
+    spatial_out = out_shape[1:3] if layout == "NHWC" else out_shape[2:]
+    pixels = out_shape[0] * int(np.prod(spatial_out))
+    taps = int(np.prod(w_shape[2:]))
+    return {"input": w_shape[0] * taps, "weight": pixels, "bias": pixels}
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_backward_matches_reference(seed, dtype):
+    x_shape, w_shape, kwargs = random_conv(seed)
+    x, w = random(x_shape, dtype, seed), random(w_shape, dtype, seed + 100)
+    out_shape = ref.conv2d(x, w, **kwargs).shape
+    check_against_reference(fastconv.conv2d_backward, ref.conv2d_backward, x, w,
+                            conv_terms(x_shape, w_shape, out_shape), **kwargs)
+
+
+@pytest.mark.parametrize("seed", range(40, 60))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_backward_nhwc_matches_reference(seed, dtype):
+    x_shape, w_shape, kwargs = random_conv(seed)
+    x = random(x_shape, dtype, seed).transpose(0, 2, 3, 1).copy()
+    w = random(w_shape, dtype, seed + 100)
+    out_shape = ref.conv2d(x, w, layout="NHWC", **kwargs).shape
+    check_against_reference(fastconv.conv2d_backward, ref.conv2d_backward, x, w,
+                            conv_terms(x_shape, w_shape, out_shape, "NHWC"), layout="NHWC", **kwargs)
+
+
+# The awkward shapes, named: (x shape, weight shape, keyword arguments).
+AWKWARD = {
+    "1x1 image": ((2, 3, 1, 1), (4, 3, 1, 1), {}),
+    "kernel as large as the input": ((2, 3, 5, 7), (4, 3, 5, 7), {}),
+    "stride larger than the kernel": ((1, 2, 11, 13), (3, 2, 2, 2), dict(stride=(5, 4))),
+    "padding larger than half the kernel": ((1, 2, 6, 5), (3, 2, 3, 3), dict(padding=4)),
+    "padding larger than the kernel, reflect": ((1, 2, 6, 5), (3, 2, 2, 2), dict(padding=3,
+                                                                                  padding_mode="reflect")),
+    "circular padding wider than the input": ((1, 1, 3, 2), (2, 1, 3, 3), dict(padding=(4, 5),
+                                                                               padding_mode="circular")),
+    "same, even kernel, stride 2": ((2, 3, 9, 10), (4, 3, 4, 2), dict(padding="same", stride=2)),
+    "full, dilated": ((1, 2, 7, 8), (2, 2, 3, 2), dict(padding="full", dilation=(2, 3))),
+    "valid, rows past the last window": ((1, 2, 10, 11), (3, 2, 3, 3), dict(stride=4)),
+    "batch 0": ((0, 3, 6, 6), (4, 3, 3, 3), dict(padding=1)),
+    "no channels": ((2, 0, 6, 6), (4, 0, 3, 3), dict(padding=1)),
+    "no filters": ((2, 3, 6, 6), (0, 3, 3, 3), {}),
+    "many filters (several GEMM tiles)": ((1, 5, 9, 9), (37, 5, 3, 3), dict(padding=1)),
+    "wide channels (several panels)": ((1, 40, 5, 6), (7, 40, 1, 1), {}),
+    "depthwise with multiplier": ((2, 4, 7, 7), (8, 1, 3, 3), dict(groups=4, padding=1)),
+    "depthwise, stride 2, reflect": ((2, 6, 9, 8), (6, 1, 3, 3), dict(groups=6, stride=2, padding=1,
+                                                                       padding_mode="reflect")),
+    "one filter, large image": ((1, 1, 40, 70), (1, 1, 5, 5), dict(padding=2)),
+}
+
+
+@pytest.mark.parametrize("case", AWKWARD)
+@pytest.mark.parametrize("layout", ("NCHW", "NHWC"))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_awkward_shapes(case, layout, dtype):
+    x_shape, w_shape, kwargs = AWKWARD[case]
+    x, w = random(x_shape, dtype, 3), random(w_shape, dtype, 4)
+    if layout == "NHWC":
+        x = x.transpose(0, 2, 3, 1).copy()
+    out_shape = ref.conv2d(x, w, layout=layout, **kwargs).shape
+    got = check_against_reference(fastconv.conv2d_backward, ref.conv2d_backward, x, w,
+                                  conv_terms(x_shape, w_shape, out_shape, layout), layout=layout, **kwargs)
+    assert got["input"].shape == x.shape and got["weight"].shape == w.shape and got["bias"].shape == w.shape[:1]
+
+
+@pytest.mark.parametrize("needs", [("input",), ("weight",), ("bias",), ("bias", "input"), "weight",
+                                   ("weight", "bias", "input"), ()])
+def test_needs_selects_the_gradients_in_a_fixed_order(needs):
+    x, w = random((2, 3, 6, 6), np.float64, 0), random((4, 3, 3, 3), np.float64, 1)
+    grad_out = random((2, 4, 4, 4), np.float64, 2)
+    got = fastconv.conv2d_backward(grad_out, x, w, needs=needs)
+    wanted = (needs,) if isinstance(needs, str) else needs
+    assert list(got) == [name for name in NAMES if name in wanted]
+    full = fastconv.conv2d_backward(grad_out, x, w)
+    for name in got:
+        np.testing.assert_array_equal(got[name], full[name])
+
+
+@pytest.mark.parametrize("unbatched", [False, True])
+@pytest.mark.parametrize("layout", ("NCHW", "NHWC"))
+def test_unbatched_input(unbatched, layout):
+    x, w = random((1, 3, 7, 6), np.float32, 0), random((4, 3, 3, 2), np.float32, 1)
+    if layout == "NHWC":
+        x = x.transpose(0, 2, 3, 1).copy()
+    grad_out = random(fastconv.conv2d(x, w, padding=1, layout=layout).shape, np.float32, 2)
+    batched = fastconv.conv2d_backward(grad_out, x, w, padding=1, layout=layout)
+    single = fastconv.conv2d_backward(grad_out[0], x[0], w, padding=1, layout=layout)
+    assert single["input"].shape == x.shape[1:]
+    np.testing.assert_array_equal(single["input"], batched["input"][0])
+    np.testing.assert_array_equal(single["weight"], batched["weight"])
+    np.testing.assert_array_equal(single["bias"], batched["bias"])
+
+
+@pytest.mark.parametrize("kind", ["transposed", "strided", "negative-strides", "fortran", "list"])
+def test_noncontiguous_and_list_inputs(kind):
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 3, 8, 7)), rng.standard_normal((4, 3, 3, 3))
+    grad_out = rng.standard_normal((2, 4, 6, 5))
+    want = fastconv.conv2d_backward(grad_out, x, w)
+    if kind == "transposed":
+        args = (grad_out.transpose(0, 1, 3, 2).copy().transpose(0, 1, 3, 2), x.transpose(0, 1, 3, 2).copy()
+                .transpose(0, 1, 3, 2), w)
+    elif kind == "strided":
+        args = (np.repeat(grad_out, 2, axis=3)[..., ::2], np.repeat(x, 2, axis=2)[:, :, ::2], w)
+    elif kind == "negative-strides":
+        args = (grad_out[:, ::-1][:, ::-1], x[::-1][::-1], w[::-1][::-1])
+    elif kind == "fortran":
+        args = (np.asfortranarray(grad_out), np.asfortranarray(x), np.asfortranarray(w))
+    else:
+        args = (grad_out.tolist(), x.tolist(), w.tolist())
+    got = fastconv.conv2d_backward(*args)
+    for name in NAMES:
+        np.testing.assert_array_equal(got[name], want[name])
+
+
+@pytest.mark.parametrize("where", ["grad_out", "x"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nonfinite_values_propagate_like_the_reference(where, dtype):
+    x, w = random((2, 3, 7, 7), dtype, 0), random((4, 3, 3, 3), dtype, 1)
+    grad_out = random((2, 4, 7, 7), dtype, 2)
+    target = grad_out if where == "grad_out" else x
+    target[0, 1, 3, 2], target[1, 2, 0, 0], target[1, 0, 6, 5] = np.nan, np.inf, -np.inf
+    got = fastconv.conv2d_backward(grad_out, x, w, padding=1)
+    want = ref.conv2d_backward(grad_out, x, w, padding=1)
+    for name in NAMES:
+        np.testing.assert_array_equal(np.isnan(got[name]), np.isnan(want[name]), err_msg=name)
+        finite = np.isfinite(want[name])
+        np.testing.assert_array_equal(got[name][~finite], want[name][~finite], err_msg=name)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("layout", ("NCHW", "NHWC"))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_an_infinite_weight_reaches_only_the_positions_it_multiplies(stride, layout, dtype):
+    """Infinite weights: inf where the weight meets a gradient, NaN only where inf meets -inf
+    (a corner tap must not meet the zeros around grad_out), as the reference and torch."""
+    x, w = random((2, 3, 8, 7), dtype, 0), random((4, 3, 3, 3), dtype, 1)
+    w[1, 2, 0, 0], w[3, 0, 2, 1] = np.inf, -np.inf
+    if layout == "NHWC":
+        x = x.transpose(0, 2, 3, 1).copy()
+    grad_out = random(fastconv.conv2d(x, w, stride=stride, padding=1, layout=layout).shape, dtype, 2)
+    got = fastconv.conv2d_backward(grad_out, x, w, stride=stride, padding=1, layout=layout, needs="input")["input"]
+    want = ref.conv2d_backward(grad_out, x, w, stride=stride, padding=1, layout=layout, needs="input")["input"]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(got[~np.isfinite(want)], want[~np.isfinite(want)])
+    assert np.isinf(want).any()
+
+
+@pytest.mark.parametrize("layout", ("NCHW", "NHWC"))
+@pytest.mark.parametrize("case", ["dense", "depthwise", "grouped", "one channel"])
+def test_results_do_not_depend_on_the_thread_count(case, layout):
+    x_shape, w_shape, groups = {"dense": ((3, 24, 21, 23), (40, 24, 3, 3), 1),
+                                "depthwise": ((3, 20, 21, 23), (20, 1, 3, 3), 20),
+                                "grouped": ((3, 24, 21, 23), (12, 6, 3, 3), 4),
+                                "one channel": ((2, 1, 60, 61), (1, 1, 5, 5), 1)}[case]
+    x, w = random(x_shape, np.float32, 0), random(w_shape, np.float32, 1)
+    if layout == "NHWC":
+        x = x.transpose(0, 2, 3, 1).copy()
+    grad_out = random(fastconv.conv2d(x, w, padding=1, groups=groups, layout=layout).shape, np.float32, 2)
+    results = []
+    for threads in (1, 2, 3, 4):
+        with num_threads(threads):
+            results.append(fastconv.conv2d_backward(grad_out, x, w, padding=1, groups=groups, layout=layout))
+    for other in results[1:]:
+        for name in NAMES:
+            np.testing.assert_array_equal(other[name], results[0][name], err_msg=name)
+
+
+# =========================================================================== conv1d
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv1d_backward_matches_reference(seed, dtype):
+    rng = np.random.default_rng(seed)
+    groups = int(rng.choice([1, 2]))
+    c, k, kl = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 4)), int(rng.integers(1, 6))
+    length, mode = int(rng.integers(kl, 30)), str(rng.choice(PAD_MODES))
+    padding = (int(rng.integers(0, min(kl, length))), int(rng.integers(0, min(kl, length))))
+    kwargs = dict(stride=int(rng.integers(1, 4)), padding=padding, dilation=1, groups=groups, padding_mode=mode)
+    x, w = random((int(rng.integers(0, 3)), c, length), dtype, seed), random((k, c // groups, kl), dtype, seed + 1)
+    out = ref.conv1d(x, w, **kwargs)
+    pixels = out.shape[0] * out.shape[2]
+    check_against_reference(fastconv.conv1d_backward, ref.conv1d_backward, x, w,
+                            {"input": k * kl, "weight": pixels, "bias": pixels}, **kwargs)
+
+
+def test_conv1d_backward_unbatched():
+    x, w = random((3, 20), np.float64, 0), random((2, 3, 4), np.float64, 1)
+    grad_out = random((2, 10), np.float64, 2)
+    got = fastconv.conv1d_backward(grad_out, x, w, stride=2, padding="same")
+    want = fastconv.conv1d_backward(grad_out[None], x[None], w, stride=2, padding="same")
+    assert got["input"].shape == x.shape
+    np.testing.assert_array_equal(got["input"], want["input"][0])
+    np.testing.assert_array_equal(got["weight"], want["weight"])
+
+
+# =========================================================================== conv_transpose2d
+
+
+def random_transpose(seed):
+    rng = np.random.default_rng(seed)
+    groups = int(rng.choice([1, 1, 2]))
+    c, k = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))
+    kh, kw = (int(v) for v in rng.integers(1, 5, 2))
+    stride = tuple(int(v) for v in rng.integers(1, 4, 2))
+    dilation = tuple(int(v) for v in rng.integers(1, 4, 2))
+    output_padding = tuple(int(rng.integers(0, max(s, d))) for s, d in zip(stride, dilation))
+    h, w = int(rng.integers(1, 8)), int(rng.integers(1, 9))
+    padding = tuple(int(rng.integers(0, 1 + (size - 1) * s // 2 + d * (kk - 1) // 2))
+                    for size, s, d, kk in zip((h, w), stride, dilation, (kh, kw)))
+    kwargs = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    return (int(rng.integers(0, 3)), c, h, w), (c, k // groups, kh, kw), kwargs
+
+
+@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_transpose2d_backward_matches_reference(seed, dtype):
+    x_shape, w_shape, kwargs = random_transpose(seed)
+    x, w = random(x_shape, dtype, seed), random(w_shape, dtype, seed + 1)
+    try:
+        out = ref.conv_transpose2d(x, w, **kwargs)
+    except ValueError:  # padding too large for this draw: refused by both, as the forward
+        with pytest.raises(ValueError):
+            fastconv.conv_transpose2d_backward(np.zeros((1,)), x, w, **kwargs)
+        return
+    pixels = out.shape[0] * out.shape[2] * out.shape[3]
+    taps = w_shape[2] * w_shape[3]
+    check_against_reference(fastconv.conv_transpose2d_backward, ref.conv_transpose2d_backward, x, w,
+                            {"input": w_shape[1] * taps, "weight": x_shape[0] * x_shape[2] * x_shape[3],
+                             "bias": pixels}, **kwargs)
+
+
+def test_conv_transpose2d_backward_output_padding_reaches_only_the_bias():
+    x, w = random((1, 2, 3, 3), np.float64, 0), random((2, 3, 2, 2), np.float64, 1)
+    grad_out = random((1, 3, 7, 7), np.float64, 2)
+    base = fastconv.conv_transpose2d_backward(grad_out, x, w, stride=2, output_padding=1)
+    changed = grad_out.copy()
+    changed[:, :, -1, :] += 5.0
+    changed[:, :, :, -1] -= 3.0
+    moved = fastconv.conv_transpose2d_backward(changed, x, w, stride=2, output_padding=1)
+    np.testing.assert_array_equal(moved["input"], base["input"])
+    np.testing.assert_array_equal(moved["weight"], base["weight"])
+    assert not np.array_equal(moved["bias"], base["bias"])
+
+
+# =========================================================================== torch parity
+
+
+@pytest.mark.parametrize("seed", range(15))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_backward_matches_torch(seed, dtype):
+    torch = pytest.importorskip("torch")
+    x_shape, w_shape, kwargs = random_conv(seed + 200)
+    if kwargs["padding_mode"] != "zeros" or x_shape[0] == 0:
+        kwargs["padding_mode"] = "zeros"  # torch pads other modes with a separate op first
+        x_shape = (max(1, x_shape[0]),) + x_shape[1:]
+    x, w = random(x_shape, dtype, seed), random(w_shape, dtype, seed + 1)
+    (pt, pb), (pl, pr) = kwargs["padding"]
+    out = fastconv.conv2d(x, w, **kwargs)
+    grad_out = random(out.shape, dtype, seed + 2)
+    tx = torch.nn.functional.pad(torch.tensor(x), (pl, pr, pt, pb)).requires_grad_()
+    tw = torch.tensor(w, requires_grad=True)
+    tb = torch.zeros(w.shape[0], dtype=tw.dtype, requires_grad=True)
+    y = torch.nn.functional.conv2d(tx, tw, tb, kwargs["stride"], 0, kwargs["dilation"], kwargs["groups"])
+    y.backward(torch.tensor(grad_out))
+    got = fastconv.conv2d_backward(grad_out, x, w, **kwargs)
+    mags = magnitudes(ref.conv2d_backward, grad_out, x, w, **kwargs)
+    terms = conv_terms(x_shape, w_shape, out.shape)
+    torch_input = tx.grad.numpy()[:, :, pt:pt + x.shape[2], pl:pl + x.shape[3]]
+    # both sides round: twice the one-sided bound
+    assert_close(got["input"], torch_input, mags["input"], 2 * terms["input"])
+    assert_close(got["weight"], tw.grad.numpy(), mags["weight"], 2 * terms["weight"])
+    assert_close(got["bias"], tb.grad.numpy(), mags["bias"], 2 * terms["bias"])
+
+
+# =========================================================================== bad input
+
+X, W, GO = np.zeros((2, 3, 6, 6)), np.zeros((4, 3, 3, 3)), np.zeros((2, 4, 4, 4))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: fastconv.conv2d_backward(np.zeros((2, 4, 5, 4)), X, W), ValueError, r"grad_out.*\(2, 4, 4, 4\)"),
+    (lambda: fastconv.conv2d_backward(GO[0], X, W), ValueError, r"grad_out.*\(2, 4, 4, 4\)"),
+    (lambda: fastconv.conv2d_backward(GO.astype(np.float32), X, W), TypeError, "grad_out"),
+    (lambda: fastconv.conv2d_backward(GO.astype(np.int64), X, W), TypeError, "grad_out"),
+    (lambda: fastconv.conv2d_backward("grad", X, W), TypeError, "grad_out"),
+    (lambda: fastconv.conv2d_backward(GO, X.astype(np.float32), W), TypeError, "weight|x"),
+    (lambda: fastconv.conv2d_backward(GO, X, W[:, :2]), ValueError, "weight"),
+    (lambda: fastconv.conv2d_backward(GO, X, W, needs=("input", "x")), ValueError, "needs"),
+    (lambda: fastconv.conv2d_backward(GO, X, W, needs=3), TypeError, "needs"),
+    (lambda: fastconv.conv2d_backward(GO, X, W, stride=0), ValueError, "stride"),
+    (lambda: fastconv.conv2d_backward(GO, X, W, padding_mode="mirror"), ValueError, "padding_mode"),
+    (lambda: fastconv.conv2d_backward(GO, X, W, layout="CHWN"), ValueError, "layout"),
+    (lambda: fastconv.conv2d_backward(GO, X[0, 0], W), ValueError, r"\bx\b"),
+    (lambda: fastconv.conv1d_backward(np.zeros((1, 1, 2)), np.zeros((1, 1, 4)), np.zeros((1, 1, 2))), ValueError,
+     r"grad_out.*\(1, 1, 3\)"),
+    (lambda: fastconv.conv_transpose2d_backward(np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 2, 2)),
+                                                np.zeros((1, 1, 2, 2))), ValueError, r"grad_out.*\(1, 1, 3, 3\)"),
+    (lambda: fastconv.conv_transpose2d_backward(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 2, 2)),
+                                                np.zeros((1, 1, 2, 2)), output_padding=1), ValueError,
+     "output_padding"),
+])
+def test_bad_input_raises_a_clear_error(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
