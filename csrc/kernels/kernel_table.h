@@ -93,6 +93,8 @@ struct Kernels {
 
   // out[i] = max(in[i], 0), NaN kept.
   void (*relu)(const T* in, T* out, int64_t n);
+  // grad_in[i] = grad_out[i] where x[i] > 0 or x[i] is NaN, else 0 (PyTorch's threshold_backward).
+  void (*relu_backward)(const T* grad_out, const T* x, T* grad_in, int64_t n);
 
   // The sum of a[r*lda + i] * b[r*ldb + i] over r < rows, i < n, in an order that depends
   // on rows and n only.

@@ -26,9 +26,8 @@ void relu(const T* x, T* out, int64_t n) {
 
 template <class T>
 void relu_backward(const T* grad_out, const T* x, T* grad_in, int64_t n) {
-  for_each_chunk(n, [&](int64_t begin, int64_t count) {
-    for (int64_t i = begin; i < begin + count; ++i) grad_in[i] = x[i] <= T(0) ? T(0) : grad_out[i];
-  });
+  const auto kernel = kernels<T>().relu_backward;
+  for_each_chunk(n, [&](int64_t begin, int64_t count) { kernel(grad_out + begin, x + begin, grad_in + begin, count); });
 }
 
 template void relu<float>(const float*, float*, int64_t);

@@ -43,6 +43,7 @@ void fill_simd_tile_kernels(Kernels<T>& k) {
   k.winograd_output = winograd_output_simd<T>;
   fill_batched_conv<T, Vec<T>>(k);
   k.relu = relu_simd<T>;
+  k.relu_backward = relu_backward_simd<T>;
   k.dot = dot_lanes<T, Vec<T>>;
   fill_probe<T, MR>(k);
 }
