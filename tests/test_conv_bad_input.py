@@ -323,3 +323,15 @@ def test_a_kernel_with_no_row_over_a_huge_empty_input_returns_at_once():
     x = claim(np.zeros(1), (1, 3 * 2**31, 0, 5), (0, 0, 0, 0))
     w = claim(np.zeros(1), (3, 2**31, 0, 1), (0, 0, 0, 0))
     np.testing.assert_array_equal(fastconv.conv2d(x, w, padding=(0, 3), groups=3), np.zeros((1, 3, 1, 11)))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: fastconv.conv2d(np.zeros((1, 2, 1), np.float32), np.zeros((1, 1, 0, 1), np.float32), padding="full"),
+    lambda: fastconv.conv1d(np.zeros((1, 1, 3)), np.zeros((1, 1, 0)), padding="wide"),
+    lambda: ref.conv2d(np.zeros((1, 2, 1), np.float32), np.zeros((1, 1, 0, 1), np.float32), padding="full"),
+])
+def test_full_padding_of_a_kernel_with_no_tap_is_refused(call):
+    """Found by the long fuzz run: "full" padding of a zero-row kernel is -1 per side; fastconv
+    returned an array where the reference failed inside NumPy."""
+    with pytest.raises(ValueError, match="at least one tap"):
+        call()

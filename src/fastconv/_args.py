@@ -148,6 +148,9 @@ def conv_padding(padding, in_sizes, kernel, stride, dilation, name="padding"):
         if mode == "valid":
             return ((0, 0),) * n
         if mode == "full":
+            if 0 in kernel:
+                raise ValueError(f"{name}={padding!r} pads dilation*(k-1) on each side: it needs a kernel of at "
+                                 f"least one tap per axis, got kernel size {tuple(kernel)}")
             return tuple((d * (k - 1),) * 2 for k, d in zip(kernel, dilation))
         pads = []
         for size, k, s, d in zip(in_sizes, kernel, stride, dilation):
