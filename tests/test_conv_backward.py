@@ -109,6 +109,8 @@ AWKWARD = {
     "depthwise, stride 2, reflect": ((2, 6, 9, 8), (6, 1, 3, 3), dict(groups=6, stride=2, padding=1,
                                                                        padding_mode="reflect")),
     "one filter, large image": ((1, 1, 40, 70), (1, 1, 5, 5), dict(padding=2)),
+    "few channels, many images (gathered weight-gradient columns, image runs)": ((19, 2, 9, 8), (5, 2, 3, 3),
+                                                                                  dict(padding=1, stride=(1, 2))),
 }
 
 
@@ -210,12 +212,13 @@ def test_an_infinite_weight_reaches_only_the_positions_it_multiplies(stride, lay
 
 
 @pytest.mark.parametrize("layout", ("NCHW", "NHWC"))
-@pytest.mark.parametrize("case", ["dense", "depthwise", "grouped", "one channel"])
+@pytest.mark.parametrize("case", ["dense", "depthwise", "grouped", "one channel", "one channel, many images"])
 def test_results_do_not_depend_on_the_thread_count(case, layout):
     x_shape, w_shape, groups = {"dense": ((3, 24, 21, 23), (40, 24, 3, 3), 1),
                                 "depthwise": ((3, 20, 21, 23), (20, 1, 3, 3), 20),
                                 "grouped": ((3, 24, 21, 23), (12, 6, 3, 3), 4),
-                                "one channel": ((2, 1, 60, 61), (1, 1, 5, 5), 1)}[case]
+                                "one channel": ((2, 1, 60, 61), (1, 1, 5, 5), 1),
+                                "one channel, many images": ((19, 1, 20, 21), (6, 1, 5, 5), 1)}[case]
     x, w = random(x_shape, np.float32, 0), random(w_shape, np.float32, 1)
     if layout == "NHWC":
         x = x.transpose(0, 2, 3, 1).copy()

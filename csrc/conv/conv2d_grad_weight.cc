@@ -15,11 +15,15 @@
 // the channels of the padded input pixel that tap of output pixel p reads. With the input
 // padded into a channels-last copy, NR consecutive columns of one tap are NR adjacent
 // values of that copy, so B is read in place (Kernels::gemm_ukernel_offsets) with one
-// offset per pixel; grad_out is packed into tiles of MR filters.
+// offset per pixel; grad_out is packed into tiles of MR filters. With few channels (a
+// segment much narrower than NR), B is gathered into packed panels instead (grad_weight_gathered).
 namespace fastconv {
 namespace {
 
 constexpr int64_t kBlockPixels = 256;  // reduction depth of one GEMM block
+// The gathered path sums the images in this many fixed runs (fewer with fewer images), one
+// partial gradient each, added in run order: the order depends on the shape only.
+constexpr int64_t kImageRuns = 8;
 
 // The padded input rows and columns some tap reads, as input indices (pad_index_map).
 struct PaddedGrid {
@@ -71,17 +75,18 @@ void pad_channels_last(const Conv2dShape& s, const PaddedGrid& grid, const Paddi
   });
 }
 
-// One image's grad_out in tiles of MR filters per group, each tile pixel-major:
-// a[((g * tiles + t) * P + p) * MR + i] is filter g*Kg + t*MR + i at pixel p (zero past Kg).
+// One image's grad_out for groups [g0, g0 + count) in tiles of MR filters per group, each
+// tile pixel-major: a[(((g - g0) * tiles + t) * P + p) * MR + i] is filter g*Kg + t*MR + i at
+// pixel p (zero past Kg).
 template <class T>
-void pack_grad_out(const Conv2dShape& s, bool nhwc, int64_t MR, const T* go, T* a) {
+void pack_grad_out(const Conv2dShape& s, bool nhwc, int64_t MR, const T* go, int64_t g0, int64_t count, T* a) {
   const int64_t P = s.OH * s.OW, Kg = s.Kg(), tiles = ceil_div(Kg, MR);
   if (!nhwc) {  // (K, P): groups matrices of Kg rows
-    pack_a(go, s.groups, Kg, P, MR, a);
+    pack_a(go + g0 * Kg * P, count, Kg, P, MR, a);
     return;
   }
-  parallel_for(s.groups * tiles, s.K * P, [&](int64_t item) {
-    const int64_t g = item / tiles, t = item % tiles, rows = std::min(MR, Kg - t * MR);
+  parallel_for(count * tiles, count * Kg * P, [&](int64_t item) {
+    const int64_t g = g0 + item / tiles, t = item % tiles, rows = std::min(MR, Kg - t * MR);
     const T* src = go + g * Kg + t * MR;
     T* d = a + item * P * MR;
     for (int64_t p = 0; p < P; ++p, src += s.K, d += MR) {
@@ -127,7 +132,7 @@ void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, co
 
   for (int64_t n = 0; n < s.N; ++n) {
     pad_channels_last(s, grid, pad, nhwc, x + n * s.C * s.H * s.W, padded.get());
-    pack_grad_out(s, nhwc, MR, grad_out + n * s.K * P, packed.get());
+    pack_grad_out(s, nhwc, MR, grad_out + n * s.K * P, 0, s.groups, packed.get());
     parallel_for(panels, Kg * Rc * P, [&](int64_t item) {
       const int64_t g = item / (seg.count * panels_per_segment), i = (item / panels_per_segment) % seg.count;
       const int64_t j0 = (item % panels_per_segment) * NR, cols = std::min(NR, seg.length - j0);
@@ -148,6 +153,66 @@ void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, co
         }
       }
     });
+  }
+}
+
+// Whether gathering B into packed panels computes at most half the columns that reading it
+// in place would (one group; two images or more, the gathered path's parallelism).
+bool gather_columns(const Conv2dShape& s, int64_t NR) {
+  const ColumnSegments seg(s);
+  return s.groups == 1 && s.N >= 2 && 2 * ceil_div(s.kh * s.kw * s.C, NR) <= seg.count * ceil_div(seg.length, NR);
+}
+
+// G (K x kh*kw*C, one group) by gathered B panels. Work item `run` sums its run of images
+// into the run's partial gradient; the partials are added in run order.
+template <class T>
+void grad_weight_gathered(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, const T* x, const T* grad_out,
+                          T* G) {
+  const Kernels<T>& kern = kernels<T>();
+  const int64_t NR = kern.gemm_nr, K = s.K, MR = gemm_tile_rows(kern, K), tiles = ceil_div(K, MR);
+  const int64_t P = s.OH * s.OW, Rc = s.kh * s.kw * s.C, KC = std::min(P, kBlockPixels), G_size = K * Rc;
+  const int64_t panels = ceil_div(Rc, NR), runs = std::min(s.N, kImageRuns);
+  const PaddedGrid grid(s, pad.mode);
+  const HeapVector<int64_t> offsets = grid.pixel_offsets(s);
+  // Column j = (ky, kx, c): the value at window origin + source[j] goes to panel j / NR,
+  // column j % NR, of the packed block (panels of KC x NR values).
+  HeapVector<int64_t> source(Rc), target(Rc);
+  for (int64_t j = 0; j < Rc; ++j) {
+    const int64_t t = j / s.C;
+    source[j] = ((t / s.kw) * s.dh * grid.Wp + (t % s.kw) * s.dw) * s.C + j % s.C;
+    target[j] = (j / NR) * KC * NR + j % NR;
+  }
+  HeapVector<T> partials((runs - 1) * G_size);
+  const int64_t padded_values = grid.Hp * grid.Wp * s.C, packed_values = tiles * MR * P;
+  parallel_for(runs, runs * K * Rc * P, [&](int64_t run) {
+    T* c = run == 0 ? G : partials.data() + (run - 1) * G_size;
+    CallScratch<T> scratch(padded_values + packed_values + panels * KC * NR, WorkspaceSlot::Task);
+    T* padded = scratch.get();
+    T* a = padded + padded_values;
+    T* b = a + packed_values;
+    std::fill(b, b + panels * KC * NR, T(0));  // the last panel's columns past Rc stay zero
+    const int64_t n_end = (run + 1) * s.N / runs;
+    for (int64_t n = run * s.N / runs, first = n; n < n_end; ++n) {
+      pad_channels_last(s, grid, pad, nhwc, x + n * s.C * s.H * s.W, padded);
+      pack_grad_out(s, nhwc, MR, grad_out + n * K * P, 0, 1, a);
+      for (int64_t k0 = 0; k0 < P; k0 += KC) {
+        const int64_t kc = std::min(KC, P - k0);
+        for (int64_t p = 0; p < kc; ++p) {
+          const T* window = padded + offsets[k0 + p];
+          T* row = b + p * NR;
+          for (int64_t j = 0; j < Rc; ++j) row[target[j]] = window[source[j]];
+        }
+        const GemmEpilogue<T> ep{n > first || k0 > 0, nullptr, false, false};
+        for (int64_t panel = 0; panel < panels; ++panel)
+          for (int64_t t = 0; t < tiles; ++t)
+            kern.gemm_ukernel[MR](kc, a + (t * P + k0) * MR, b + panel * KC * NR, c + t * MR * Rc + panel * NR, Rc,
+                                  std::min(MR, K - t * MR), std::min(NR, Rc - panel * NR), ep);
+      }
+    }
+  });
+  for (int64_t run = 1; run < runs; ++run) {
+    const T* partial = partials.data() + (run - 1) * G_size;
+    for (int64_t i = 0; i < G_size; ++i) G[i] += partial[i];
   }
 }
 
@@ -209,7 +274,10 @@ void conv2d_grad_weight(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
     return;
   }
   HeapVector<T> G(s.K * Cg * taps);  // (group, filter, tap, channel)
-  grad_weight_gemm(s, pad, nhwc, x, grad_out, G.data());
+  if (gather_columns(s, kernels<T>().gemm_nr))
+    grad_weight_gathered(s, pad, nhwc, x, grad_out, G.data());
+  else
+    grad_weight_gemm(s, pad, nhwc, x, grad_out, G.data());
   for (int64_t k = 0; k < s.K; ++k)
     for (int64_t c = 0; c < Cg; ++c)
       for (int64_t t = 0; t < taps; ++t) grad_w[(k * Cg + c) * taps + t] = G[(k * taps + t) * Cg + c];
