@@ -2,7 +2,7 @@
 at a time), so that a crash or a hang (which ends its process) costs only that test; then the
 inputs tried, summed from each process's counts file.
 
-    python tools/fuzz_long_run.py --examples 20000 --target-inputs 1000000 --jobs 2 --out /tmp/fuzz_long
+    python tools/fuzz_long_run.py --examples 11000 --target-inputs 1000000 --jobs 2 --out /tmp/fuzz_long
 
 Each test's output goes to OUT/<test>.log, its counts to OUT/<test>.json, the call running
 at a crash to OUT/<test>.last_call; a line per test and the totals to stdout and
