@@ -131,3 +131,17 @@ def test_each_layout_times_both_libraries_on_the_same_buffer(report, kind, name,
     calls["torch NCHW"]()
     calls["torch channels_last"]()
     assert read == [x.ctypes.data, x_nhwc.ctypes.data]
+
+
+def test_backward_report_times_every_part_against_torch(capsys):
+    """One tiny shape per kind, a few milliseconds each: the table's rows and ratios."""
+    spec = importlib.util.spec_from_file_location("fastconv_backward_report", REPORT.parent / "backward_report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.main(["--threads", "1", "--repeat-seconds", "0.002", "--shapes", "S5b_lenet2", "P3_avg2x2s2"])
+    assert [(r["name"], r["part"]) for r in rows] == [("S5b_lenet2", "all"), ("S5b_lenet2", "input"),
+                                                      ("S5b_lenet2", "weight"), ("P3_avg2x2s2", "input")]
+    out = capsys.readouterr().out
+    assert "| S5b_lenet2 | 1 | weight |" in out and "GFLOP/s" in out and "GB/s" in out
+    have_torch = importlib.util.find_spec("torch") is not None
+    assert all((r["ratio"] is not None and r["ratio"] > 0) == have_torch for r in rows)

@@ -1,0 +1,124 @@
+"""Backward passes on the shape suite: fastconv vs torch.autograd, side by side.
+
+    python benches/backward_report.py [--threads 1 2] [--repeat-seconds 0.5] [--shapes S1_resnet3x3 P1_max2x2s2 ...]
+
+For each convolution shape: the three gradients together (input, weight, bias), then the
+input gradient alone and the weight gradient alone; for each pool, the input gradient. Torch
+computes the backward of one recorded forward (torch.autograd.grad with retain_graph, the
+forward not timed) on the very same buffers; fastconv's backward functions take the same
+grad_out (and the max pools the forward's indices). Every number is a median of calls taken
+in turns of 20 ms (report.interleaved_medians); ratios are torch time / fastconv time (above
+1: fastconv is faster). GFLOP/s counts 2*N*K*(C/groups)*kh*kw*OH*OW per gradient computed
+(input, weight); GB/s counts the bytes of grad_out and the input gradient.
+"""
+
+import argparse
+import importlib.util
+import pathlib
+import sys
+
+import numpy as np
+
+import fastconv
+
+
+def _load(name, file):
+    """A sibling module by path (benches/ is no package, and tests/ has a conftest of its own)."""
+    spec = importlib.util.spec_from_file_location(name, pathlib.Path(__file__).resolve().parent / file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_cases = _load("fastconv_bench_cases", "conftest.py")
+_report = _load("fastconv_report", "report.py")
+SHAPES, F, torch, conv_case, pool_case = _cases.SHAPES, _cases.F, _cases.torch, _cases.conv_case, _cases.pool_case
+interleaved_medians, print_table_head, progress = (_report.interleaved_medians, _report.print_table_head,
+                                                   _report.progress)
+
+CONV_PARTS = {"all": ("input", "weight", "bias"), "input": ("input",), "weight": ("weight",)}
+
+
+def conv_backward_calls(name):
+    """{part: {"fastconv": fn, "torch": fn}} and the GFLOP of one forward."""
+    x, w, kwargs, flops = conv_case(name)
+    y = fastconv.conv2d(x, w, **kwargs)
+    go = np.random.default_rng(1).standard_normal(y.shape, dtype=np.float32)
+    calls = {}
+    for part, needs in CONV_PARTS.items():
+        calls[part] = {"fastconv": lambda needs=needs: fastconv.conv2d_backward(go, x, w, needs=needs, **kwargs)}
+    if torch is not None:
+        xt, wt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(w).requires_grad_()
+        bt = torch.zeros(w.shape[0], requires_grad=True)
+        yt, got = F.conv2d(xt, wt, bt, **kwargs), torch.from_numpy(go)
+        wrt = {"all": (xt, wt, bt), "input": (xt,), "weight": (wt,)}
+        for part, inputs in wrt.items():
+            calls[part]["torch"] = lambda inputs=inputs: torch.autograd.grad(yt, inputs, got, retain_graph=True)
+    return calls, flops / 1e9
+
+
+def pool_backward_calls(name):
+    """{"input": {"fastconv": fn, "torch": fn}} and the GB moved (grad_out and grad_input)."""
+    x, s = pool_case(name)
+    if s["op"] == "global_avg":
+        y = fastconv.adaptive_avg_pool2d(x, 1)
+        ours = lambda: fastconv.adaptive_avg_pool2d_backward(go, x.shape)  # noqa: E731
+    elif s["op"] == "max":
+        y, idx = fastconv.max_pool2d(x, s["k"], s["stride"], s["padding"], return_indices=True)
+        ours = lambda: fastconv.max_pool2d_backward(go, idx, x.shape)  # noqa: E731
+    else:
+        y = fastconv.avg_pool2d(x, s["k"], s["stride"], s["padding"])
+        ours = lambda: fastconv.avg_pool2d_backward(go, x.shape, s["k"], s["stride"], s["padding"])  # noqa: E731
+    go = np.random.default_rng(1).standard_normal(y.shape, dtype=np.float32)
+    calls = {"input": {"fastconv": ours}}
+    if torch is not None:
+        xt = torch.from_numpy(x).requires_grad_()
+        if s["op"] == "global_avg":
+            yt = F.adaptive_avg_pool2d(xt, 1)
+        elif s["op"] == "max":
+            yt = F.max_pool2d(xt, s["k"], s["stride"], s["padding"])
+        else:
+            yt = F.avg_pool2d(xt, s["k"], s["stride"], s["padding"])
+        got = torch.from_numpy(go)
+        calls["input"]["torch"] = lambda: torch.autograd.grad(yt, (xt,), got, retain_graph=True)
+    return calls, (go.nbytes + x.nbytes) / 1e9
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeat-seconds", type=float, default=0.5)
+    parser.add_argument("--shapes", nargs="*", default=None)
+    args = parser.parse_args(argv)
+    cases = [(n, conv_backward_calls) for n in SHAPES["conv2d"]] + [(n, pool_backward_calls) for n in SHAPES["pool2d"]]
+    if args.shapes:
+        cases = [c for c in cases if c[0] in args.shapes]
+    print(f"fastconv {fastconv.__version__}, backend {fastconv.backend()}, torch "
+          f"{torch.__version__ if torch is not None else 'not installed'}; float32 NCHW; medians; torch / fastconv\n")
+    print_table_head(["shape", "threads", "gradients", "fastconv ms", "rate", "torch ms", "vs torch.autograd"])
+    rows, total = [], len(args.threads) * len(cases)
+    for round_, threads in enumerate(args.threads):
+        fastconv.set_num_threads(threads)
+        if torch is not None:
+            torch.set_num_threads(threads)
+        for done, (name, make) in enumerate(cases):
+            progress(round_ * len(cases) + done, total, f"{name} ({threads}t)")
+            calls, amount = make(name)
+            for part, peers in calls.items():
+                times = interleaved_medians(peers, args.repeat_seconds)
+                ours = times["fastconv"]
+                if make is conv_backward_calls:
+                    rate = f"{amount * sum(p in CONV_PARTS[part] for p in ('input', 'weight')) / ours:.1f} GFLOP/s"
+                else:
+                    rate = f"{amount / ours:.1f} GB/s"
+                ratio = times["torch"] / ours if "torch" in times else None
+                rows.append({"name": name, "threads": threads, "part": part, "ratio": ratio})
+                print(f"| {name} | {threads} | {part} | {ours * 1e3:.3f} | {rate} | "
+                      + (f"{times['torch'] * 1e3:.3f} | {ratio:.2f}x |" if ratio else "— | — |"))
+    progress(total, total, "done")
+    print(file=sys.stderr)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
