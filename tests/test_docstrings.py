@@ -6,7 +6,7 @@ import inspect
 import pytest
 
 import fastconv
-from fastconv import _conv, _conv_backward, _correlate, _elementwise, _pool, _pool_backward
+from fastconv import _conv, _conv_backward, _correlate, _elementwise, _pool, _pool_backward, invariance
 
 FUNCTIONS = [n for n in fastconv.__all__ if n not in ("backend", "set_backend", "get_num_threads",
                                                        "set_num_threads", "show_config")]
@@ -18,7 +18,8 @@ def test_public_function_has_shapes_and_an_example(name):
     assert doc and "Examples" in doc and ">>>" in doc, name
 
 
-@pytest.mark.parametrize("module", [_conv, _conv_backward, _correlate, _elementwise, _pool, _pool_backward], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [_conv, _conv_backward, _correlate, _elementwise, _pool, _pool_backward, invariance],
+                         ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

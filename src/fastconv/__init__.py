@@ -4,7 +4,7 @@ The functions mirror ``torch.nn.functional`` (and ``scipy.signal`` for correlate
 convolve2d); ``fastconv.reference`` holds the same functions in plain NumPy.
 """
 
-from . import _core, reference
+from . import _core, invariance, reference
 from ._config import backend, get_num_threads, set_backend, set_num_threads, show_config
 from ._conv import conv1d, conv2d, conv_transpose2d
 from ._conv_backward import conv1d_backward, conv2d_backward, conv_transpose2d_backward

@@ -31,6 +31,7 @@ __all__ = [
     "max_pool1d_backward", "max_pool2d_backward", "avg_pool1d_backward", "avg_pool2d_backward",
     "sum_pool1d_backward", "sum_pool2d_backward", "lp_pool2d_backward", "adaptive_avg_pool2d_backward",
     "adaptive_max_pool2d_backward", "global_avg_pool2d_backward", "global_max_pool2d_backward", "relu_backward",
+    "binomial_filter", "blur_padding", "blur_pool2d", "blur_pool1d", "max_blur_pool2d", "max_blur_pool1d",
 ]
 
 _NP_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -625,3 +626,4 @@ global_avg_pool2d = _with_layout(global_avg_pool2d)
 global_max_pool2d = _with_layout(global_max_pool2d)
 
 from ._reference_backward import *  # noqa: E402,F401,F403  (the backward passes, defined over this module's helpers)
+from ._reference_blur import *  # noqa: E402,F401,F403  (the anti-aliased pools)

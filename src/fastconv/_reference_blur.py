@@ -1,0 +1,113 @@
+"""Plain NumPy anti-aliased ("blur") pools, re-exported by ``fastconv.reference``: the oracle
+for the compiled blur kernels.
+
+Striding and strided pooling subsample without a low-pass filter, so a one-pixel shift of the
+input can change the output far more than a shift of the output would (aliasing). Blur
+pooling (R. Zhang, "Making Convolutional Networks Shift-Invariant Again", ICML 2019) filters
+each channel with a normalised binomial filter before subsampling; max-blur pooling takes the
+max at stride 1 first. Written from the mathematics, for clarity: each output is the
+separable weighted sum of its padded window, in float64.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _args
+from .reference import (_NP_PAD_MODES, _float_input, _from_1d_output, _pad_spatial, _to_1d_input, _unbatch,
+                        _with_layout, max_pool1d, max_pool2d)
+
+__all__ = ["binomial_filter", "blur_padding", "blur_pool2d", "blur_pool1d", "max_blur_pool2d", "max_blur_pool1d"]
+
+MAX_FILTER_SIZE = 7
+
+
+def binomial_filter(filter_size):
+    """Row ``n`` of Pascal's triangle over its sum, n = filter_size - 1: [1], [1, 1]/2,
+    [1, 2, 1]/4, [1, 3, 3, 1]/8, ... (float64, sums to 1). filter_size is 1..7."""
+    n = _check_filter_size(filter_size)
+    return np.array([math.comb(n - 1, i) for i in range(n)], dtype=np.float64) / 2.0 ** (n - 1)
+
+
+def _check_filter_size(filter_size):
+    n = _args.to_int(filter_size, "filter_size")
+    if not 1 <= n <= MAX_FILTER_SIZE:
+        raise ValueError(f"filter_size must be between 1 and {MAX_FILTER_SIZE}, got {n}")
+    return n
+
+
+def blur_padding(filter_size):
+    """(before, after) padding of each axis: (k-1)//2 and ceil((k-1)/2), so that a stride-1
+    blur keeps the input's size."""
+    k = _check_filter_size(filter_size)
+    return (k - 1) // 2, k // 2
+
+
+def _blur_axis(xp, weights, axis, out_size, stride):
+    """sum_i weights[i] * xp[..., i + o*stride, ...] along ``axis`` for o < out_size."""
+    total = 0.0
+    for i, weight in enumerate(weights):
+        index = [slice(None)] * xp.ndim
+        index[axis] = slice(i, i + (out_size - 1) * stride + 1, stride)
+        total = total + weight * xp[tuple(index)]
+    return total
+
+
+def _blur_nchw(xb, filter_sizes, stride, padding_mode):
+    """Blur-subsample a batched NCHW float array: one binomial filter size and one stride per
+    spatial axis (a 1-D blur is a 2-D one with a one-tap filter across its single row)."""
+    if 0 in xb.shape[2:]:
+        raise ValueError(f"x must have non-empty spatial dimensions for blur pooling, got shape {xb.shape}")
+    mode = _args.choice(padding_mode, "padding_mode", _args.PADDING_MODES)
+    pads = [blur_padding(k) for k in filter_sizes]
+    padded = _pad_spatial(xb.astype(np.float64), pads, _NP_PAD_MODES[mode])
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, as in the kernels
+        for axis, k, s in zip((2, 3), filter_sizes, stride):
+            padded = _blur_axis(padded, binomial_filter(k), axis, (xb.shape[axis] - 1) // s + 1, s)
+    return padded.astype(xb.dtype)
+
+
+def blur_pool2d(x, filter_size=4, stride=2, padding_mode="reflect"):
+    """Anti-aliased subsampling: each channel blurred with the outer product of
+    ``binomial_filter(filter_size)`` with itself, then every ``stride``-th pixel kept.
+
+    x: (N, C, H, W) or (C, H, W), float32 or float64 -> (N, C, OH, OW) with
+    OH = ceil(H / sh), OW = ceil(W / sw). The input is padded by ``blur_padding(filter_size)``
+    on each axis with ``padding_mode`` ("reflect", "replicate", "zeros" or "circular", by
+    np.pad's rules); output (oy, ox) is the filter's weighted sum of padded rows
+    oy*sh .. oy*sh + k - 1 and columns ox*sw .. ox*sw + k - 1.
+    """
+    xb, unbatched = _float_input(x, "x", 2)
+    k = _check_filter_size(filter_size)
+    return _unbatch(_blur_nchw(xb, (k, k), _args.positive_tuple(stride, 2, "stride"), padding_mode), unbatched)
+
+
+def blur_pool1d(x, filter_size=4, stride=2, padding_mode="reflect"):
+    """blur_pool2d along L only: x (N, C, L) or (C, L) -> (N, C, ceil(L / stride))."""
+    xb, unbatched = _to_1d_input(x, "x")
+    k = _check_filter_size(filter_size)
+    (s,) = _args.positive_tuple(stride, 1, "stride")
+    return _from_1d_output(_blur_nchw(xb, (1, k), (1, s), padding_mode), unbatched)
+
+
+def max_blur_pool2d(x, kernel_size=2, stride=2, filter_size=4, padding=0, padding_mode="reflect"):
+    """Zhang's anti-aliased max pooling: ``max_pool2d(x, kernel_size, stride=1, padding)``
+    (max over each window, NaN propagating, padding never chosen) followed by
+    ``blur_pool2d(..., filter_size, stride, padding_mode)``.
+
+    x: (N, C, H, W) or (C, H, W) -> (N, C, ceil(MH / sh), ceil(MW / sw)) with
+    MH = H + 2*ph - kh + 1 the dense max map's height (likewise MW).
+    """
+    dense = max_pool2d(x, kernel_size, 1, padding)
+    return blur_pool2d(dense, filter_size, stride, padding_mode)
+
+
+def max_blur_pool1d(x, kernel_size=2, stride=2, filter_size=4, padding=0, padding_mode="reflect"):
+    """max_blur_pool2d along L only: x (N, C, L) or (C, L)."""
+    return blur_pool1d(max_pool1d(x, kernel_size, 1, padding), filter_size, stride, padding_mode)
+
+
+blur_pool2d = _with_layout(blur_pool2d)
+max_blur_pool2d = _with_layout(max_blur_pool2d)
