@@ -1,5 +1,11 @@
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <vector>
+
 #include "bindings_util.h"
 #include "ops/relu.h"
+#include "pool/blur_pool2d.h"
 #include "pool/pool2d.h"
 #include "pool/pool2d_backward.h"
 
@@ -191,9 +197,41 @@ void relu_backward_binding(py::array grad_out, py::array x, py::array grad_in) {
   });
 }
 
+// x (N,C,H,W) or (N,H,W,C) into out of the same images, OH = ceil(H / sh), OW = ceil(W / sw).
+void blur_pool2d_binding(py::array x, py::array out, std::vector<double> filter_h, std::vector<double> filter_w,
+                         int64_t sh, int64_t sw, int64_t ph, int64_t pw, int pad_mode, bool nhwc) {
+  check_array(x, "x", x, 4);
+  check_array(out, "out", x, 4, true);
+  const Axes a = axes(nhwc);
+  check_same_images(x, out, a);
+  const int64_t kh = static_cast<int64_t>(filter_h.size()), kw = static_cast<int64_t>(filter_w.size());
+  if (kh < 1 || kh > kMaxBlurTaps || kw < 1 || kw > kMaxBlurTaps)
+    throw py::value_error("the blur filters must have 1 to 7 taps");
+  if (sh <= 0 || sw <= 0 || ph < 0 || ph >= kh || pw < 0 || pw >= kw || pad_mode < 0 || pad_mode > 3)
+    throw py::value_error("stride must be positive, padding within the filter, pad_mode 0..3");
+  const BlurGeom g{x.shape(a.h), x.shape(a.w), out.shape(a.h), out.shape(a.w), kh, kw, sh, sw, ph, pw,
+                   static_cast<PadMode>(pad_mode)};
+  if (g.H == 0 || g.W == 0) throw py::value_error("x must have non-empty spatial dimensions");
+  if (g.OH != (g.H - 1) / sh + 1 || g.OW != (g.W - 1) / sw + 1) throw py::value_error("out has the wrong shape");
+  dispatch_float(x, "x", out, [&](auto tag) {
+    using T = decltype(tag);
+    T fh[kMaxBlurTaps], fw[kMaxBlurTaps];
+    std::copy(filter_h.begin(), filter_h.end(), fh);
+    std::copy(filter_w.begin(), filter_w.end(), fw);
+    T* o = mutable_ptr<T>(out);
+    py::gil_scoped_release release;
+    if (nhwc)
+      blur_pool2d<T>(g, fh, fw, x.shape(0), x.shape(3), ptr<T>(x), o);
+    else
+      blur_pool2d<T>(g, fh, fw, x.shape(0) * x.shape(1), 1, ptr<T>(x), o);
+  });
+}
+
 }  // namespace
 
 void bind_pool(py::module_& m) {
+  m.def("blur_pool2d", &blur_pool2d_binding, py::arg("x"), py::arg("out"), py::arg("filter_h"), py::arg("filter_w"),
+        py::arg("sh"), py::arg("sw"), py::arg("ph"), py::arg("pw"), py::arg("pad_mode"), py::arg("nhwc"));
   m.def("max_pool2d", &max_pool2d_binding, py::arg("x"), py::arg("out"), py::arg("indices"), py::arg("kh"),
         py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("ph"), py::arg("pw"), py::arg("dh"), py::arg("dw"),
         py::arg("nhwc"));

@@ -246,6 +246,26 @@ def pool_call(draw, name, dtypes):
     return _call(draw, name, [draw(array_specs(x_shape, dtype))], kwargs)
 
 
+_FILTER_SIZE = mixture((85, st.integers(1, 7)), (15, st.sampled_from((0, 8, -1, 2.5, "4", True) + HUGE_INTS)))
+
+
+@cached
+@st.composite
+def blur_call(draw, name, dtypes):
+    nd = 1 if name.endswith("1d") else 2
+    dtype = draw(float_dtypes(dtypes))
+    kwargs = {}
+    if nd == 2:
+        kwargs["layout"] = draw(_LAYOUT_ARG)
+    x_shape = _images(draw(_BATCH), draw(_small(1, 4)), [draw(_small(1, 9)) for _ in range(nd)],
+                      kwargs.get("layout") == "NHWC")
+    kwargs.update(filter_size=draw(maybe(_FILTER_SIZE)), stride=draw(maybe(int_param(nd, 1, 4))),
+                  padding_mode=draw(_PADDING_MODE_ARG))
+    if name.startswith("max"):
+        kwargs.update(kernel_size=draw(maybe(int_param(nd, 1, 4))), padding=draw(maybe(int_param(nd, 0, 2))))
+    return _call(draw, name, [draw(array_specs(x_shape, dtype))], kwargs)
+
+
 _SIZE = mixture((85, st.integers(1, 5)), (10, st.none()), (5, st.sampled_from((0, -1) + HUGE_INTS)))
 _OUTPUT_SIZE = mixture((40, _SIZE.filter(lambda v: v is not None)), (50, st.tuples(_SIZE, _SIZE)),
                        (5, st.lists(_SIZE, max_size=3)), (5, junk()))
@@ -343,6 +363,7 @@ CALLS = {
     "adaptive_avg_pool2d": adaptive_call, "adaptive_max_pool2d": adaptive_call,
     "global_avg_pool2d": adaptive_call, "global_max_pool2d": adaptive_call,
     "relu": relu_call,
+    "blur_pool2d": blur_call, "blur_pool1d": blur_call, "max_blur_pool2d": blur_call, "max_blur_pool1d": blur_call,
 }
 
 

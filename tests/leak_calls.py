@@ -222,6 +222,41 @@ def relu_calls():
                         BadCall("out= a list", lambda: fastconv.relu(x, out=[0.0]), TypeError)))
 
 
+def _blur_calls(name, nd, extra=()):
+    """blur pools fn(x, *extra, filter_size): a second call in NHWC (2-D) or unbatched (1-D)."""
+    fn = getattr(fastconv, name)
+    spatial = (6,) * nd
+    x, x_int, x_empty = ones(1, 2, *spatial), ones(1, 2, *spatial, dtype=np.int64), ones(1, 2, *spatial[:-1], 0)
+    if nd == 2:
+        x_second = ones(1, *spatial, 2)
+        second, second_kind = (lambda: fn(x_second, *extra, layout="NHWC")), "NHWC"
+    else:
+        x_second = ones(2, *spatial)
+        second, second_kind = (lambda: fn(x_second, *extra)), "no batch axis"
+    return OpCalls(name, dict(x=x, x_second=x_second, x_int=x_int, x_empty=x_empty),
+                   good=lambda: fn(x, *extra), second=second, second_kind=second_kind,
+                   bad=(BadCall("x int64", lambda: fn(x_int, *extra), TypeError),
+                        BadCall("empty x", lambda: fn(x_empty, *extra), ValueError),
+                        BadCall("filter_size 8", lambda: fn(x, *extra, filter_size=8), ValueError),
+                        BadCall("unknown padding_mode", lambda: fn(x, *extra, padding_mode="mirror"), ValueError)))
+
+
+def blur_pool2d_calls():
+    return _blur_calls("blur_pool2d", 2)
+
+
+def blur_pool1d_calls():
+    return _blur_calls("blur_pool1d", 1)
+
+
+def max_blur_pool2d_calls():
+    return _blur_calls("max_blur_pool2d", 2, extra=(2,))
+
+
+def max_blur_pool1d_calls():
+    return _blur_calls("max_blur_pool1d", 1, extra=(2,))
+
+
 # --------------------------------------------------------------------------- backward passes
 
 
@@ -360,6 +395,7 @@ MAKERS = (conv2d_calls, conv1d_calls, conv_transpose2d_calls, correlate2d_calls,
           max_pool1d_calls, max_pool2d_calls, avg_pool1d_calls, avg_pool2d_calls, sum_pool1d_calls, sum_pool2d_calls,
           lp_pool2d_calls, adaptive_avg_pool2d_calls, adaptive_max_pool2d_calls, global_avg_pool2d_calls,
           global_max_pool2d_calls, relu_calls,
+          blur_pool2d_calls, blur_pool1d_calls, max_blur_pool2d_calls, max_blur_pool1d_calls,
           conv2d_backward_calls, conv1d_backward_calls, conv_transpose2d_backward_calls, max_pool2d_backward_calls,
           max_pool1d_backward_calls, adaptive_max_pool2d_backward_calls, global_max_pool2d_backward_calls,
           avg_pool2d_backward_calls, sum_pool2d_backward_calls, avg_pool1d_backward_calls, sum_pool1d_backward_calls,

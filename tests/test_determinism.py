@@ -135,6 +135,11 @@ def other_cases(dtype):
         "global_max_pool2d": lambda: fastconv.global_max_pool2d(odd),
         "global_max_pool2d-nhwc": lambda: fastconv.global_max_pool2d(nhwc(odd), layout="NHWC"),
         "relu": lambda: fastconv.relu(odd),
+        "blur_pool2d": lambda: fastconv.blur_pool2d(odd, 5, 2, "reflect"),
+        "blur_pool2d-nhwc": lambda: fastconv.blur_pool2d(nhwc(odd), 4, (2, 3), "circular", layout="NHWC"),
+        "blur_pool1d": lambda: fastconv.blur_pool1d(x3, 7, 3, "zeros"),
+        "max_blur_pool2d": lambda: fastconv.max_blur_pool2d(odd, 3, 2, 4, padding=1),
+        "max_blur_pool1d": lambda: fastconv.max_blur_pool1d(x3, 2, 2, 3, padding_mode="replicate"),
         **backward_cases(dtype, x, xn, x3, odd),
     }
 

@@ -93,6 +93,12 @@ struct Kernels {
 
   // out[i] = max(in[i], 0), NaN kept.
   void (*relu)(const T* in, T* out, int64_t n);
+  // Blur pooling's passes (generic/blur_taps.h): out[i] = 0 + sum over r < count, in order, of
+  // weights[r] * rows[r][i] for i < n; and out[o] = 0 + sum over j < k of weights[j] * in[o*step + j]
+  // for o < n, reading one value of slack past the last tap when step is 2.
+  void (*weighted_rows)(const T* const* rows, const T* weights, int count, int64_t n, T* out);
+  void (*strided_taps)(const T* in, const T* weights, int k, int64_t step, int64_t n, T* out);
+
   // grad_in[i] = grad_out[i] where x[i] > 0 or x[i] is NaN, else 0 (PyTorch's threshold_backward).
   void (*relu_backward)(const T* grad_out, const T* x, T* grad_in, int64_t n);
 

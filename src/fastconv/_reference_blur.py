@@ -11,38 +11,15 @@ separable weighted sum of its padded window, in float64.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from . import _args
+from ._blur_filter import binomial_filter, blur_padding
+from ._blur_filter import check_filter_size as _check_filter_size
 from .reference import (_NP_PAD_MODES, _float_input, _from_1d_output, _pad_spatial, _to_1d_input, _unbatch,
                         _with_layout, max_pool1d, max_pool2d)
 
 __all__ = ["binomial_filter", "blur_padding", "blur_pool2d", "blur_pool1d", "max_blur_pool2d", "max_blur_pool1d"]
-
-MAX_FILTER_SIZE = 7
-
-
-def binomial_filter(filter_size):
-    """Row ``n`` of Pascal's triangle over its sum, n = filter_size - 1: [1], [1, 1]/2,
-    [1, 2, 1]/4, [1, 3, 3, 1]/8, ... (float64, sums to 1). filter_size is 1..7."""
-    n = _check_filter_size(filter_size)
-    return np.array([math.comb(n - 1, i) for i in range(n)], dtype=np.float64) / 2.0 ** (n - 1)
-
-
-def _check_filter_size(filter_size):
-    n = _args.to_int(filter_size, "filter_size")
-    if not 1 <= n <= MAX_FILTER_SIZE:
-        raise ValueError(f"filter_size must be between 1 and {MAX_FILTER_SIZE}, got {n}")
-    return n
-
-
-def blur_padding(filter_size):
-    """(before, after) padding of each axis: (k-1)//2 and ceil((k-1)/2), so that a stride-1
-    blur keeps the input's size."""
-    k = _check_filter_size(filter_size)
-    return (k - 1) // 2, k // 2
 
 
 def _blur_axis(xp, weights, axis, out_size, stride):

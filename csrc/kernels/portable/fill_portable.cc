@@ -1,6 +1,7 @@
 #include "kernels/kernel_table.h"
 #define FASTCONV_ISA portable
 #include "kernels/generic/batched_conv.h"
+#include "kernels/generic/blur_taps.h"
 #include "kernels/portable/gemm_portable.h"
 #include "kernels/generic/depthwise_nhwc.h"
 #include "kernels/generic/dot.h"
@@ -65,6 +66,8 @@ void fill(Kernels<T>& k) {
   fill_batched_conv<T, ScalarLane<T>>(k);
   k.relu = relu<T>;
   k.relu_backward = relu_backward<T>;
+  k.weighted_rows = weighted_rows_lanes<T, ScalarLane<T>>;
+  k.strided_taps = strided_taps_lanes<T, ScalarLane<T>>;
   k.dot = dot_lanes<T, ScalarLane<T>>;
   k.transpose = transpose_scalar<T>;
   k.fma_probe = fma_probe<T>;

@@ -3,6 +3,7 @@
 #pragma once
 #include "kernels/kernel_table.h"
 #include "kernels/generic/batched_conv.h"
+#include "kernels/generic/blur_taps.h"
 #include "kernels/generic/dot.h"
 #include "kernels/simd/adaptive_pool.h"
 #include "kernels/simd/conv_row_strip.h"
@@ -44,6 +45,8 @@ void fill_simd_tile_kernels(Kernels<T>& k) {
   fill_batched_conv<T, Vec<T>>(k);
   k.relu = relu_simd<T>;
   k.relu_backward = relu_backward_simd<T>;
+  k.weighted_rows = weighted_rows_lanes<T, Vec<T>>;
+  k.strided_taps = strided_taps_lanes<T, Vec<T>>;
   k.dot = dot_lanes<T, Vec<T>>;
   fill_probe<T, MR>(k);
 }
