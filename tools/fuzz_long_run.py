@@ -24,9 +24,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.join(ROOT, "tests")
 
 
-def test_ids():
+def test_ids(keyword=None):
+    """The fuzz tests' ids, those pytest's -k ``keyword`` selects if given."""
+    select = ["-k", keyword] if keyword else []
     listing = subprocess.run([sys.executable, "-m", "pytest", os.path.join(TESTS, "test_fuzz.py"), "--collect-only",
-                              "-q", "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True, check=True)
+                              "-q", "-p", "no:cacheprovider", *select], cwd=ROOT, capture_output=True, text=True,
+                             check=True)
     return [line for line in listing.stdout.splitlines() if "::" in line]
 
 
@@ -61,12 +64,12 @@ def run_test(test, examples, out):
     return f"{test:<60} {inputs:>10,} inputs {time.time() - began:>8.0f} s  {outcome(code, files['log'])}", inputs
 
 
-def run_pass(examples, out, jobs, lines):
-    """Every test once, each in its own process; returns the inputs tried."""
+def run_pass(examples, out, jobs, lines, keyword=None):
+    """Every (selected) test once, each in its own process; returns the inputs tried."""
     os.makedirs(out, exist_ok=True)
     total = 0
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-        for line, inputs in pool.map(lambda test: run_test(test, examples, out), test_ids()):
+        for line, inputs in pool.map(lambda test: run_test(test, examples, out), test_ids(keyword)):
             total += inputs
             lines.append(line)
             print(line, flush=True)
@@ -81,6 +84,8 @@ def main():
                              "hang or fail stop early, so one pass may fall short)")
     parser.add_argument("--jobs", type=int, default=1, help="tests run at once, each in its own process")
     parser.add_argument("--out", default="/tmp/fuzz_long")
+    parser.add_argument("-k", dest="keyword", default=None,
+                        help="only the tests this pytest -k expression selects (a top-up run after a fix)")
     args = parser.parse_args()
     start = time.time()
     lines = []
@@ -89,7 +94,7 @@ def main():
     while passes == 0 or total < args.target_inputs:
         passes += 1
         out = args.out if passes == 1 else os.path.join(args.out, f"pass{passes}")
-        total += run_pass(args.examples, out, args.jobs, lines)
+        total += run_pass(args.examples, out, args.jobs, lines, args.keyword)
         lines.append(f"after pass {passes}: {total:,} inputs in {time.time() - start:,.0f} s")
         print(lines[-1], flush=True)
     with open(os.path.join(args.out, "summary.txt"), "w") as f:
