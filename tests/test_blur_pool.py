@@ -139,3 +139,14 @@ X = np.zeros((1, 2, 6, 6))
 def test_bad_input_raises_a_clear_error(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("width", [7, 15, 31])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rows_whose_last_vector_reads_the_slack_value(width, dtype):
+    """W = 2L - 1 with an odd filter and stride 2: the last full vector of the horizontal pass
+    reads one value past the padded row (into the zeroed slack), for L = 4, 8 and 16 lanes."""
+    x = random((1, 2, 5, width), dtype, seed=width)
+    for k in (3, 5, 7):
+        for mode in MODES:
+            check(fastconv.blur_pool2d(x, k, 2, mode), x, "blur_pool2d", k, 2, mode)

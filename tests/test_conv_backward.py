@@ -3,6 +3,11 @@ reference's backward passes (themselves checked against finite differences and t
 test_reference_backward.py), on both backends, both dtypes and both layouts; torch parity;
 determinism across thread counts; bad input."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -111,6 +116,11 @@ AWKWARD = {
     "one filter, large image": ((1, 1, 40, 70), (1, 1, 5, 5), dict(padding=2)),
     "few channels, many images (gathered weight-gradient columns, image runs)": ((19, 2, 9, 8), (5, 2, 3, 3),
                                                                                   dict(padding=1, stride=(1, 2))),
+    # one-value column segments: the weight gradient gathers its columns on every backend
+    "one channel, dilated, many images (gathered everywhere)": ((19, 1, 9, 8), (5, 1, 3, 3),
+                                                                 dict(padding=1, dilation=(1, 2))),
+    "one channel, dilated, many filters (gathered, several tiles)": ((9, 1, 10, 9), (37, 1, 3, 3),
+                                                                      dict(padding=(1, 2), dilation=(2, 2))),
 }
 
 
@@ -370,3 +380,33 @@ X, W, GO = np.zeros((2, 3, 6, 6)), np.zeros((4, 3, 3, 3)), np.zeros((2, 4, 4, 4)
 def test_bad_input_raises_a_clear_error(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads the address space from /proc")
+@pytest.mark.skipif("address" in fastconv._core.sanitizers,
+                    reason="ASan's own bookkeeping may not fit under so tight an address-space cap")
+def test_running_out_of_memory_in_the_weight_gradient_raises_memory_error():
+    """Found in review: the gathered weight gradient takes each image run's scratch inside the
+    parallel loop, where a bad_alloc ended the process (an exception leaving an OpenMP region)
+    instead of raising MemoryError. Under an address-space cap too small for one run's
+    scratch, on two threads."""
+    script = textwrap.dedent("""
+        import resource, numpy as np, fastconv
+        fastconv.set_num_threads(2)
+        w = np.ones((8, 1, 3, 3), np.float32)
+        fastconv.conv2d_backward(np.ones((2, 8, 62, 62), np.float32), np.ones((2, 1, 64, 64), np.float32), w,
+                                 needs="weight")  # the OpenMP threads exist before the cap
+        x, g = np.ones((2, 1, 1026, 1026), np.float32), np.ones((2, 8, 1024, 1024), np.float32)
+        with open("/proc/self/statm") as f:
+            mapped = int(f.read().split()[0]) * resource.getpagesize()
+        # the pixel offsets (8 MB) fit; one run's padded copy and packed grad_out (36 MB) do not
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + (24 << 20), resource.RLIM_INFINITY))
+        try:
+            fastconv.conv2d_backward(g, x, w, needs="weight")
+            print("returned")
+        except MemoryError:
+            print("MemoryError")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "MemoryError", done.stdout

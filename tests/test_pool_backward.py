@@ -239,3 +239,14 @@ def test_lp_pool2d_backward_regressions_found_by_the_fuzz():
     got = fastconv.lp_pool2d_backward(np.ones((1, 1, 1)), x, 2, 2)
     np.testing.assert_array_equal(got, ref.lp_pool2d_backward(np.ones((1, 1, 1)), x, 2, 2))
     assert np.isnan(got[0, :, 2]).all()
+
+
+def test_the_relu_backward_kernel_refuses_an_overlapping_grad_in():
+    """The portable kernel reads through restrict pointers; the public function always writes
+    a new array, the extension itself refuses overlap."""
+    g, buffer = np.ones(64), np.ones(128)
+    with pytest.raises(ValueError, match="overlap"):
+        fastconv._core.relu_backward(g, buffer[:64], g)
+    with pytest.raises(ValueError, match="overlap"):
+        fastconv._core.relu_backward(g, buffer[:64], buffer[32:96])
+    fastconv._core.relu_backward(g, buffer[:64], buffer[64:])  # the same buffer, no shared byte

@@ -1,7 +1,9 @@
 #include "conv/conv2d_grad_weight.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <new>
 
 #include "common/heap_vector.h"
 #include "common/parallel.h"
@@ -184,7 +186,7 @@ void grad_weight_gathered(const Conv2dShape& s, const Padding<T>& pad, bool nhwc
   }
   HeapVector<T> partials((runs - 1) * G_size);
   const int64_t padded_values = grid.Hp * grid.Wp * s.C, packed_values = tiles * MR * P;
-  parallel_for(runs, runs * K * Rc * P, [&](int64_t run) {
+  const auto sum_run = [&](int64_t run) {
     T* c = run == 0 ? G : partials.data() + (run - 1) * G_size;
     CallScratch<T> scratch(padded_values + packed_values + panels * KC * NR, WorkspaceSlot::Task);
     T* padded = scratch.get();
@@ -209,7 +211,19 @@ void grad_weight_gathered(const Conv2dShape& s, const Padding<T>& pad, bool nhwc
                                   std::min(MR, K - t * MR), std::min(NR, Rc - panel * NR), ep);
       }
     }
+  };
+  // Each run takes its scratch inside the parallel loop: a bad_alloc must not leave it
+  // (an exception escaping an OpenMP region ends the process), so it is rethrown after.
+  std::atomic<bool> out_of_memory{false};
+  parallel_for(runs, runs * K * Rc * P, [&](int64_t run) {
+    if (out_of_memory.load(std::memory_order_relaxed)) return;
+    try {
+      sum_run(run);
+    } catch (const std::bad_alloc&) {
+      out_of_memory.store(true, std::memory_order_relaxed);
+    }
   });
+  if (out_of_memory.load()) throw std::bad_alloc();
   for (int64_t run = 1; run < runs; ++run) {
     const T* partial = partials.data() + (run - 1) * G_size;
     for (int64_t i = 0; i < G_size; ++i) G[i] += partial[i];

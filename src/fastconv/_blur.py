@@ -21,7 +21,7 @@ def _blur(x, filter_size, stride, padding_mode, nd, nhwc):
     outs = tuple((n - 1) // s + 1 for n, s in zip(sizes, strides))
     filters = ([1.0] if nd == 1 else binomial_filter(k).tolist(), binomial_filter(k).tolist())
     pads = tuple(blur_padding(len(f)) for f in filters)
-    _pool._check_pool_sizes(xb, [sum(p) for p in pads], outs, (o * len(f) for o, f in zip(outs, filters)), nhwc)
+    _pool._check_pool_sizes(xb, [max(p) for p in pads], outs, (o * len(f) for o, f in zip(outs, filters)), nhwc)
     out = _common.new_array(_pool._pool_output_shape(xb, outs, 2, nhwc), xb.dtype)
     if out.size:
         _core.blur_pool2d(xb, out, filters[0], filters[1], strides[0], strides[1], pads[0][0], pads[1][0],
