@@ -32,7 +32,7 @@ def _load(name, file):
 
 _cases = _load("fastconv_bench_cases", "conftest.py")
 _report = _load("fastconv_report", "report.py")
-SHAPES, F, torch, conv_case, pool_case = _cases.SHAPES, _cases.F, _cases.torch, _cases.conv_case, _cases.pool_case
+SHAPES, F, torch, conv_case = _cases.SHAPES, _cases.F, _cases.torch, _cases.conv_case
 interleaved_medians, print_table_head, progress = (_report.interleaved_medians, _report.print_table_head,
                                                    _report.progress)
 
@@ -59,27 +59,11 @@ def conv_backward_calls(name):
 
 def pool_backward_calls(name):
     """{"input": {"fastconv": fn, "torch": fn}} and the GB moved (grad_out and grad_input)."""
-    x, s = pool_case(name)
-    if s["op"] == "global_avg":
-        y = fastconv.adaptive_avg_pool2d(x, 1)
-        ours = lambda: fastconv.adaptive_avg_pool2d_backward(go, x.shape)  # noqa: E731
-    elif s["op"] == "max":
-        y, idx = fastconv.max_pool2d(x, s["k"], s["stride"], s["padding"], return_indices=True)
-        ours = lambda: fastconv.max_pool2d_backward(go, idx, x.shape)  # noqa: E731
-    else:
-        y = fastconv.avg_pool2d(x, s["k"], s["stride"], s["padding"])
-        ours = lambda: fastconv.avg_pool2d_backward(go, x.shape, s["k"], s["stride"], s["padding"])  # noqa: E731
-    go = np.random.default_rng(1).standard_normal(y.shape, dtype=np.float32)
-    calls = {"input": {"fastconv": ours}}
+    x, s, go, idx = _cases.pool_backward_case(name)
+    calls = {"input": {"fastconv": lambda: _cases.pool_backward(fastconv, go, idx, x, s)}}
     if torch is not None:
         xt = torch.from_numpy(x).requires_grad_()
-        if s["op"] == "global_avg":
-            yt = F.adaptive_avg_pool2d(xt, 1)
-        elif s["op"] == "max":
-            yt = F.max_pool2d(xt, s["k"], s["stride"], s["padding"])
-        else:
-            yt = F.avg_pool2d(xt, s["k"], s["stride"], s["padding"])
-        got = torch.from_numpy(go)
+        yt, got = _cases.pool_forward(F, xt, s), torch.from_numpy(go)
         calls["input"]["torch"] = lambda: torch.autograd.grad(yt, (xt,), got, retain_graph=True)
     return calls, (go.nbytes + x.nbytes) / 1e9
 

@@ -5,6 +5,8 @@ import pathlib
 
 import numpy as np
 
+import fastconv
+
 SHAPES = json.loads((pathlib.Path(__file__).parent / "bench_shapes.json").read_text())
 
 try:
@@ -34,3 +36,29 @@ def pool_case(name):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((s["N"], s["C"], s["H"], s["W"]), dtype=np.float32)
     return x, s
+
+
+def pool_forward(lib, x, s, **kwargs):
+    """The suite's pool ``s`` through fastconv, the reference or torch.nn.functional (the same names)."""
+    if s["op"] == "global_avg":
+        return lib.adaptive_avg_pool2d(x, 1, **kwargs)
+    fn = lib.max_pool2d if s["op"] == "max" else lib.avg_pool2d
+    return fn(x, s["k"], s["stride"], s["padding"], **kwargs)
+
+
+def pool_backward(lib, grad_out, idx, x, s):
+    """The input gradient of pool ``s`` through fastconv or the reference (idx: the max pools' indices)."""
+    if s["op"] == "global_avg":
+        return lib.adaptive_avg_pool2d_backward(grad_out, x.shape)
+    if s["op"] == "max":
+        return lib.max_pool2d_backward(grad_out, idx, x.shape)
+    return lib.avg_pool2d_backward(grad_out, x.shape, s["k"], s["stride"], s["padding"])
+
+
+def pool_backward_case(name):
+    """(x, s, grad_out, indices or None) of a pool of the suite, through fastconv's forward."""
+    x, s = pool_case(name)
+    y = pool_forward(fastconv, x, s, **({"return_indices": True} if s["op"] == "max" else {}))
+    y, idx = y if s["op"] == "max" else (y, None)
+    return x, s, np.random.default_rng(1).standard_normal(y.shape, dtype=np.float32), idx
+
