@@ -110,3 +110,14 @@ def conv_check(x, w, b=None, fn="conv2d", **kw):
     magnitude = getattr(ref, fn)(np.abs(x), np.abs(w), None if b is None else np.abs(b), **mag_kw)
     assert_close(got, expected, magnitude, terms=int(np.prod(w.shape[1:])))
     return got
+
+
+def load_script(name, path):
+    """A repository script outside the package (a benchmark report, an example) as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+

@@ -218,14 +218,19 @@ def _huge_window(draw, nd):
 
 @cached
 @st.composite
-def pool_call(draw, name, dtypes):
-    nd = 1 if name in POOL_1D else 2
-    dtype = draw(float_dtypes(dtypes))
-    kwargs = {}
-    if nd == 2:
-        kwargs["layout"] = draw(_LAYOUT_ARG)
+def _pooled_input(draw, nd, dtypes):
+    """({"layout": ...} for 2-D, the ArraySpec of x): images of 1-4 channels and small sides."""
+    kwargs = {"layout": draw(_LAYOUT_ARG)} if nd == 2 else {}
     x_shape = _images(draw(_BATCH), draw(_small(1, 4)), [draw(_small(1, 9)) for _ in range(nd)],
                       kwargs.get("layout") == "NHWC")
+    return kwargs, draw(array_specs(x_shape, draw(float_dtypes(dtypes))))
+
+
+@cached
+@st.composite
+def pool_call(draw, name, dtypes):
+    nd = 1 if name in POOL_1D else 2
+    kwargs, x = draw(_pooled_input(nd, dtypes))
     if draw(_ONE_IN_THIRTY) == 0:
         kernel, padding, stride = draw(_huge_window(nd))
     else:
@@ -243,7 +248,7 @@ def pool_call(draw, name, dtypes):
         kwargs["divisor_override"] = draw(_DIVISOR_ARG)
     if name == "lp_pool2d":
         kwargs["norm_type"] = draw(_NORM_TYPE)
-    return _call(draw, name, [draw(array_specs(x_shape, dtype))], kwargs)
+    return _call(draw, name, [x], kwargs)
 
 
 _FILTER_SIZE = mixture((85, st.integers(1, 7)), (15, st.sampled_from((0, 8, -1, 2.5, "4", True) + HUGE_INTS)))
@@ -253,17 +258,12 @@ _FILTER_SIZE = mixture((85, st.integers(1, 7)), (15, st.sampled_from((0, 8, -1, 
 @st.composite
 def blur_call(draw, name, dtypes):
     nd = 1 if name.endswith("1d") else 2
-    dtype = draw(float_dtypes(dtypes))
-    kwargs = {}
-    if nd == 2:
-        kwargs["layout"] = draw(_LAYOUT_ARG)
-    x_shape = _images(draw(_BATCH), draw(_small(1, 4)), [draw(_small(1, 9)) for _ in range(nd)],
-                      kwargs.get("layout") == "NHWC")
+    kwargs, x = draw(_pooled_input(nd, dtypes))
     kwargs.update(filter_size=draw(maybe(_FILTER_SIZE)), stride=draw(maybe(int_param(nd, 1, 4))),
                   padding_mode=draw(_PADDING_MODE_ARG))
     if name.startswith("max"):
         kwargs.update(kernel_size=draw(maybe(int_param(nd, 1, 4))), padding=draw(maybe(int_param(nd, 0, 2))))
-    return _call(draw, name, [draw(array_specs(x_shape, dtype))], kwargs)
+    return _call(draw, name, [x], kwargs)
 
 
 _SIZE = mixture((85, st.integers(1, 5)), (10, st.none()), (5, st.sampled_from((0, -1) + HUGE_INTS)))

@@ -5,16 +5,14 @@ import pathlib
 
 import numpy as np
 import pytest
+from conftest import load_script
 
 REPORT = pathlib.Path(__file__).resolve().parent.parent / "benches" / "report.py"
 
 
 @pytest.fixture(scope="module")
 def report():
-    spec = importlib.util.spec_from_file_location("fastconv_report", REPORT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("fastconv_report", REPORT)
 
 
 def test_progress_bar_counts_and_fills(report, capsys):
@@ -135,9 +133,7 @@ def test_each_layout_times_both_libraries_on_the_same_buffer(report, kind, name,
 
 def test_backward_report_times_every_part_against_torch(capsys):
     """One tiny shape per kind, a few milliseconds each: the table's rows and ratios."""
-    spec = importlib.util.spec_from_file_location("fastconv_backward_report", REPORT.parent / "backward_report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("fastconv_backward_report", REPORT.parent / "backward_report.py")
     rows = module.main(["--threads", "1", "--repeat-seconds", "0.002", "--shapes", "S5b_lenet2", "P3_avg2x2s2"])
     assert [(r["name"], r["part"]) for r in rows] == [("S5b_lenet2", "all"), ("S5b_lenet2", "input"),
                                                       ("S5b_lenet2", "weight"), ("P3_avg2x2s2", "input")]

@@ -2,11 +2,11 @@
 passes. A few SGD steps lower the loss, every gradient equals torch.autograd's for the same
 weights, and the example runs end to end (two epochs; the README quotes the full run)."""
 
-import importlib.util
 import os
 
 import numpy as np
 import pytest
+from conftest import load_script
 
 pytest.importorskip("sklearn")
 
@@ -15,10 +15,7 @@ EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("train_digits", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_digits", EXAMPLE)
 
 
 @pytest.fixture(scope="module")
