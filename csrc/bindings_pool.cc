@@ -209,41 +209,106 @@ void relu_backward_binding(py::array grad_out, py::array x, py::array grad_in) {
   });
 }
 
-// x (N,C,H,W) or (N,H,W,C) into out of the same images, OH = ceil(H / sh), OW = ceil(W / sw).
-void blur_pool2d_binding(py::array x, py::array out, std::vector<double> filter_h, std::vector<double> filter_w,
-                         int64_t sh, int64_t sw, int64_t ph, int64_t pw, int pad_mode, bool nhwc) {
-  check_array(x, "x", x, 4);
-  check_array(out, "out", x, 4, true);
-  const Axes a = axes(nhwc);
-  check_same_images(x, out, a);
-  const int64_t kh = static_cast<int64_t>(filter_h.size()), kw = static_cast<int64_t>(filter_w.size());
+// The blur's filters as T, and its geometry for blurring H x W images into OH x OW ones,
+// checked: OH = ceil(H / sh), OW = ceil(W / sw).
+struct BlurFilters {
+  std::vector<double> h, w;
+  template <class T>
+  void to(T* fh, T* fw) const {
+    std::copy(h.begin(), h.end(), fh);
+    std::copy(w.begin(), w.end(), fw);
+  }
+};
+
+BlurGeom blur_geometry(int64_t H, int64_t W, int64_t OH, int64_t OW, const BlurFilters& f, int64_t sh, int64_t sw,
+                       int64_t ph, int64_t pw, int pad_mode) {
+  const int64_t kh = static_cast<int64_t>(f.h.size()), kw = static_cast<int64_t>(f.w.size());
   if (kh < 1 || kh > kMaxBlurTaps || kw < 1 || kw > kMaxBlurTaps)
     throw py::value_error("the blur filters must have 1 to 7 taps");
   if (sh <= 0 || sw <= 0 || ph < 0 || ph >= kh || pw < 0 || pw >= kw || pad_mode < 0 || pad_mode > 3)
     throw py::value_error("stride must be positive, padding within the filter, pad_mode 0..3");
-  const BlurGeom g{x.shape(a.h), x.shape(a.w), out.shape(a.h), out.shape(a.w), kh, kw, sh, sw, ph, pw,
-                   static_cast<PadMode>(pad_mode)};
-  if (g.H == 0 || g.W == 0) throw py::value_error("x must have non-empty spatial dimensions");
-  if (g.OH != (g.H - 1) / sh + 1 || g.OW != (g.W - 1) / sw + 1) throw py::value_error("out has the wrong shape");
+  if (H <= 0 || W <= 0) throw py::value_error("the blurred images must have non-empty spatial dimensions");
+  if (OH != (H - 1) / sh + 1 || OW != (W - 1) / sw + 1) throw py::value_error("the blurred output has the wrong shape");
+  return BlurGeom{H, W, OH, OW, kh, kw, sh, sw, ph, pw, static_cast<PadMode>(pad_mode)};
+}
+
+// x (N,C,H,W) or (N,H,W,C) into out of the same images. With max_kh > 0, max-blur pooling:
+// the blur of the stride-1 max pool of x with window (max_kh, max_kw) and padding
+// (max_ph, max_pw) (at most half the window), whose map is H + 2*max_ph - max_kh + 1 tall.
+void blur_pool2d_binding(py::array x, py::array out, BlurFilters f, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                         int pad_mode, bool nhwc, int64_t max_kh, int64_t max_kw, int64_t max_ph, int64_t max_pw) {
+  check_array(x, "x", x, 4);
+  check_array(out, "out", x, 4, true);
+  const Axes a = axes(nhwc);
+  check_same_images(x, out, a);
+  const bool with_max = max_kh > 0;
+  PoolGeom mg{x.shape(a.h), x.shape(a.w), x.shape(a.h), x.shape(a.w), 1, 1, 1, 1, 0, 0, 1, 1};
+  if (with_max) {
+    if (max_kw <= 0 || max_ph < 0 || max_pw < 0 || 2 * max_ph > max_kh || 2 * max_pw > max_kw)
+      throw py::value_error("the max window must be positive and its padding at most half of it");
+    mg.kh = max_kh, mg.kw = max_kw, mg.ph = max_ph, mg.pw = max_pw;
+    mg.OH = mg.H + 2 * max_ph - max_kh + 1;
+    mg.OW = mg.W + 2 * max_pw - max_kw + 1;
+  }
+  const BlurGeom g = blur_geometry(mg.OH, mg.OW, out.shape(a.h), out.shape(a.w), f, sh, sw, ph, pw, pad_mode);
+  const int64_t images = nhwc ? x.shape(0) : x.shape(0) * x.shape(1), C = nhwc ? x.shape(3) : 1;
   dispatch_float(x, "x", out, [&](auto tag) {
     using T = decltype(tag);
     T fh[kMaxBlurTaps], fw[kMaxBlurTaps];
-    std::copy(filter_h.begin(), filter_h.end(), fh);
-    std::copy(filter_w.begin(), filter_w.end(), fw);
+    f.to(fh, fw);
     T* o = mutable_ptr<T>(out);
     py::gil_scoped_release release;
-    if (nhwc)
-      blur_pool2d<T>(g, fh, fw, x.shape(0), x.shape(3), ptr<T>(x), o);
+    if (with_max)
+      max_blur_pool2d<T>(mg, g, fh, fw, images, C, ptr<T>(x), o);
     else
-      blur_pool2d<T>(g, fh, fw, x.shape(0) * x.shape(1), 1, ptr<T>(x), o);
+      blur_pool2d<T>(g, fh, fw, images, C, ptr<T>(x), o);
+  });
+}
+
+// grad_in (the blur's input shape) from grad_out (its output's), both in one layout.
+void blur_pool2d_backward_binding(py::array grad_out, py::array grad_in, BlurFilters f, int64_t sh, int64_t sw,
+                                  int64_t ph, int64_t pw, int pad_mode, bool nhwc) {
+  check_array(grad_out, "grad_out", grad_out, 4);
+  check_array(grad_in, "grad_in", grad_out, 4, true);
+  const Axes a = axes(nhwc);
+  check_same_images(grad_out, grad_in, a);
+  const BlurGeom g = blur_geometry(grad_in.shape(a.h), grad_in.shape(a.w), grad_out.shape(a.h), grad_out.shape(a.w),
+                                   f, sh, sw, ph, pw, pad_mode);
+  const int64_t images = nhwc ? grad_in.shape(0) : grad_in.shape(0) * grad_in.shape(1);
+  const int64_t C = nhwc ? grad_in.shape(3) : 1;
+  dispatch_float(grad_out, "grad_out", grad_in, [&](auto tag) {
+    using T = decltype(tag);
+    T fh[kMaxBlurTaps], fw[kMaxBlurTaps];
+    f.to(fh, fw);
+    T* gin = mutable_ptr<T>(grad_in);
+    py::gil_scoped_release release;
+    blur_pool2d_backward<T>(g, fh, fw, images, C, ptr<T>(grad_out), gin);
   });
 }
 
 }  // namespace
 
 void bind_pool(py::module_& m) {
-  m.def("blur_pool2d", &blur_pool2d_binding, py::arg("x"), py::arg("out"), py::arg("filter_h"), py::arg("filter_w"),
-        py::arg("sh"), py::arg("sw"), py::arg("ph"), py::arg("pw"), py::arg("pad_mode"), py::arg("nhwc"));
+  m.def(
+      "blur_pool2d",
+      [](py::array x, py::array out, std::vector<double> fh, std::vector<double> fw, int64_t sh, int64_t sw,
+         int64_t ph, int64_t pw, int pad_mode, bool nhwc, int64_t max_kh, int64_t max_kw, int64_t max_ph,
+         int64_t max_pw) {
+        blur_pool2d_binding(x, out, BlurFilters{std::move(fh), std::move(fw)}, sh, sw, ph, pw, pad_mode, nhwc, max_kh,
+                            max_kw, max_ph, max_pw);
+      },
+      py::arg("x"), py::arg("out"), py::arg("filter_h"), py::arg("filter_w"), py::arg("sh"), py::arg("sw"),
+      py::arg("ph"), py::arg("pw"), py::arg("pad_mode"), py::arg("nhwc"), py::arg("max_kh") = 0,
+      py::arg("max_kw") = 0, py::arg("max_ph") = 0, py::arg("max_pw") = 0);
+  m.def(
+      "blur_pool2d_backward",
+      [](py::array grad_out, py::array grad_in, std::vector<double> fh, std::vector<double> fw, int64_t sh,
+         int64_t sw, int64_t ph, int64_t pw, int pad_mode, bool nhwc) {
+        blur_pool2d_backward_binding(grad_out, grad_in, BlurFilters{std::move(fh), std::move(fw)}, sh, sw, ph, pw,
+                                     pad_mode, nhwc);
+      },
+      py::arg("grad_out"), py::arg("grad_in"), py::arg("filter_h"), py::arg("filter_w"), py::arg("sh"), py::arg("sw"),
+      py::arg("ph"), py::arg("pw"), py::arg("pad_mode"), py::arg("nhwc"));
   m.def("max_pool2d", &max_pool2d_binding, py::arg("x"), py::arg("out"), py::arg("indices"), py::arg("kh"),
         py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("ph"), py::arg("pw"), py::arg("dh"), py::arg("dw"),
         py::arg("nhwc"));

@@ -12,6 +12,7 @@ import dataclasses
 from hypothesis import strategies as st
 
 from fastconv import _args, _conv
+from fastconv._blur import BlurGeometry
 from fastconv._args import ALGORITHMS, GRAD_NAMES, LAYOUTS, PADDING_MODES
 from fuzz_arrays import (GOOD_DTYPES, ArraySpec, any_shape, array_specs, cached, dims, float_dtypes, mixture,
                          pick, weighted)
@@ -350,6 +351,43 @@ def pool_backward_call(draw, name, dtypes):
     return _call(draw, name, [grad_out, x_shape], kwargs)
 
 
+def _blur_output_shape(forward, x_shape, kwargs):
+    """The blur pool forward's output shape for these arguments, or None when it refuses them."""
+    nd = 1 if forward.endswith("1d") else 2
+    nhwc = kwargs.get("layout") == "NHWC"
+    try:
+        if len(x_shape) not in (nd + 1, nd + 2):
+            return None
+        lead = tuple(x_shape[:-nd - 1]) if nhwc else tuple(x_shape[:-nd])
+        sizes = tuple(x_shape[-nd - 1:-1]) if nhwc else tuple(x_shape[-nd:])
+        if forward.startswith("max"):
+            sizes = _args.pool_geometry(sizes, kwargs.get("kernel_size", 2), 1, kwargs.get("padding", 0), 1, False,
+                                        nd)[4]
+        geometry = BlurGeometry((1,) * (2 - nd) + tuple(sizes), kwargs.get("filter_size", 4), kwargs.get("stride", 2),
+                                kwargs.get("padding_mode", "reflect"), nd)
+        outs = geometry.outs[2 - nd:]
+        return lead + outs + tuple(x_shape[-1:]) if nhwc else lead + outs
+    except Exception:  # noqa: BLE001 - any refusal: grad_out then gets any shape
+        return None
+
+
+@cached
+@st.composite
+def blur_backward_call(draw, name, dtypes):
+    """grad_out (mostly the forward output's shape) and x_shape, or x itself for max-blur
+    pooling (its max is recomputed), with the forward call's options."""
+    forward = name.removesuffix("_backward")
+    call = draw(CALLS[forward](forward, dtypes))
+    x = call.args[0]
+    dtype = x.dtype if x.dtype in GOOD_DTYPES else draw(float_dtypes(dtypes))
+    shape = _blur_output_shape(forward, tuple(x.shape), call.kwargs)
+    grad_out = draw(array_specs(shape if shape is not None and draw(_ONE_IN_FIVE) else draw(any_shape()), dtype))
+    if forward.startswith("max"):
+        return _call(draw, name, [grad_out, x], call.kwargs)
+    x_shape = tuple(x.shape) if draw(_ONE_IN_FIVE) else draw(_X_SHAPE_JUNK)
+    return _call(draw, name, [grad_out, x_shape], call.kwargs)
+
+
 CALLS = {
     "conv2d": conv_call, "conv1d": conv_call, "conv_transpose2d": conv_call,
     "conv2d_backward": conv_backward_call, "conv1d_backward": conv_backward_call,
@@ -364,6 +402,8 @@ CALLS = {
     "global_avg_pool2d": adaptive_call, "global_max_pool2d": adaptive_call,
     "relu": relu_call,
     "blur_pool2d": blur_call, "blur_pool1d": blur_call, "max_blur_pool2d": blur_call, "max_blur_pool1d": blur_call,
+    **{f"{name}_backward": blur_backward_call
+       for name in ("blur_pool2d", "blur_pool1d", "max_blur_pool2d", "max_blur_pool1d")},
 }
 
 

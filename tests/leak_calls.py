@@ -257,6 +257,40 @@ def max_blur_pool1d_calls():
     return _blur_calls("max_blur_pool1d", 1, extra=(2,))
 
 
+def _blur_backward_calls(name, nd, max_window=False):
+    """blur pools' backward fn(grad_out, x_shape or x, [kernel_size]): a second call without the
+    batch axis."""
+    fn = getattr(fastconv, name)
+    spatial, out_spatial = (6,) * nd, (3,) * nd
+    x = ones(1, 2, *spatial)
+    first, extra = (x, (2,)) if max_window else (x.shape, ())
+    go, go_int, go_wrong = ones(1, 2, *out_spatial), ones(1, 2, *out_spatial, dtype=np.int64), ones(1, 2, *spatial)
+    second_first = x[0] if max_window else x.shape[1:]
+    arrays = dict(x=x, grad_out=go, go_int=go_int, go_wrong=go_wrong)
+    return OpCalls(name, arrays, good=lambda: fn(go, first, *extra, filter_size=3),
+                   second=lambda: fn(go[0], second_first, *extra, filter_size=3), second_kind="no batch axis",
+                   bad=(BadCall("grad_out int64", lambda: fn(go_int, first, *extra, filter_size=3), TypeError),
+                        BadCall("grad_out of the wrong shape", lambda: fn(go_wrong, first, *extra, filter_size=3),
+                                ValueError),
+                        BadCall("filter_size 0", lambda: fn(go, first, *extra, filter_size=0), ValueError)))
+
+
+def blur_pool2d_backward_calls():
+    return _blur_backward_calls("blur_pool2d_backward", 2)
+
+
+def blur_pool1d_backward_calls():
+    return _blur_backward_calls("blur_pool1d_backward", 1)
+
+
+def max_blur_pool2d_backward_calls():
+    return _blur_backward_calls("max_blur_pool2d_backward", 2, max_window=True)
+
+
+def max_blur_pool1d_backward_calls():
+    return _blur_backward_calls("max_blur_pool1d_backward", 1, max_window=True)
+
+
 # --------------------------------------------------------------------------- backward passes
 
 
@@ -400,7 +434,8 @@ MAKERS = (conv2d_calls, conv1d_calls, conv_transpose2d_calls, correlate2d_calls,
           max_pool1d_backward_calls, adaptive_max_pool2d_backward_calls, global_max_pool2d_backward_calls,
           avg_pool2d_backward_calls, sum_pool2d_backward_calls, avg_pool1d_backward_calls, sum_pool1d_backward_calls,
           lp_pool2d_backward_calls, adaptive_avg_pool2d_backward_calls, global_avg_pool2d_backward_calls,
-          relu_backward_calls)
+          relu_backward_calls, blur_pool2d_backward_calls, blur_pool1d_backward_calls,
+          max_blur_pool2d_backward_calls, max_blur_pool1d_backward_calls)
 
 
 def alternate(calls, n):

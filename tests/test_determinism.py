@@ -189,6 +189,17 @@ def backward_cases(dtype, x, xn, x3, odd):
             random((8, 16, 7, 9), dtype), X4),
         "global_avg_pool2d_backward": lambda: fastconv.global_avg_pool2d_backward(random((8, 16, 1, 1), dtype), X4),
         "relu_backward": lambda: fastconv.relu_backward(random(X4, dtype), odd),
+        "blur_pool2d_backward": lambda: fastconv.blur_pool2d_backward(
+            random(fastconv.blur_pool2d(x, 5, 2).shape, dtype), X4, 5, 2, "reflect"),
+        "blur_pool2d_backward-nhwc": lambda: fastconv.blur_pool2d_backward(
+            nhwc(random(fastconv.blur_pool2d(x, 4, (2, 3)).shape, dtype)), xn.shape, 4, (2, 3), "circular",
+            layout="NHWC"),
+        "blur_pool1d_backward": lambda: fastconv.blur_pool1d_backward(
+            random(fastconv.blur_pool1d(x3, 7, 3).shape, dtype), X3, 7, 3, "zeros"),
+        "max_blur_pool2d_backward": lambda: fastconv.max_blur_pool2d_backward(
+            random(fastconv.max_blur_pool2d(odd, 3, 2, 4, padding=1).shape, dtype), odd, 3, 2, 4, padding=1),
+        "max_blur_pool1d_backward": lambda: fastconv.max_blur_pool1d_backward(
+            random(fastconv.max_blur_pool1d(x3, 2, 2, 3).shape, dtype), x3, 2, 2, 3, padding_mode="replicate"),
     }
 
 

@@ -6,7 +6,8 @@ import inspect
 import pytest
 
 import fastconv
-from fastconv import _conv, _conv_backward, _correlate, _elementwise, _pool, _pool_backward, invariance
+from fastconv import (_blur, _blur_backward, _conv, _conv_backward, _correlate, _elementwise, _pool, _pool_backward,
+                      invariance)
 
 FUNCTIONS = [n for n in fastconv.__all__ if n not in ("backend", "set_backend", "get_num_threads",
                                                        "set_num_threads", "show_config")]
@@ -18,7 +19,8 @@ def test_public_function_has_shapes_and_an_example(name):
     assert doc and "Examples" in doc and ">>>" in doc, name
 
 
-@pytest.mark.parametrize("module", [_conv, _conv_backward, _correlate, _elementwise, _pool, _pool_backward, invariance],
+@pytest.mark.parametrize("module", [_blur, _blur_backward, _conv, _conv_backward, _correlate, _elementwise, _pool,
+                                    _pool_backward, invariance],
                          ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

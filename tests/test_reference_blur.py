@@ -116,3 +116,43 @@ def test_nan_and_inf_propagate_to_the_outputs_whose_window_holds_them():
 def test_bad_arguments_raise_a_clear_error(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "zeros", "circular"])
+@pytest.mark.parametrize("shape", [(2, 3, 9, 7), (1, 1, 1, 1), (1, 2, 2, 5), (2, 1, 13, 3)])
+def test_backward_is_the_forward_transposed(shape, mode):
+    """<blur(x), g> = <x, blur_backward(g)> for every filter size and stride (the blur is
+    linear), and max-blur's gradient agrees with central differences where the max is unique."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape)
+    for k in range(1, 8):
+        for stride in (1, 2, 3, (2, 1)):
+            y = ref.blur_pool2d(x, k, stride, mode)
+            g = rng.standard_normal(y.shape)
+            np.testing.assert_allclose((y * g).sum(), (x * ref.blur_pool2d_backward(g, shape, k, stride, mode)).sum(),
+                                       rtol=1e-12, atol=1e-12)
+    window = (min(2, shape[2]), min(2, shape[3]))
+    y = ref.max_blur_pool2d(x, window, 2, 4, padding_mode=mode)
+    g = rng.standard_normal(y.shape)
+    grad = ref.max_blur_pool2d_backward(g, x, window, 2, 4, padding_mode=mode)
+    h = 1e-6
+    for index in list(np.ndindex(*shape))[:40]:
+        step = np.zeros(shape)
+        step[index] = h
+        numeric = ((ref.max_blur_pool2d(x + step, window, 2, 4, padding_mode=mode) -
+                    ref.max_blur_pool2d(x - step, window, 2, 4, padding_mode=mode)) * g).sum() / (2 * h)
+        np.testing.assert_allclose(grad[index], numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_blur_backward_matches_torch_autograd_in_1d():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = torch.randn(2, 3, 29, dtype=torch.float64, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    k = 5
+    w = torch.from_numpy(ref.binomial_filter(k)).expand(3, 1, k).contiguous()
+    before, after = ref.blur_padding(k)
+    y = F.conv1d(F.pad(F.max_pool1d(x, 3, 1, 1), (before, after), mode="replicate"), w, stride=3, groups=3)
+    g = torch.randn(y.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    y.backward(g)
+    got = ref.max_blur_pool1d_backward(g.numpy(), x.detach().numpy(), 3, 3, k, padding=1, padding_mode="replicate")
+    np.testing.assert_allclose(got, x.grad.numpy(), rtol=1e-12, atol=1e-12)

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "conv/padding.h"
+#include "kernels/geometry.h"
 
 namespace fastconv {
 
@@ -22,5 +23,19 @@ struct BlurGeom {
 template <class T>
 void blur_pool2d(const BlurGeom& g, const T* filter_h, const T* filter_w, int64_t images, int64_t C, const T* x,
                  T* out);
+
+// Max-blur pooling: blur_pool2d of the stride-1 max pool `max_g` of x (max_g.OH x max_g.OW is
+// g.H x g.W; no dilation). The max map is never materialised: each block of output rows
+// keeps a rolling window of the max rows its blur reads.
+template <class T>
+void max_blur_pool2d(const PoolGeom& max_g, const BlurGeom& g, const T* filter_h, const T* filter_w, int64_t images,
+                     int64_t C, const T* x, T* out);
+
+// The gradient of blur_pool2d with respect to its input: grad_in (images x H x W x C) from
+// grad_out (images x OH x OW x C). Each input value is the sum of its terms in a fixed
+// order, whatever the thread count.
+template <class T>
+void blur_pool2d_backward(const BlurGeom& g, const T* filter_h, const T* filter_w, int64_t images, int64_t C,
+                          const T* grad_out, T* grad_in);
 
 }  // namespace fastconv

@@ -6,6 +6,8 @@ convolve2d); ``fastconv.reference`` holds the same functions in plain NumPy.
 
 from . import _core, invariance, reference
 from ._blur import blur_pool1d, blur_pool2d, max_blur_pool1d, max_blur_pool2d
+from ._blur_backward import (blur_pool1d_backward, blur_pool2d_backward, max_blur_pool1d_backward,
+                             max_blur_pool2d_backward)
 from ._config import backend, get_num_threads, set_backend, set_num_threads, show_config
 from ._conv import conv1d, conv2d, conv_transpose2d
 from ._conv_backward import conv1d_backward, conv2d_backward, conv_transpose2d_backward
@@ -29,5 +31,6 @@ __all__ = [
     "avg_pool2d_backward", "avg_pool1d_backward", "sum_pool2d_backward", "sum_pool1d_backward",
     "lp_pool2d_backward", "adaptive_avg_pool2d_backward", "global_avg_pool2d_backward", "relu_backward",
     "blur_pool2d", "blur_pool1d", "max_blur_pool2d", "max_blur_pool1d",
+    "blur_pool2d_backward", "blur_pool1d_backward", "max_blur_pool2d_backward", "max_blur_pool1d_backward",
     "backend", "set_backend", "get_num_threads", "set_num_threads", "show_config",
 ]

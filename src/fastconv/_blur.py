@@ -9,23 +9,53 @@ from ._blur_filter import binomial_filter, blur_padding, check_filter_size
 _PAD_MODE_CODE = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
 
 
-def _blur(x, filter_size, stride, padding_mode, nd, nhwc):
-    xb, added, sizes = _pool._pool_input(x, nd, nhwc)
-    k = check_filter_size(filter_size)
-    strides = _args.positive_tuple(stride, nd, "stride")
-    mode = _args.choice(padding_mode, "padding_mode", _args.PADDING_MODES)
+class BlurGeometry:
+    """A blur of images of ``sizes`` (H, W; 1-D: (1, L), one tap and stride 1 down the single
+    row) into ``outs``: the filters, strides, padding before each axis and the mode's code, as
+    the kernels take them (``args``)."""
+
+    def __init__(self, sizes, filter_size, stride, padding_mode, nd):
+        k = check_filter_size(filter_size)
+        strides = _args.positive_tuple(stride, nd, "stride")
+        mode = _args.choice(padding_mode, "padding_mode", _args.PADDING_MODES)
+        if nd == 1:
+            strides = (1,) + strides
+        self.sizes = tuple(sizes)
+        self.outs = tuple((n - 1) // s + 1 for n, s in zip(self.sizes, strides))
+        self.filters = ([1.0] if nd == 1 else binomial_filter(k).tolist(), binomial_filter(k).tolist())
+        pads = tuple(blur_padding(len(f)) for f in self.filters)
+        self.pad_total = tuple(sum(p) for p in pads)
+        self.args = (self.filters[0], self.filters[1], strides[0], strides[1], pads[0][0], pads[1][0],
+                     _PAD_MODE_CODE[mode])
+
+    def check_sizes(self, n, c, extra_reads=1):
+        """The size formulas: the padded images, the output, the filter's reads (times
+        ``extra_reads`` per blurred value: the max window of max-blur pooling)."""
+        taps = len(self.filters[0]) * len(self.filters[1]) * extra_reads
+        _args.check_sizes(("padded input", (n, c) + tuple(s + p for s, p in zip(self.sizes, self.pad_total))),
+                          ("output", (n, c) + self.outs), ("count of filter reads", (n, c) + self.outs + (taps,)))
+
+
+def _nonempty(sizes, shape, name="x"):
     if 0 in sizes:
-        raise ValueError(f"x must have non-empty spatial dimensions for blur pooling, got shape {xb.shape}")
-    if nd == 1:  # as 2-D with one row: H = 1, one tap and stride 1 down it
-        sizes, strides = (1,) + tuple(sizes), (1,) + strides
-    outs = tuple((n - 1) // s + 1 for n, s in zip(sizes, strides))
-    filters = ([1.0] if nd == 1 else binomial_filter(k).tolist(), binomial_filter(k).tolist())
-    pads = tuple(blur_padding(len(f)) for f in filters)
-    _pool._check_pool_sizes(xb, [max(p) for p in pads], outs, (o * len(f) for o, f in zip(outs, filters)), nhwc)
-    out = _common.new_array(_pool._pool_output_shape(xb, outs, 2, nhwc), xb.dtype)
+        raise ValueError(f"{name} must have non-empty spatial dimensions for blur pooling, got shape {shape}")
+
+
+def _blur(x, filter_size, stride, padding_mode, nd, nhwc, max_window=None):
+    """Blur pooling of x; with max_window = (kernel_size, padding), max-blur pooling."""
+    xb, added, sizes = _pool._pool_input(x, nd, nhwc)
+    _nonempty(sizes, xb.shape)
+    max_args, reads = (0, 0, 0, 0), 1
+    if max_window is not None:
+        k, _, p, _, sizes = _args.pool_geometry(sizes, max_window[0], 1, max_window[1], 1, False, nd)
+        k, _, p, _ = _pool._as_2d((k, (1,) * nd, p, (1,) * nd), nd)
+        max_args, reads = (k[0], k[1], p[0], p[1]), k[0] * k[1]
+    geometry = BlurGeometry((1,) + tuple(sizes) if nd == 1 else sizes, filter_size, stride, padding_mode, nd)
+    n, c = (xb.shape[0], xb.shape[3]) if nhwc else xb.shape[:2]
+    geometry.check_sizes(n, c, reads)
+    out = _common.new_array(_pool._pool_output_shape(xb, geometry.outs, 2, nhwc), xb.dtype)
     if out.size:
-        _core.blur_pool2d(xb, out, filters[0], filters[1], strides[0], strides[1], pads[0][0], pads[1][0],
-                          _PAD_MODE_CODE[mode], nhwc)
+        _core.blur_pool2d(xb, out, *geometry.args, nhwc, *max_args)
     return _pool._finish(out, added, nd)
 
 
@@ -105,7 +135,8 @@ def blur_pool1d(x, filter_size=4, stride=2, padding_mode="reflect"):
 def max_blur_pool2d(x, kernel_size=2, stride=2, filter_size=4, padding=0, padding_mode="reflect", *,
                     layout="NCHW"):
     """Anti-aliased max pooling: the max of every ``kernel_size`` window at stride 1, then
-    :func:`blur_pool2d` with ``filter_size`` and ``stride``.
+    :func:`blur_pool2d` with ``filter_size`` and ``stride``, fused: the full-resolution max
+    map is never stored, only a rolling window of its rows.
 
     Parameters
     ----------
@@ -141,8 +172,7 @@ def max_blur_pool2d(x, kernel_size=2, stride=2, filter_size=4, padding=0, paddin
     array([[2., 2.],
            [2., 2.]])
     """
-    dense = _pool.max_pool2d(x, kernel_size, 1, padding, layout=layout)
-    return blur_pool2d(dense, filter_size, stride, padding_mode, layout=layout)
+    return _blur(x, filter_size, stride, padding_mode, 2, _args.is_nhwc(layout), (kernel_size, padding))
 
 
 def max_blur_pool1d(x, kernel_size=2, stride=2, filter_size=4, padding=0, padding_mode="reflect"):
@@ -171,4 +201,4 @@ def max_blur_pool1d(x, kernel_size=2, stride=2, filter_size=4, padding=0, paddin
     >>> fastconv.max_blur_pool1d(np.array([[0.0, 4.0, 0.0, 0.0, 0.0]]), 2, 2, filter_size=2)
     array([[4., 0.]])
     """
-    return blur_pool1d(_pool.max_pool1d(x, kernel_size, 1, padding), filter_size, stride, padding_mode)
+    return _blur(x, filter_size, stride, padding_mode, 1, False, (kernel_size, padding))
