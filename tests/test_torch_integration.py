@@ -120,3 +120,72 @@ def test_a_cnn_of_fastconv_modules_trains_like_torch_nn():
     assert losses["fastconv"][-1] < losses["fastconv"][0]
     for (pname, p), (_, p_ours) in zip(reference.named_parameters(), ours.named_parameters()):
         torch.testing.assert_close(p_ours, p, rtol=1e-9, atol=1e-12, msg=pname)
+
+
+# --------------------------------------------------------------------------- anti-aliased pools
+
+
+def test_blur_functions_pass_gradcheck():
+    x = torch.randperm(2 * 3 * 9 * 8, generator=torch.Generator().manual_seed(5)).double()
+    x = (x / x.numel()).reshape(2, 3, 9, 8).requires_grad_()  # distinct values: one arg max per window
+    for mode in ("reflect", "zeros", "replicate", "circular"):
+        assert torch.autograd.gradcheck(lambda x: fct.BlurPoolFunction.apply(x, 2, 4, (2, 3), mode), (x,))
+        assert torch.autograd.gradcheck(lambda x: fct.MaxBlurPoolFunction.apply(x, 2, 3, 2, 5, 1, mode), (x,))
+    x1 = x[:, :, 0].detach().clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda x: fct.BlurPoolFunction.apply(x, 1, 3, 2, "reflect"), (x1,))
+    assert torch.autograd.gradcheck(lambda x: fct.MaxBlurPoolFunction.apply(x, 1, 2, 2, 4, 0, "reflect"), (x1,))
+
+
+BLUR_MODULES = {
+    "BlurPool2d": lambda: fct.BlurPool2d(4, 2),
+    "BlurPool2d-k5-zeros": lambda: fct.BlurPool2d(5, (2, 1), "zeros"),
+    "MaxBlurPool2d": lambda: fct.MaxBlurPool2d(2, 2, 4),
+    "MaxBlurPool2d-k3p1-circular": lambda: fct.MaxBlurPool2d(3, 2, 3, padding=1, padding_mode="circular"),
+    "BlurPool1d": lambda: fct.BlurPool1d(3, 2),
+    "MaxBlurPool1d": lambda: fct.MaxBlurPool1d(2, 2, 4, padding_mode="replicate"),
+}
+
+
+@pytest.mark.parametrize("name", BLUR_MODULES)
+def test_blur_modules_match_their_composition_from_torch_ops(name):
+    """The modules run fastconv for float32/float64 CPU tensors and the torch composition
+    (F.pad + depthwise convolution, after F.max_pool at stride 1) otherwise: both agree, forward
+    and backward."""
+    module = BLUR_MODULES[name]()
+    nd = module.nd
+    x = rand(2, 4, 11, 10, seed=6) if nd == 2 else rand(2, 4, 13, seed=6)
+    x_composed = x.detach().clone().requires_grad_()
+    y = module(x)
+    assert type(y.grad_fn).__name__.endswith("FunctionBackward")  # fastconv ran
+    f = torch.nn.functional
+    pooled = x_composed
+    if isinstance(module, fct._MaxBlurPoolNd):
+        pooled = (f.max_pool2d if nd == 2 else f.max_pool1d)(x_composed, module.kernel_size, 1, module.padding)
+    y_composed = fct._composed_blur(pooled, nd, module.filter_size, module.stride, module.padding_mode)
+    torch.testing.assert_close(y, y_composed, rtol=1e-12, atol=1e-13)
+    grad = rand(*y.shape, seed=7, requires_grad=False)
+    y.backward(grad)
+    y_composed.backward(grad)
+    torch.testing.assert_close(x.grad, x_composed.grad, rtol=1e-12, atol=1e-13)
+    half = module(x.detach().to(torch.bfloat16))  # not a kernel dtype: the composition runs
+    assert half.dtype == torch.bfloat16 and half.shape == y.shape
+    assert "filter_size" in repr(module)
+
+
+def test_a_cnn_with_max_blur_pooling_trains():
+    torch.manual_seed(0)
+    model = nn.Sequential(fct.Conv2d(1, 4, 5, padding=2), fct.ReLU(), fct.MaxBlurPool2d(2, 2),
+                          fct.Conv2d(4, 8, 3, padding=1), fct.ReLU(), fct.MaxBlurPool2d(2, 2),
+                          nn.Flatten(), nn.Linear(8 * 4 * 4, 3)).double()  # 16 -> 8 -> 4
+    g = torch.Generator().manual_seed(1)
+    images, labels = torch.rand(32, 1, 16, 16, generator=g, dtype=torch.float64), torch.arange(32) % 3
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.5)
+    losses = []
+    for step in range(30):
+        batch = slice(8 * (step % 4), 8 * (step % 4) + 8)
+        optimiser.zero_grad()
+        loss = nn.functional.cross_entropy(model(images[batch]), labels[batch])
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-4:]) < np.mean(losses[:4])

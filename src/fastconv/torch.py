@@ -21,7 +21,9 @@ from torch import nn
 import fastconv
 
 __all__ = ["Conv2dFunction", "MaxPool2dFunction", "AvgPool2dFunction", "AdaptiveAvgPool2dFunction", "ReLUFunction",
-           "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "ReLU", "supported"]
+           "BlurPoolFunction", "MaxBlurPoolFunction",
+           "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "ReLU",
+           "BlurPool2d", "BlurPool1d", "MaxBlurPool2d", "MaxBlurPool1d", "supported"]
 
 _DTYPES = (torch.float32, torch.float64)
 
@@ -119,6 +121,38 @@ class ReLUFunction(torch.autograd.Function):
         return _tensor(fastconv.relu_backward(_array(grad_out), _array(x)))
 
 
+class BlurPoolFunction(torch.autograd.Function):
+    """y = fastconv.blur_pool2d (nd=2) or blur_pool1d (nd=1); backward: its _backward."""
+
+    @staticmethod
+    def forward(ctx, x, nd, filter_size, stride, padding_mode):
+        ctx.x_shape, ctx.nd = tuple(x.shape), nd
+        ctx.options = (filter_size, stride, padding_mode)
+        return _tensor(getattr(fastconv, f"blur_pool{nd}d")(_array(x), *ctx.options))
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        grad = getattr(fastconv, f"blur_pool{ctx.nd}d_backward")(_array(grad_out), ctx.x_shape, *ctx.options)
+        return (_tensor(grad),) + (None,) * 4
+
+
+class MaxBlurPoolFunction(torch.autograd.Function):
+    """y = fastconv.max_blur_pool2d (nd=2) or max_blur_pool1d (nd=1); backward: its _backward
+    (the max recomputed from the saved x)."""
+
+    @staticmethod
+    def forward(ctx, x, nd, kernel_size, stride, filter_size, padding, padding_mode):
+        ctx.save_for_backward(x)
+        ctx.nd, ctx.options = nd, (kernel_size, stride, filter_size, padding, padding_mode)
+        return _tensor(getattr(fastconv, f"max_blur_pool{nd}d")(_array(x), *ctx.options))
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved_tensors
+        grad = getattr(fastconv, f"max_blur_pool{ctx.nd}d_backward")(_array(grad_out), _array(x), *ctx.options)
+        return (_tensor(grad),) + (None,) * 6
+
+
 def _pair_or_none(v):
     return None if v is None else tuple(v) if isinstance(v, (tuple, list)) else v
 
@@ -174,3 +208,84 @@ class ReLU(nn.ReLU):
         if self.inplace or not supported(x):
             return super().forward(x)
         return ReLUFunction.apply(x)
+
+
+def _composed_blur(x, nd, filter_size, stride, padding_mode):
+    """The same blur from torch ops (F.pad, a depthwise convolution with the binomial filter),
+    for inputs the kernels do not take."""
+    row = torch.from_numpy(fastconv.reference.binomial_filter(filter_size)).to(x.dtype).to(x.device)
+    channels = x.shape[-nd - 1]
+    weight = (torch.outer(row, row) if nd == 2 else row).expand(channels, 1, *(filter_size,) * nd)
+    before, after = fastconv.reference.blur_padding(filter_size)
+    mode = "constant" if padding_mode == "zeros" else padding_mode
+    batched = x if x.dim() == nd + 2 else x.unsqueeze(0)
+    padded = torch.nn.functional.pad(batched, (before, after) * nd, mode=mode)
+    conv = torch.nn.functional.conv2d if nd == 2 else torch.nn.functional.conv1d
+    y = conv(padded, weight.contiguous(), stride=stride, groups=channels)
+    return y if x.dim() == nd + 2 else y.squeeze(0)
+
+
+class _BlurPoolNd(nn.Module):
+    nd = 2
+
+    def __init__(self, filter_size=4, stride=2, padding_mode="reflect"):
+        super().__init__()
+        self.filter_size, self.stride, self.padding_mode = filter_size, stride, padding_mode
+
+    def forward(self, x):
+        if not supported(x):
+            return _composed_blur(x, self.nd, self.filter_size, self.stride, self.padding_mode)
+        return BlurPoolFunction.apply(x, self.nd, self.filter_size, _pair_or_none(self.stride), self.padding_mode)
+
+    def extra_repr(self):
+        return f"filter_size={self.filter_size}, stride={self.stride}, padding_mode={self.padding_mode!r}"
+
+
+class BlurPool2d(_BlurPoolNd):
+    """Anti-aliased subsampling (``fastconv.blur_pool2d``): a binomial blur of each channel, then
+    every ``stride``-th pixel. Inputs the kernels do not take run through the same operation
+    composed from torch ops."""
+
+    nd = 2
+
+
+class BlurPool1d(_BlurPoolNd):
+    """``fastconv.blur_pool1d`` as a module (see :class:`BlurPool2d`)."""
+
+    nd = 1
+
+
+class _MaxBlurPoolNd(nn.Module):
+    nd = 2
+
+    def __init__(self, kernel_size=2, stride=2, filter_size=4, padding=0, padding_mode="reflect"):
+        super().__init__()
+        self.kernel_size, self.stride, self.filter_size = kernel_size, stride, filter_size
+        self.padding, self.padding_mode = padding, padding_mode
+
+    def forward(self, x):
+        if not supported(x):
+            pool = torch.nn.functional.max_pool2d if self.nd == 2 else torch.nn.functional.max_pool1d
+            return _composed_blur(pool(x, self.kernel_size, 1, self.padding), self.nd, self.filter_size, self.stride,
+                                  self.padding_mode)
+        return MaxBlurPoolFunction.apply(x, self.nd, _pair_or_none(self.kernel_size), _pair_or_none(self.stride),
+                                         self.filter_size, _pair_or_none(self.padding), self.padding_mode)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, filter_size={self.filter_size}, "
+                f"padding={self.padding}, padding_mode={self.padding_mode!r}")
+
+
+class MaxBlurPool2d(_MaxBlurPoolNd):
+    """Zhang's anti-aliased max pooling (``fastconv.max_blur_pool2d``): the max of each
+    ``kernel_size`` window at stride 1, then a binomial blur at ``stride``; a drop-in for
+    ``nn.MaxPool2d(kernel_size, stride)`` where shifts of the input should move the output
+    smoothly. Inputs the kernels do not take run through torch ops."""
+
+    nd = 2
+
+
+class MaxBlurPool1d(_MaxBlurPoolNd):
+    """``fastconv.max_blur_pool1d`` as a module (see :class:`MaxBlurPool2d`)."""
+
+    nd = 1
