@@ -62,3 +62,39 @@ def pool_backward_case(name):
     y, idx = y if s["op"] == "max" else (y, None)
     return x, s, np.random.default_rng(1).standard_normal(y.shape, dtype=np.float32), idx
 
+
+
+BLUR_FILTER_SIZE = 4  # Zhang's default
+
+
+def blur_case(name):
+    """(x, options) of anti-aliased pooling on a max pool of the suite (P1, P2, P5): the pool's
+    window and padding at stride 1, then the 4-tap binomial blur at the pool's stride, reflect
+    padding; float32 NCHW."""
+    x, s = pool_case(name)
+    return x, dict(kernel_size=s["k"], stride=s["stride"], filter_size=BLUR_FILTER_SIZE, padding=s["padding"],
+                   padding_mode="reflect")
+
+
+BLUR_NAMES = sorted(n for n, s in SHAPES["pool2d"].items() if s["op"] == "max")
+
+
+def torch_blur(t, filter_size, stride, padding_mode):
+    """blur_pool2d composed from torch ops: F.pad, then a depthwise convolution with the
+    binomial filter at the stride (Zhang's recipe)."""
+    row = torch.from_numpy(fastconv.reference.binomial_filter(filter_size).astype(np.float32))
+    channels = t.shape[1]
+    weight = torch.outer(row, row).expand(channels, 1, filter_size, filter_size).contiguous()
+    before, after = fastconv.reference.blur_padding(filter_size)
+    mode = "constant" if padding_mode == "zeros" else padding_mode
+    return F.conv2d(F.pad(t, (before, after, before, after), mode=mode), weight, stride=stride, groups=channels)
+
+
+def torch_max_blur(t, kernel_size, stride, filter_size, padding, padding_mode):
+    """max_blur_pool2d composed from torch ops: F.max_pool2d at stride 1, then torch_blur."""
+    return torch_blur(F.max_pool2d(t, kernel_size, 1, padding), filter_size, stride, padding_mode)
+
+
+def blur_only(options):
+    """The blur_pool2d options within max-blur options."""
+    return {k: options[k] for k in ("filter_size", "stride", "padding_mode")}

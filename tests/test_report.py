@@ -141,3 +141,17 @@ def test_backward_report_times_every_part_against_torch(capsys):
     assert "| S5b_lenet2 | 1 | weight |" in out and "GFLOP/s" in out and "GB/s" in out
     have_torch = importlib.util.find_spec("torch") is not None
     assert all((r["ratio"] is not None and r["ratio"] > 0) == have_torch for r in rows)
+
+
+def test_blur_report_times_every_op_against_torch_and_the_reference(capsys):
+    """One shape, a few milliseconds per op: four rows, ratios against torch's composition
+    (when installed) and the reference (forward passes)."""
+    module = load_script("fastconv_blur_report", REPORT.parent / "blur_report.py")
+    rows = module.main(["--threads", "1", "--repeat-seconds", "0.002", "--shapes", "P1_max2x2s2"])
+    assert [r["op"] for r in rows] == ["max_blur_pool2d", "blur_pool2d", "max_blur_pool2d_backward",
+                                       "blur_pool2d_backward"]
+    out = capsys.readouterr().out
+    assert "| P1_max2x2s2 | 1 | max_blur_pool2d |" in out and "GB/s" in out
+    have_torch = importlib.util.find_spec("torch") is not None
+    assert all((r["ratio"] is not None and r["ratio"] > 0) == have_torch for r in rows)
+    assert [r["reference_ratio"] is not None and r["reference_ratio"] > 0 for r in rows] == [True, True, False, False]
