@@ -116,11 +116,17 @@ AWKWARD = {
     "one filter, large image": ((1, 1, 40, 70), (1, 1, 5, 5), dict(padding=2)),
     "few channels, many images (gathered weight-gradient columns, image runs)": ((19, 2, 9, 8), (5, 2, 3, 3),
                                                                                   dict(padding=1, stride=(1, 2))),
-    # one-value column segments: the weight gradient gathers its columns on every backend
-    "one channel, dilated, many images (gathered everywhere)": ((19, 1, 9, 8), (5, 1, 3, 3),
-                                                                 dict(padding=1, dilation=(1, 2))),
-    "one channel, dilated, many filters (gathered, several tiles)": ((9, 1, 10, 9), (37, 1, 3, 3),
-                                                                      dict(padding=(1, 2), dilation=(2, 2))),
+    # few columns per filter: the planar weight gradient (tap_row_dots) on the SIMD backends
+    "one channel, dilated, many images (planar)": ((19, 1, 9, 8), (5, 1, 3, 3), dict(padding=1, dilation=(1, 2))),
+    "one channel, dilated, many filters (planar, filter blocks)": ((9, 1, 10, 9), (37, 1, 3, 3),
+                                                                    dict(padding=(1, 2), dilation=(2, 2))),
+    "one channel, 2x3 kernel, row tails (planar everywhere)": ((3, 1, 9, 37), (7, 1, 2, 3), dict(padding=(1, 0))),
+    "grouped, one channel per group (planar)": ((2, 2, 8, 9), (6, 1, 3, 3), dict(groups=2, padding=1)),
+    "depthwise, rows of 9 taps (scalar sums)": ((1, 3, 12, 14), (3, 1, 2, 9), dict(groups=3, padding=(0, 4))),
+    # rows of 8 taps: too wide for tap_row_dots, gathered columns on the SIMD backends
+    "one channel, 8-tap rows, many images (gathered)": ((19, 1, 12, 13), (5, 1, 8, 8), dict(padding=1)),
+    "one channel, 8-tap rows, many filters (gathered, several tiles)": ((9, 1, 12, 12), (37, 1, 8, 8),
+                                                                        dict(padding=(1, 2))),
 }
 
 
@@ -393,10 +399,10 @@ def test_running_out_of_memory_in_the_weight_gradient_raises_memory_error():
     script = textwrap.dedent("""
         import resource, numpy as np, fastconv
         fastconv.set_num_threads(2)
-        w = np.ones((8, 1, 3, 3), np.float32)
-        fastconv.conv2d_backward(np.ones((2, 8, 62, 62), np.float32), np.ones((2, 1, 64, 64), np.float32), w,
+        w = np.ones((8, 1, 8, 8), np.float32)  # rows of 8 taps: gathered on the SIMD backends
+        fastconv.conv2d_backward(np.ones((2, 8, 57, 57), np.float32), np.ones((2, 1, 64, 64), np.float32), w,
                                  needs="weight")  # the OpenMP threads exist before the cap
-        x, g = np.ones((2, 1, 1026, 1026), np.float32), np.ones((2, 8, 1024, 1024), np.float32)
+        x, g = np.ones((2, 1, 1026, 1026), np.float32), np.ones((2, 8, 1019, 1019), np.float32)
         with open("/proc/self/statm") as f:
             mapped = int(f.read().split()[0]) * resource.getpagesize()
         # the pixel offsets (8 MB) fit; one run's padded copy and packed grad_out (36 MB) do not

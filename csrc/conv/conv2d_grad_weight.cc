@@ -26,6 +26,8 @@ constexpr int64_t kBlockPixels = 256;  // reduction depth of one GEMM block
 // The gathered path sums the images in this many fixed runs (fewer with fewer images), one
 // partial gradient each, added in run order: the order depends on the shape only.
 constexpr int64_t kImageRuns = 8;
+constexpr int64_t kMaxTapDotsWidth = 7;  // the widest kernel row Kernels::tap_row_dots takes
+constexpr int64_t kPlanarFilters = 4;    // filters per work item of the planar path, at most
 
 // The padded input rows and columns some tap reads, as input indices (pad_index_map).
 struct PaddedGrid {
@@ -230,47 +232,82 @@ void grad_weight_gathered(const Conv2dShape& s, const Padding<T>& pad, bool nhwc
   }
 }
 
-// Depthwise (Cg = Kg = 1), channel-major: grad_w[c, tap] accumulates, over every image and
-// output row in order, the dot product of that row of grad_out with the padded input row the
-// tap read (Kernels::dot over the rows of each image). NHWC images and grad_out are transposed to planes first.
+// Whether the planar path suits: depthwise (Cg = Kg = 1), or few products per filter (a
+// group's kh*kw*Cg columns fit one GEMM panel: read in place or gathered, most of the panel
+// would be padding) with rows of pixels to vectorise along (stride 1, at most 7 taps a row).
+bool planar_suits(const Conv2dShape& s, int64_t NR) {
+  if (s.Cg() == 1 && s.Kg() == 1) return true;
+  return s.sw == 1 && s.kw <= kMaxTapDotsWidth && s.kh * s.kw * s.Cg() <= NR;
+}
+
+// The planar path, any groups: grad_w[k, c, ky, kx] is, summed image by image in order, the
+// sum over output pixels of grad_out plane k times the padded input plane of the group's
+// channel c shifted by the tap. A work item is (group, channel, kernel row, block of
+// filters); Kernels::tap_row_dots computes a block's sums for all kw taps of the row in one
+// pass over its planes (rows of stride 1, kw <= 7), else a scalar loop does. NHWC images and
+// grad_out are transposed to planes first, and the input is padded unless it needs none.
 template <class T>
-void grad_weight_depthwise(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, const T* x, const T* grad_out,
-                           T* grad_w) {
+void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, const T* x, const T* grad_out,
+                        T* grad_w) {
   const Kernels<T>& kern = kernels<T>();
-  const int64_t C = s.C, HW = s.H * s.W, P = s.OH * s.OW, taps = s.kh * s.kw;
+  const int64_t C = s.C, K = s.K, Cg = s.Cg(), Kg = s.Kg(), HW = s.H * s.W, P = s.OH * s.OW, taps = s.kh * s.kw;
   const PaddedGrid grid(s, pad.mode);
   const int64_t padded_plane = grid.Hp * grid.Wp;
-  CallScratch<T> padded(C * padded_plane, WorkspaceSlot::Input);
-  CallScratch<T> planes(nhwc ? C * (HW + P) : 0, WorkspaceSlot::Weights);
-  std::fill(grad_w, grad_w + C * taps, T(0));
-  for (int64_t n = 0; n < s.N; ++n) {
-    const T* image = x + n * C * HW;
-    const T* go = grad_out + n * C * P;
-    if (nhwc) {
-      kern.transpose(image, C, planes.get(), HW, HW, C);
-      kern.transpose(go, C, planes.get() + C * HW, P, P, C);
-      image = planes.get();
-      go = planes.get() + C * HW;
-    }
-    parallel_for(C * grid.Hp, C * padded_plane, [&](int64_t cy) {
-      const int64_t c = cy / grid.Hp, y = cy % grid.Hp, iy = grid.rows[y];
-      pad_row(padded.get() + cy * grid.Wp, iy < 0 ? nullptr : image + c * HW + iy * s.W, grid.cols.data(), grid.Wp,
-              grid.interior, pad.fill);
+  bool in_place = grid.Hp == s.H && grid.Wp == s.W;
+  for (int64_t y = 0; in_place && y < grid.Hp; ++y) in_place = grid.rows[y] == y;
+  for (int64_t j = 0; in_place && j < grid.Wp; ++j) in_place = grid.cols[j] == j;
+  CallScratch<T> planes(nhwc ? s.N * (C * HW + K * P) : 0, WorkspaceSlot::Weights);
+  CallScratch<T> padded(in_place ? 0 : s.N * C * padded_plane, WorkspaceSlot::Input);
+  const T* x_planes = x;
+  const T* go = grad_out;
+  if (nhwc) {
+    T* xt = planes.get();
+    T* gt = xt + s.N * C * HW;
+    parallel_for(s.N, s.N * (C * HW + K * P), [&](int64_t n) {
+      kern.transpose(x + n * HW * C, C, xt + n * C * HW, HW, HW, C);
+      kern.transpose(grad_out + n * P * K, K, gt + n * K * P, P, P, K);
     });
-    parallel_for(C * taps, C * taps * P, [&](int64_t item) {
-      const int64_t c = item / taps, ky = (item % taps) / s.kw, kx = item % s.kw;
-      const T* tap = padded.get() + c * padded_plane + ky * s.dh * grid.Wp + kx * s.dw;
-      const T* g = go + c * P;
-      if (s.sw == 1) {
-        grad_w[item] += kern.dot(g, s.OW, tap, s.sh * grid.Wp, s.OH, s.OW);
-        return;
-      }
-      T sum = T(0);
-      for (int64_t oy = 0; oy < s.OH; ++oy)
-        for (int64_t ox = 0; ox < s.OW; ++ox) sum += g[oy * s.OW + ox] * tap[oy * s.sh * grid.Wp + ox * s.sw];
-      grad_w[item] += sum;
-    });
+    x_planes = xt;
+    go = gt;
   }
+  if (!in_place) {
+    parallel_for(s.N * C * grid.Hp, s.N * C * padded_plane, [&](int64_t row) {
+      const int64_t plane = row / grid.Hp, iy = grid.rows[row % grid.Hp];
+      pad_row(padded.get() + row * grid.Wp, iy < 0 ? nullptr : x_planes + plane * HW + iy * s.W, grid.cols.data(),
+              grid.Wp, grid.interior, pad.fill);
+    });
+    x_planes = padded.get();
+  }
+  const int64_t blocks = ceil_div(Kg, kPlanarFilters), block = ceil_div(Kg, blocks);
+  const bool vector_rows = s.sw == 1 && s.kw <= kMaxTapDotsWidth;
+  std::fill(grad_w, grad_w + K * Cg * taps, T(0));
+  parallel_for(s.groups * Cg * s.kh * blocks, K * Cg * taps * P * s.N, [&](int64_t item) {
+    const int64_t f0 = item % blocks * block, ky = item / blocks % s.kh, c = item / (blocks * s.kh) % Cg;
+    const int64_t g = item / (blocks * s.kh * Cg), nf = std::min(block, Kg - f0);
+    T* row_weights = grad_w + ((g * Kg + f0) * Cg + c) * taps + ky * s.kw;  // filter f: + f * Cg * taps
+    T sums[kPlanarFilters * kMaxTapDotsWidth] = {};
+    const T* filters[kPlanarFilters];
+    for (int64_t n = 0; n < s.N; ++n) {
+      const T* tap_row = x_planes + (n * C + g * Cg + c) * padded_plane + ky * s.dh * grid.Wp;
+      for (int64_t f = 0; f < nf; ++f) filters[f] = go + (n * K + g * Kg + f0 + f) * P;
+      if (vector_rows) {
+        kern.tap_row_dots(filters, static_cast<int>(nf), s.OW, tap_row, s.sh * grid.Wp, static_cast<int>(s.kw), s.dw,
+                          s.OH, s.OW, sums);
+        continue;
+      }
+      for (int64_t f = 0; f < nf; ++f)
+        for (int64_t kx = 0; kx < s.kw; ++kx) {
+          T sum = T(0);
+          for (int64_t oy = 0; oy < s.OH; ++oy)
+            for (int64_t ox = 0; ox < s.OW; ++ox)
+              sum += filters[f][oy * s.OW + ox] * tap_row[oy * s.sh * grid.Wp + ox * s.sw + kx * s.dw];
+          row_weights[f * Cg * taps + kx] += sum;
+        }
+    }
+    if (vector_rows)
+      for (int64_t f = 0; f < nf; ++f)
+        for (int64_t kx = 0; kx < s.kw; ++kx) row_weights[f * Cg * taps + kx] = sums[f * s.kw + kx];
+  });
 }
 
 }  // namespace
@@ -283,8 +320,8 @@ void conv2d_grad_weight(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
     std::fill(grad_w, grad_w + s.K * Cg * taps, T(0));
     return;
   }
-  if (Cg == 1 && Kg == 1) {
-    grad_weight_depthwise(s, pad, nhwc, x, grad_out, grad_w);
+  if (planar_suits(s, kernels<T>().gemm_nr)) {
+    grad_weight_planar(s, pad, nhwc, x, grad_out, grad_w);
     return;
   }
   HeapVector<T> G(s.K * Cg * taps);  // (group, filter, tap, channel)

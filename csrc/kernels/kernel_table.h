@@ -102,9 +102,11 @@ struct Kernels {
   // grad_in[i] = grad_out[i] where x[i] > 0 or x[i] is NaN, else 0 (PyTorch's threshold_backward).
   void (*relu_backward)(const T* grad_out, const T* x, T* grad_in, int64_t n);
 
-  // The sum of a[r*lda + i] * b[r*ldb + i] over r < rows, i < n, in an order that depends
-  // on rows and n only.
-  T (*dot)(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t rows, int64_t n);
+  // A weight gradient's sums over output pixels for nf filters and the kw <= 7 taps of one
+  // kernel row (generic/tap_dots.h): sums[f*kw + k] += the sum over r < rows, i < n of
+  // g[f][r*ldg + i] * x[r*ldx + i + k*dw], in an order that depends on the sizes only.
+  void (*tap_row_dots)(const T* const* g, int nf, int64_t ldg, const T* x, int64_t ldx, int kw, int64_t dw,
+                       int64_t rows, int64_t n, T* sums);
 };
 
 template <class T>

@@ -4,7 +4,7 @@
 #include "kernels/generic/blur_taps.h"
 #include "kernels/portable/gemm_portable.h"
 #include "kernels/generic/depthwise_nhwc.h"
-#include "kernels/generic/dot.h"
+#include "kernels/generic/tap_dots.h"
 #include "kernels/generic/pool_nhwc.h"
 #include "kernels/generic/transpose.h"
 #include "kernels/generic/winograd.h"
@@ -68,7 +68,7 @@ void fill(Kernels<T>& k) {
   k.relu_backward = relu_backward<T>;
   k.weighted_rows = weighted_rows_lanes<T, ScalarLane<T>>;
   k.strided_taps = strided_taps_lanes<T, ScalarLane<T>>;
-  k.dot = dot_lanes<T, ScalarLane<T>>;
+  k.tap_row_dots = tap_row_dots_lanes<T, ScalarLane<T>>;
   k.transpose = transpose_scalar<T>;
   k.fma_probe = fma_probe<T>;
   k.probe_flops = 16;

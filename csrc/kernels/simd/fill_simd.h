@@ -4,7 +4,7 @@
 #include "kernels/kernel_table.h"
 #include "kernels/generic/batched_conv.h"
 #include "kernels/generic/blur_taps.h"
-#include "kernels/generic/dot.h"
+#include "kernels/generic/tap_dots.h"
 #include "kernels/simd/adaptive_pool.h"
 #include "kernels/simd/conv_row_strip.h"
 #include "kernels/simd/depthwise_nhwc.h"
@@ -47,7 +47,7 @@ void fill_simd_tile_kernels(Kernels<T>& k) {
   k.relu_backward = relu_backward_simd<T>;
   k.weighted_rows = weighted_rows_lanes<T, Vec<T>>;
   k.strided_taps = strided_taps_lanes<T, Vec<T>>;
-  k.dot = dot_lanes<T, Vec<T>>;
+  k.tap_row_dots = tap_row_dots_lanes<T, Vec<T>>;
   fill_probe<T, MR>(k);
 }
 

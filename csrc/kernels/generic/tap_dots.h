@@ -1,0 +1,99 @@
+// Kernels::tap_row_dots for any lane type X (an ISA's Vec<T>, or ScalarLane<T> for the
+// portable kernel): the sums of products a weight gradient reduces, for up to NF filters'
+// grad_out planes and the KW taps of one kernel row at once, vectorised along output pixels.
+// Each of the NF*KW sums keeps one vector of partial sums (each x vector is loaded once for
+// all NF filters, each grad_out vector once for all KW taps), a row's last n % L pixels in
+// masked lanes; the lanes are added in order at the end. The order depends on the sizes only.
+#pragma once
+#ifndef FASTCONV_ISA
+#error "define FASTCONV_ISA (the ISA namespace) before including generic/tap_dots.h"
+#endif
+#include <cstdint>
+
+#include "kernels/generic/scalar_lane.h"
+
+namespace fastconv::FASTCONV_ISA {
+
+// Filters per pass for a row of kw taps: NF*KW sums, NF grad_out vectors and one x vector
+// in registers.
+template <class X>
+constexpr int tap_dots_filters(int kw) {
+  const int nf = (X::kRegisters - 1) / (kw + 1);
+  return nf < 1 ? 1 : nf > 4 ? 4 : nf;
+}
+
+template <class T, class X, int KW, int NF>
+void tap_row_dots_fixed(const T* const* g, int64_t ldg, const T* x, int64_t ldx, int64_t dw, int64_t rows,
+                        int64_t n, T* sums) {
+  using V = typename X::V;
+  constexpr int L = X::kLanes;
+  V acc[NF][KW];
+  for (int f = 0; f < NF; ++f)
+    for (int k = 0; k < KW; ++k) acc[f][k] = X::zero();
+  const auto step = [&](int64_t r, int64_t i, int64_t lanes) {
+    V gv[NF];
+    for (int f = 0; f < NF; ++f) {
+      const T* p = g[f] + r * ldg + i;
+      if constexpr (L > 1)
+        gv[f] = lanes == L ? X::load(p) : X::load_first(p, lanes);
+      else
+        gv[f] = X::load(p);
+    }
+    for (int k = 0; k < KW; ++k) {
+      const T* p = x + r * ldx + i + k * dw;
+      V xv;
+      if constexpr (L > 1)
+        xv = lanes == L ? X::load(p) : X::load_first(p, lanes);
+      else
+        xv = X::load(p);
+      for (int f = 0; f < NF; ++f) acc[f][k] = X::fma(gv[f], xv, acc[f][k]);
+    }
+  };
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t i = 0;
+    for (; i + L <= n; i += L) step(r, i, L);
+    if (i < n) step(r, i, n - i);
+  }
+  for (int f = 0; f < NF; ++f)
+    for (int k = 0; k < KW; ++k) {
+      T lanes[L];
+      X::store(lanes, acc[f][k]);
+      T sum = T(0);
+      for (int j = 0; j < L; ++j) sum += lanes[j];
+      sums[f * KW + k] += sum;
+    }
+}
+
+// nf filters in passes of up to tap_dots_filters(KW).
+template <class T, class X, int KW>
+void tap_row_dots_kw(const T* const* g, int nf, int64_t ldg, const T* x, int64_t ldx, int64_t dw, int64_t rows,
+                     int64_t n, T* sums) {
+  constexpr int NF = tap_dots_filters<X>(KW);
+  static_assert(NF <= 4);
+  for (int f = 0; f < nf; f += NF) {
+    const T* const* gf = g + f;
+    T* s = sums + f * KW;
+    switch (nf - f < NF ? nf - f : NF) {
+      case 1: tap_row_dots_fixed<T, X, KW, 1>(gf, ldg, x, ldx, dw, rows, n, s); break;
+      case 2: tap_row_dots_fixed<T, X, KW, NF < 2 ? NF : 2>(gf, ldg, x, ldx, dw, rows, n, s); break;
+      case 3: tap_row_dots_fixed<T, X, KW, NF < 3 ? NF : 3>(gf, ldg, x, ldx, dw, rows, n, s); break;
+      default: tap_row_dots_fixed<T, X, KW, NF>(gf, ldg, x, ldx, dw, rows, n, s); break;
+    }
+  }
+}
+
+template <class T, class X>
+void tap_row_dots_lanes(const T* const* g, int nf, int64_t ldg, const T* x, int64_t ldx, int kw, int64_t dw,
+                        int64_t rows, int64_t n, T* sums) {
+  switch (kw) {
+    case 1: return tap_row_dots_kw<T, X, 1>(g, nf, ldg, x, ldx, dw, rows, n, sums);
+    case 2: return tap_row_dots_kw<T, X, 2>(g, nf, ldg, x, ldx, dw, rows, n, sums);
+    case 3: return tap_row_dots_kw<T, X, 3>(g, nf, ldg, x, ldx, dw, rows, n, sums);
+    case 4: return tap_row_dots_kw<T, X, 4>(g, nf, ldg, x, ldx, dw, rows, n, sums);
+    case 5: return tap_row_dots_kw<T, X, 5>(g, nf, ldg, x, ldx, dw, rows, n, sums);
+    case 6: return tap_row_dots_kw<T, X, 6>(g, nf, ldg, x, ldx, dw, rows, n, sums);
+    default: return tap_row_dots_kw<T, X, 7>(g, nf, ldg, x, ldx, dw, rows, n, sums);
+  }
+}
+
+}  // namespace fastconv::FASTCONV_ISA
