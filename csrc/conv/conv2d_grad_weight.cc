@@ -240,11 +240,11 @@ bool planar_suits(const Conv2dShape& s, int64_t NR) {
   return s.sw == 1 && s.kw <= kMaxTapDotsWidth && s.kh * s.kw * s.Cg() <= NR;
 }
 
-// The planar path, any groups: grad_w[k, c, ky, kx] is, summed image by image in order, the
-// sum over output pixels of grad_out plane k times the padded input plane of the group's
-// channel c shifted by the tap. A work item is (group, channel, kernel row, block of
-// filters); Kernels::tap_row_dots computes a block's sums for all kw taps of the row in one
-// pass over its planes (rows of stride 1, kw <= 7), else a scalar loop does. NHWC images and
+// The planar path, any groups: grad_w[k, c, ky, kx] is the sum over images and output pixels
+// of grad_out plane k times the padded input plane of the group's channel c shifted by the
+// tap. A work item is (group, channel, kernel row, block of filters); Kernels::tap_row_dots
+// computes a block's sums for all kw taps of the row in one pass over every image's planes
+// (rows of stride 1, kw <= 7), else a scalar loop does. NHWC images and
 // grad_out are transposed to planes first, and the input is padded unless it needs none.
 template <class T>
 void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, const T* x, const T* grad_out,
@@ -280,33 +280,32 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
   }
   const int64_t blocks = ceil_div(Kg, kPlanarFilters), block = ceil_div(Kg, blocks);
   const bool vector_rows = s.sw == 1 && s.kw <= kMaxTapDotsWidth;
-  std::fill(grad_w, grad_w + K * Cg * taps, T(0));
   parallel_for(s.groups * Cg * s.kh * blocks, K * Cg * taps * P * s.N, [&](int64_t item) {
     const int64_t f0 = item % blocks * block, ky = item / blocks % s.kh, c = item / (blocks * s.kh) % Cg;
     const int64_t g = item / (blocks * s.kh * Cg), nf = std::min(block, Kg - f0);
     T* row_weights = grad_w + ((g * Kg + f0) * Cg + c) * taps + ky * s.kw;  // filter f: + f * Cg * taps
-    T sums[kPlanarFilters * kMaxTapDotsWidth] = {};
+    const T* tap_row = x_planes + (g * Cg + c) * padded_plane + ky * s.dh * grid.Wp;  // of image 0
     const T* filters[kPlanarFilters];
-    for (int64_t n = 0; n < s.N; ++n) {
-      const T* tap_row = x_planes + (n * C + g * Cg + c) * padded_plane + ky * s.dh * grid.Wp;
-      for (int64_t f = 0; f < nf; ++f) filters[f] = go + (n * K + g * Kg + f0 + f) * P;
-      if (vector_rows) {
-        kern.tap_row_dots(filters, static_cast<int>(nf), s.OW, tap_row, s.sh * grid.Wp, static_cast<int>(s.kw), s.dw,
-                          s.OH, s.OW, sums);
-        continue;
-      }
-      for (int64_t f = 0; f < nf; ++f)
-        for (int64_t kx = 0; kx < s.kw; ++kx) {
-          T sum = T(0);
-          for (int64_t oy = 0; oy < s.OH; ++oy)
-            for (int64_t ox = 0; ox < s.OW; ++ox)
-              sum += filters[f][oy * s.OW + ox] * tap_row[oy * s.sh * grid.Wp + ox * s.sw + kx * s.dw];
-          row_weights[f * Cg * taps + kx] += sum;
-        }
-    }
-    if (vector_rows)
+    for (int64_t f = 0; f < nf; ++f) filters[f] = go + (g * Kg + f0 + f) * P;
+    if (vector_rows) {
+      T sums[kPlanarFilters * kMaxTapDotsWidth] = {};
+      const TapDotsRows rows{s.N, s.OH, K * P, C * padded_plane};
+      kern.tap_row_dots(filters, static_cast<int>(nf), s.OW, tap_row, s.sh * grid.Wp, static_cast<int>(s.kw), s.dw,
+                        rows, s.OW, sums);
       for (int64_t f = 0; f < nf; ++f)
         for (int64_t kx = 0; kx < s.kw; ++kx) row_weights[f * Cg * taps + kx] = sums[f * s.kw + kx];
+      return;
+    }
+    for (int64_t f = 0; f < nf; ++f)
+      for (int64_t kx = 0; kx < s.kw; ++kx) {
+        T sum = T(0);
+        for (int64_t n = 0; n < s.N; ++n)
+          for (int64_t oy = 0; oy < s.OH; ++oy)
+            for (int64_t ox = 0; ox < s.OW; ++ox)
+              sum += filters[f][n * K * P + oy * s.OW + ox] *
+                     tap_row[n * C * padded_plane + oy * s.sh * grid.Wp + ox * s.sw + kx * s.dw];
+        row_weights[f * Cg * taps + kx] = sum;
+      }
   });
 }
 

@@ -78,4 +78,10 @@ struct GemmEpilogue {
   bool bias_per_column;
 };
 
+// The rows Kernels::tap_row_dots sums over: `rows` rows of each of `images` images, each
+// image's planes the given number of values after the previous image's.
+struct TapDotsRows {
+  int64_t images, rows, g_image_step, x_image_step;
+};
+
 }  // namespace fastconv

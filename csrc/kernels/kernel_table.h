@@ -103,10 +103,11 @@ struct Kernels {
   void (*relu_backward)(const T* grad_out, const T* x, T* grad_in, int64_t n);
 
   // A weight gradient's sums over output pixels for nf filters and the kw <= 7 taps of one
-  // kernel row (generic/tap_dots.h): sums[f*kw + k] += the sum over r < rows, i < n of
-  // g[f][r*ldg + i] * x[r*ldx + i + k*dw], in an order that depends on the sizes only.
+  // kernel row (generic/tap_dots.h): sums[f*kw + k] += the sum over images m, rows r and
+  // i < n (see TapDotsRows) of g[f][m*g_image_step + r*ldg + i] * x[m*x_image_step + r*ldx +
+  // i + k*dw], in an order that depends on the sizes only.
   void (*tap_row_dots)(const T* const* g, int nf, int64_t ldg, const T* x, int64_t ldx, int kw, int64_t dw,
-                       int64_t rows, int64_t n, T* sums);
+                       const TapDotsRows& rows, int64_t n, T* sums);
 };
 
 template <class T>

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "kernels/generic/scalar_lane.h"
+#include "kernels/geometry.h"
 
 namespace fastconv::FASTCONV_ISA {
 
@@ -22,38 +23,45 @@ constexpr int tap_dots_filters(int kw) {
   return nf < 1 ? 1 : nf > 4 ? 4 : nf;
 }
 
+// One vector of pixels i .. i + L - 1 of row r (only the first `lanes` when Masked) into
+// every sum.
+template <class T, class X, int KW, int NF, bool Masked>
+[[gnu::always_inline]] inline void tap_dots_step(typename X::V (&acc)[NF][KW], const T* const* g, const T* x,
+                                                 int64_t dw, int64_t i, int64_t lanes) {
+  typename X::V gv[NF];
+  for (int f = 0; f < NF; ++f) {
+    if constexpr (Masked)
+      gv[f] = X::load_first(g[f] + i, lanes);
+    else
+      gv[f] = X::load(g[f] + i);
+  }
+  for (int k = 0; k < KW; ++k) {
+    typename X::V xv;
+    if constexpr (Masked)
+      xv = X::load_first(x + i + k * dw, lanes);
+    else
+      xv = X::load(x + i + k * dw);
+    for (int f = 0; f < NF; ++f) acc[f][k] = X::fma(gv[f], xv, acc[f][k]);
+  }
+}
+
 template <class T, class X, int KW, int NF>
-void tap_row_dots_fixed(const T* const* g, int64_t ldg, const T* x, int64_t ldx, int64_t dw, int64_t rows,
+void tap_row_dots_fixed(const T* const* g, int64_t ldg, const T* x, int64_t ldx, int64_t dw, const TapDotsRows& rows,
                         int64_t n, T* sums) {
-  using V = typename X::V;
   constexpr int L = X::kLanes;
-  V acc[NF][KW];
+  typename X::V acc[NF][KW];
   for (int f = 0; f < NF; ++f)
     for (int k = 0; k < KW; ++k) acc[f][k] = X::zero();
-  const auto step = [&](int64_t r, int64_t i, int64_t lanes) {
-    V gv[NF];
-    for (int f = 0; f < NF; ++f) {
-      const T* p = g[f] + r * ldg + i;
+  const int64_t full = n - n % L;
+  for (int64_t m = 0; m < rows.images; ++m)
+    for (int64_t r = 0; r < rows.rows; ++r) {
+      const T* gr[NF];
+      for (int f = 0; f < NF; ++f) gr[f] = g[f] + m * rows.g_image_step + r * ldg;
+      const T* xr = x + m * rows.x_image_step + r * ldx;
+      for (int64_t i = 0; i < full; i += L) tap_dots_step<T, X, KW, NF, false>(acc, gr, xr, dw, i, L);
       if constexpr (L > 1)
-        gv[f] = lanes == L ? X::load(p) : X::load_first(p, lanes);
-      else
-        gv[f] = X::load(p);
+        if (full < n) tap_dots_step<T, X, KW, NF, true>(acc, gr, xr, dw, full, n - full);
     }
-    for (int k = 0; k < KW; ++k) {
-      const T* p = x + r * ldx + i + k * dw;
-      V xv;
-      if constexpr (L > 1)
-        xv = lanes == L ? X::load(p) : X::load_first(p, lanes);
-      else
-        xv = X::load(p);
-      for (int f = 0; f < NF; ++f) acc[f][k] = X::fma(gv[f], xv, acc[f][k]);
-    }
-  };
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t i = 0;
-    for (; i + L <= n; i += L) step(r, i, L);
-    if (i < n) step(r, i, n - i);
-  }
   for (int f = 0; f < NF; ++f)
     for (int k = 0; k < KW; ++k) {
       T lanes[L];
@@ -66,7 +74,7 @@ void tap_row_dots_fixed(const T* const* g, int64_t ldg, const T* x, int64_t ldx,
 
 // nf filters in passes of up to tap_dots_filters(KW).
 template <class T, class X, int KW>
-void tap_row_dots_kw(const T* const* g, int nf, int64_t ldg, const T* x, int64_t ldx, int64_t dw, int64_t rows,
+void tap_row_dots_kw(const T* const* g, int nf, int64_t ldg, const T* x, int64_t ldx, int64_t dw, const TapDotsRows& rows,
                      int64_t n, T* sums) {
   constexpr int NF = tap_dots_filters<X>(KW);
   static_assert(NF <= 4);
@@ -84,7 +92,7 @@ void tap_row_dots_kw(const T* const* g, int nf, int64_t ldg, const T* x, int64_t
 
 template <class T, class X>
 void tap_row_dots_lanes(const T* const* g, int nf, int64_t ldg, const T* x, int64_t ldx, int kw, int64_t dw,
-                        int64_t rows, int64_t n, T* sums) {
+                        const TapDotsRows& rows, int64_t n, T* sums) {
   switch (kw) {
     case 1: return tap_row_dots_kw<T, X, 1>(g, nf, ldg, x, ldx, dw, rows, n, sums);
     case 2: return tap_row_dots_kw<T, X, 2>(g, nf, ldg, x, ldx, dw, rows, n, sums);
