@@ -1,7 +1,8 @@
 // ISA-neutral SIMD kernel template: the including fill file defines FASTCONV_ISA and
 // provides that ISA's Vec<T> traits (see avx2/vec_avx2.h) before including this header.
 // Direct-convolution row kernel: a strip of up to 8 vectors of one output row stays in registers while every tap is applied, then is stored once. Stride 1
-// loads contiguously, stride 2 deinterleaves; other strides and the row's tail are scalar.
+// loads contiguously (the row's last n % L outputs in one masked vector), stride 2
+// deinterleaves; other strides and a stride-2 row's tail are scalar.
 #pragma once
 #include "kernels/generic/conv_row.h"
 
@@ -49,13 +50,28 @@ int64_t conv_row_vectors(T* out, const T* in, int64_t row_step, const T* w, int6
   return i + rest * L;
 }
 
+// The last n < L outputs of a stride-1 row in one masked vector (the taps in the same order).
+template <class T>
+void conv_row_masked_tail(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw,
+                          int64_t n) {
+  using X = Vec<T>;
+  typename X::V acc = X::load_first(out, n);
+  for (int64_t ky = 0; ky < kh; ++ky)
+    for (int64_t kx = 0; kx < kw; ++kx)
+      acc = X::fma(X::set1(w[ky * kw + kx]), X::load_first(in + ky * row_step + kx * dw, n), acc);
+  X::store_first(out, acc, n);
+}
+
 template <class T>
 void conv_row_simd(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw,
                    int64_t count, int64_t sw) {
   int64_t i = 0;
-  if (sw == 1)
+  if (sw == 1) {
     i = conv_row_vectors<T, 1>(out, in, row_step, w, kh, kw, dw, count);
-  else if (sw == 2)
+    if (i < count) conv_row_masked_tail(out + i, in + i, row_step, w, kh, kw, dw, count - i);
+    return;
+  }
+  if (sw == 2)
     i = conv_row_vectors<T, 2>(out, in, row_step, w, kh, kw, dw, count);
   conv_row_scalar(out, in, row_step, w, kh, kw, dw, i, count, sw);
 }
