@@ -1,5 +1,6 @@
 #include "bindings_util.h"
 #include "conv/conv2d.h"
+#include "conv/conv2d_grad_input.h"
 #include "conv/conv2d_grad_weight.h"
 #include "conv/conv_transpose2d.h"
 
@@ -84,6 +85,24 @@ void conv2d_grad_weight_binding(py::array x, py::array grad_out, py::array grad_
   });
 }
 
+// dL/dx of an NCHW conv2d by GEMM and col2im: grad_in has x's shape (N, C, H, W) and is
+// written; grad_out the forward output's; the other arguments are conv2d's.
+void conv2d_grad_input_binding(py::array grad_out, py::array w, py::array grad_in, int64_t sh, int64_t sw,
+                               int64_t dh, int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t groups,
+                               int pad_mode) {
+  check_array(grad_in, "grad_in", grad_out, 4, true);
+  check_array(grad_out, "grad_out", grad_out, 4);
+  const Conv2dShape s =
+      checked_conv_shape(grad_in, w, "weight", grad_out, "grad_out", sh, sw, dh, dw, pt, pb, pl, pr, groups, false);
+  if (pad_mode < 0 || pad_mode > 4) throw py::value_error("unknown padding mode");
+  dispatch_float(grad_out, "grad_out", grad_in, [&](auto tag) {
+    using T = decltype(tag);
+    T* gi = mutable_ptr<T>(grad_in);
+    py::gil_scoped_release release;
+    conv2d_grad_input_col2im<T>(s, static_cast<PadMode>(pad_mode), ptr<T>(grad_out), ptr<T>(w), gi);
+  });
+}
+
 // x (N,C,H,W), w (C,K/groups,kh,kw), out (N,K,OH,OW).
 void conv_transpose2d_binding(py::array x, py::array w, py::object bias, py::array out, int64_t sh, int64_t sw,
                               int64_t dh, int64_t dw, int64_t ph, int64_t pw, int64_t groups) {
@@ -113,6 +132,9 @@ void bind_conv(py::module_& m) {
         py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("pt"), py::arg("pb"), py::arg("pl"),
         py::arg("pr"), py::arg("groups"), py::arg("pad_mode"), py::arg("fill"), py::arg("algorithm"),
         py::arg("relu"), py::arg("nhwc") = false);
+  m.def("conv2d_grad_input", &conv2d_grad_input_binding, py::arg("grad_out"), py::arg("weight"), py::arg("grad_in"),
+        py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("pt"), py::arg("pb"), py::arg("pl"),
+        py::arg("pr"), py::arg("groups"), py::arg("pad_mode"));
   m.def("conv2d_grad_weight", &conv2d_grad_weight_binding, py::arg("x"), py::arg("grad_out"), py::arg("grad_w"),
         py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("pt"), py::arg("pb"), py::arg("pl"),
         py::arg("pr"), py::arg("groups"), py::arg("pad_mode"), py::arg("fill"), py::arg("nhwc"));

@@ -123,6 +123,17 @@ AWKWARD = {
     "one channel, 2x3 kernel, row tails (planar everywhere)": ((3, 1, 9, 37), (7, 1, 2, 3), dict(padding=(1, 0))),
     "grouped, one channel per group (planar)": ((2, 2, 8, 9), (6, 1, 3, 3), dict(groups=2, padding=1)),
     "depthwise, rows of 9 taps (scalar sums)": ((1, 3, 12, 14), (3, 1, 2, 9), dict(groups=3, padding=(0, 4))),
+    # NCHW input gradients by one GEMM per image and a scatter (col2im)
+    "small maps, 5x5 kernel (col2im)": ((3, 4, 9, 8), (5, 4, 5, 5), dict(padding=1)),
+    "tiny maps, reflect padding wider than the input (col2im)": ((2, 3, 2, 3), (4, 3, 5, 5),
+                                                                 dict(padding=3, padding_mode="reflect")),
+    "small maps, dilated, circular (col2im)": ((2, 2, 9, 9), (3, 2, 3, 3), dict(padding=(1, 2), dilation=2,
+                                                                                 padding_mode="circular")),
+    "stride 2, 32 channels, replicate (col2im)": ((2, 32, 9, 10), (8, 32, 3, 3), dict(stride=2, padding=1,
+                                                                                      padding_mode="replicate")),
+    "stride (2, 1), two groups of 17 channels (col2im)": ((1, 34, 7, 7), (4, 17, 3, 3),
+                                                          dict(groups=2, stride=(2, 1), padding=(1, 2))),
+    "stride 3 larger than the kernel, 16 channels (col2im)": ((2, 16, 11, 10), (5, 16, 2, 2), dict(stride=3)),
     # rows of 8 taps: too wide for tap_row_dots, gathered columns on the SIMD backends
     "one channel, 8-tap rows, many images (gathered)": ((19, 1, 12, 13), (5, 1, 8, 8), dict(padding=1)),
     "one channel, 8-tap rows, many filters (gathered, several tiles)": ((9, 1, 12, 12), (37, 1, 8, 8),

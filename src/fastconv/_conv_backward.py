@@ -117,10 +117,28 @@ def _pad_sources(i, n, mode):
     return np.where(i < n, i, period - i)
 
 
+def _col2im_pays(go, weight, stride, dilation, groups, nhwc):
+    """Whether the input gradient is cheaper as a GEMM per image and a scatter (col2im): one
+    multiply-add per (filter, tap, channel, output pixel), against the correlation's per
+    padded position, more than twice as many when the maps are small (S5b: 12x12 against
+    8x8), or the stride phases' small correlations and interleaving when there are channels
+    enough for a GEMM (S6); NCHW only."""
+    if nhwc:
+        return False
+    (kh, kw), (oh, ow) = weight.shape[2:], go.shape[2:]
+    if stride != (1, 1):
+        return weight.shape[1] >= 16
+    return (oh + dilation[0] * (kh - 1)) * (ow + dilation[1] * (kw - 1)) >= 2 * oh * ow
+
+
 def _input_grad(go, weight, x_sizes, scalars, nhwc, padding_mode):
     """dL/dx of a batched conv2d (x spatial sizes ``x_sizes``) from kernel-ready grad_out."""
     sh, sw, dh, dw, pt, _, pl, _, groups = scalars[:9]
     ya, xa = _SPATIAL_AXES[nhwc]
+    if _col2im_pays(go, weight, (sh, sw), (dh, dw), groups, nhwc):
+        grad = _common.new_array((go.shape[0], weight.shape[1] * groups) + tuple(x_sizes), go.dtype)
+        _core.conv2d_grad_input(go, weight, grad, *scalars[:10])
+        return grad
     if not np.isfinite(weight).all():
         # A correlation would multiply the zeros around grad_out by an infinite weight (NaN
         # where no product exists); the transposed convolution adds only the real products.
