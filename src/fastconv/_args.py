@@ -29,10 +29,25 @@ GRAD_NAMES = ("input", "weight", "bias")  # what a convolution backward computes
 SIZE_LIMIT = 2 ** 62
 
 
+def array_view(x):
+    """x as a NumPy array without a copy where its memory allows: an ndarray (or memmap) as
+    it is, an object with ``__dlpack__`` (a CPU torch tensor, JAX or CuPy host arrays) through
+    ``numpy.from_dlpack``, else ``numpy.asarray`` (the buffer protocol, ``__array__``, lists)."""
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "__dlpack__") and not isinstance(x, type):
+        try:
+            return np.from_dlpack(x)
+        except (TypeError, ValueError, BufferError, RuntimeError, AttributeError):
+            pass  # e.g. a tensor that requires grad, or on another device: asarray says why
+    return np.asarray(x)
+
+
 def as_float_array(x, name):
-    """``numpy.asarray(x)`` if it holds float32 or float64, else TypeError (never a cast)."""
+    """x as an array (``array_view``: no copy) if it holds float32 or float64, else TypeError
+    (never a cast)."""
     try:
-        arr = np.asarray(x)
+        arr = array_view(x)
     except Exception as exc:  # objects numpy cannot convert at all
         raise TypeError(f"{name} must be an array of float32 or float64, got {type(x).__name__}") from exc
     if arr.dtype not in FLOAT_DTYPES:

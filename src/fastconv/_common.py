@@ -75,13 +75,18 @@ def optional_bias(bias, k, like):
 def output(out, shape, dtype, inputs, allow_same=()):
     """A new array of ``shape``, or ``out`` checked to be exactly that (never a silent copy).
 
-    ``out`` must not overlap any array in ``inputs``, except that it may be one of
+    ``out`` is an ndarray or any writeable object with ``__dlpack__`` or the buffer protocol
+    (a CPU torch tensor, a memoryview of a bytearray), written through a NumPy view of its
+    memory. It must not overlap any array in ``inputs``, except that it may be one of
     ``allow_same`` itself (in-place elementwise ops).
     """
     if out is None:
         return new_array(shape, dtype)
     if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+        if isinstance(out, (list, tuple)) or not (hasattr(out, "__dlpack__") or _has_buffer(out)):
+            raise TypeError(f"out must be a numpy.ndarray or an object exposing __dlpack__ or the buffer "
+                            f"protocol, got {type(out).__name__}")
+        out = _args.array_view(out)
     if out.dtype != dtype:
         raise TypeError(f"out must have dtype {dtype}, got {out.dtype}")
     if out.shape != tuple(shape):
@@ -98,6 +103,14 @@ def output(out, shape, dtype, inputs, allow_same=()):
         if np.may_share_memory(out, arr) and np.shares_memory(out, arr):
             raise ValueError("out must not overlap the input arrays")
     return out
+
+
+def _has_buffer(obj):
+    try:
+        memoryview(obj).release()
+        return True
+    except TypeError:
+        return False
 
 
 def add_batch(x, batched_ndim):
