@@ -35,6 +35,14 @@ def test_unknown_backend_is_refused_and_nothing_changes():
     assert fastconv.backend() == before
 
 
+def test_thread_counts_outside_a_c_int_are_refused_and_nothing_changes():
+    before = fastconv.get_num_threads()
+    for n in (0, -1, 2**31, 2**40):  # found in review: 2**31 .. 2**62 gave pybind11's TypeError
+        with pytest.raises(ValueError, match="n must be between 1 and 2"):
+            fastconv.set_num_threads(n)
+    assert fastconv.get_num_threads() == before
+
+
 def test_peak_probe_does_the_work_it_reports():
     checksum, flops = _core.fma_probe(1000)
     assert flops > 0 and checksum == checksum  # finite work, not NaN

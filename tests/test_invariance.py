@@ -106,3 +106,6 @@ def test_shift_consistency_of_invariant_and_position_dependent_classifiers():
                                                                                              seed=1)
     with pytest.raises(ValueError, match="max_shift"):
         inv.shift_consistency(corner, images, -1)
+    for batch_size in (0, -3):  # found in review: 0 failed inside range(), -3 ran no trial and returned 0.0
+        with pytest.raises(ValueError, match="batch_size"):
+            inv.shift_consistency(corner, images, 2, 10, batch_size=batch_size)

@@ -144,8 +144,26 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
 
     Returns
     -------
-    ndarray, (N, K, OH, OW) (or (K, OH, OW) for 3-D x), (N, OH, OW, K) for NHWC, with
-    OH = floor((H + top + bottom - dilation*(kh-1) - 1) / stride) + 1 (and likewise OW).
+    ndarray
+        (N, K, OH, OW) (or (K, OH, OW) for 3-D x), (N, OH, OW, K) for NHWC, of x's dtype (out if
+        given), with OH = floor((H + top + bottom - dilation*(kh-1) - 1) / stride) + 1 (and likewise OW).
+
+    Raises
+    ------
+    TypeError
+        If x, weight or bias is not float32/float64 or their dtypes differ, stride, padding,
+        dilation or groups is not an int (or a tuple of ints), or out has the wrong type or dtype.
+    ValueError
+        If x or weight has the wrong number of dimensions; C or K is not divisible by groups, or
+        weight.shape[1] * groups != C; bias is not of shape (K,); stride, dilation or groups is not
+        positive, padding is negative, or a tuple has the wrong length; padding, padding_mode,
+        activation, algorithm or layout is not one of its values; the dilated kernel is larger than
+        the padded input; algorithm="winograd" gets anything but a 3x3 kernel, stride 1, dilation 1
+        and groups=1, or algorithm="direct" with layout="NHWC" anything but groups == C == K;
+        padding_mode "reflect", "replicate" or "circular" pads an empty axis; or out has the wrong
+        shape, is not C-contiguous, aligned and writeable, or overlaps an input.
+    OverflowError
+        If an integer argument, or a size the kernels compute from the shapes, reaches 2**62.
 
     Examples
     --------
@@ -179,9 +197,33 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
     Parameters are those of :func:`conv2d` with one spatial dimension: weight is (K, C/groups, k);
     padding is an int, (p,), (left, right), ((left, right),) or a padding string.
 
+    Parameters
+    ----------
+    x : array_like, (N, C, L) or (C, L), float32 or float64
+    weight : array_like, (K, C/groups, k), same dtype as x
+    bias : array_like, (K,), optional
+    stride, dilation : int or (int,)
+    padding : int, (p,), (left, right), ((left, right),), or "valid"/"narrow", "same", "full"/"wide"
+        The strings as in :func:`conv2d`.
+    groups, padding_mode, activation, out : as in :func:`conv2d`
+        out has the shape (N, K, OL) (or (K, OL)).
+    algorithm : "auto", "direct", "im2col", "im2col_nhwc" or "batched", as in :func:`conv2d`
+        ("winograd" needs a 3x3 kernel, so it always raises ValueError here).
+
     Returns
     -------
     ndarray, (N, K, OL) (or (K, OL) for 2-D x), OL = floor((L + left + right - dilation*(k-1) - 1) / stride) + 1.
+
+    Raises
+    ------
+    TypeError
+        As :func:`conv2d`: x, weight or bias not float32/float64 or of different dtypes, an integer
+        argument that is not an int, or out of the wrong type or dtype.
+    ValueError
+        As :func:`conv2d`, with x (N, C, L) or (C, L) and weight (K, C/groups, k); and for
+        algorithm="winograd".
+    OverflowError
+        As :func:`conv2d`.
 
     Examples
     --------
@@ -208,6 +250,21 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     Returns
     -------
     ndarray, (N, K, OH, OW) with OH = (H-1)*stride - 2*padding + dilation*(kh-1) + output_padding + 1.
+        (K, OH, OW) for 3-D x; x's dtype.
+
+    Raises
+    ------
+    TypeError
+        If x, weight or bias is not float32/float64 or their dtypes differ, or stride, padding,
+        output_padding, dilation or groups is not an int (or a tuple of ints).
+    ValueError
+        If x or weight has the wrong number of dimensions or x an empty spatial axis; weight.shape[0]
+        is not C, or C is not divisible by groups; bias is not of shape (K,); groups, stride or
+        dilation is not positive, padding or output_padding is negative, or a tuple has the wrong
+        length; output_padding is not smaller than stride or dilation; or padding is so large that
+        the output would be empty.
+    OverflowError
+        If an integer argument, or a size the kernel computes from the shapes, reaches 2**62.
 
     Examples
     --------

@@ -58,11 +58,25 @@ def correlate2d(image, kernel, mode="full", boundary="fill", fillvalue=0):
     kernel : array_like, (kh, kw), same dtype
     mode : "full" (H+kh-1, W+kw-1), "same" (H, W, centred like SciPy) or "valid" (H-kh+1, W-kw+1)
     boundary : "fill" (pad with fillvalue), "wrap" (circular) or "symm" (mirror, edge repeated)
+        SciPy's aliases "pad", "circular" and "symmetric" are accepted too.
     fillvalue : float
 
     Returns
     -------
-    ndarray of the image's dtype.
+    ndarray of the image's dtype
+        Its shape is given by mode; for "valid" with a kernel at least as large as the image in
+        every dimension, the two swap roles as in SciPy: (kh-H+1, kw-W+1).
+
+    Raises
+    ------
+    TypeError
+        If image or kernel is not float32/float64 or their dtypes differ, or fillvalue is not a
+        real number (a bool is refused).
+    ValueError
+        If image or kernel is not 2-D or is empty; mode or boundary is not one of its values; or,
+        for mode "valid", neither array is at least as large as the other in every dimension.
+    OverflowError
+        If the multiply-add count (output size times kernel size) reaches 2**62.
 
     Examples
     --------
@@ -79,6 +93,26 @@ def convolve2d(image, kernel, mode="full", boundary="fill", fillvalue=0):
     """2-D convolution (kernel flipped in both axes), as ``scipy.signal.convolve2d`` (real input).
 
     Parameters and output sizes are those of :func:`correlate2d`.
+
+    Parameters
+    ----------
+    image : array_like, (H, W), float32 or float64
+    kernel : array_like, (kh, kw), same dtype
+        Flipped in both axes before it is correlated with image.
+    mode, boundary, fillvalue : as in :func:`correlate2d`
+        For "same" with an even kernel size, the output is centred as ``scipy.signal.convolve2d``
+        centres it (which differs from correlate2d's centring).
+
+    Returns
+    -------
+    ndarray of the image's dtype
+        (H+kh-1, W+kw-1) for "full", (H, W) for "same", (H-kh+1, W-kw+1) for "valid" (or
+        (kh-H+1, kw-W+1) when the kernel is at least as large in every dimension, as in SciPy).
+
+    Raises
+    ------
+    TypeError, ValueError, OverflowError
+        As :func:`correlate2d`.
 
     Examples
     --------

@@ -16,6 +16,20 @@ def relu(x, out=None):
     out : ndarray, optional
         C-contiguous, aligned array of x's shape and dtype; may be x itself (in place).
 
+    Returns
+    -------
+    ndarray
+        Of x's shape and dtype: out when given, else a new array.
+
+    Raises
+    ------
+    TypeError
+        If x is not float32/float64, or out is not an array (of a type fastconv can write to) or has
+        another dtype than x.
+    ValueError
+        If out does not have x's shape, is not C-contiguous, aligned and writeable, or overlaps x
+        without being x itself.
+
     Examples
     --------
     >>> import numpy as np, fastconv

@@ -114,8 +114,23 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
     Returns
     -------
-    ndarray (N, C, OH, OW), and the indices if asked, with
-    OH = floor_or_ceil((H + 2*padding - dilation*(kh-1) - 1) / stride) + 1.
+    ndarray, or a tuple (values, indices) with return_indices
+        (N, C, OH, OW) of x's dtype ((C, OH, OW) for 3-D x, (N, OH, OW, C) for NHWC), and the
+        indices if asked (int64, of the same shape), with
+        OH = floor_or_ceil((H + 2*padding - dilation*(kh-1) - 1) / stride) + 1.
+
+    Raises
+    ------
+    TypeError
+        If x is not float32/float64, kernel_size, stride, padding or dilation is not an int (or a
+        tuple of ints), or ceil_mode or return_indices is not a bool.
+    ValueError
+        If x is not (N, C, H, W) or (C, H, W) (NHWC: (N, H, W, C) or (H, W, C)) or has an empty
+        spatial axis; kernel_size, stride or dilation is not positive, padding is negative or more
+        than half of kernel_size, or a tuple has the wrong length; the dilated window is larger
+        than the padded input; or layout is not "NCHW" or "NHWC".
+    OverflowError
+        If an integer argument, or a size the kernels compute from the shapes, reaches 2**62.
 
     Examples
     --------
@@ -159,6 +174,20 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     Returns
     -------
     ndarray (N, C, OH, OW), OH = floor_or_ceil((H + 2*padding - kh) / stride) + 1.
+        Of x's dtype; (C, OH, OW) for 3-D x, (N, OH, OW, C) for NHWC.
+
+    Raises
+    ------
+    TypeError
+        If x is not float32/float64, kernel_size, stride, padding or divisor_override is not an int
+        (or a tuple of ints), or ceil_mode or count_include_pad is not a bool.
+    ValueError
+        If x is not (N, C, H, W) or (C, H, W) (NHWC: (N, H, W, C) or (H, W, C)) or has an empty
+        spatial axis; kernel_size, stride or divisor_override is not positive, padding is negative
+        or more than half of kernel_size, or a tuple has the wrong length; the window is larger than
+        the padded input; or layout is not "NCHW" or "NHWC".
+    OverflowError
+        If an integer argument, or a size the kernels compute from the shapes, reaches 2**62.
 
     Examples
     --------
@@ -174,6 +203,33 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 
 def sum_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, layout="NCHW"):
     """2-D sum pooling: the sum over each window (zero padding). Sizes and layout as :func:`avg_pool2d`.
+
+    Parameters
+    ----------
+    x : array_like, (N, C, H, W) or (C, H, W), float32 or float64
+    kernel_size, stride, padding : int or (int, int); stride defaults to kernel_size
+        padding is at most half of kernel_size (as PyTorch).
+    ceil_mode : bool
+        Round the output size up, as in :func:`max_pool2d`.
+    layout : "NCHW" or "NHWC" (see :func:`max_pool2d`)
+
+    Returns
+    -------
+    ndarray (N, C, OH, OW), OH = floor_or_ceil((H + 2*padding - kh) / stride) + 1.
+        Of x's dtype; (C, OH, OW) for 3-D x, (N, OH, OW, C) for NHWC.
+
+    Raises
+    ------
+    TypeError
+        If x is not float32/float64, kernel_size, stride or padding is not an int (or a tuple of
+        ints), or ceil_mode is not a bool.
+    ValueError
+        If x is not (N, C, H, W) or (C, H, W) (NHWC: (N, H, W, C) or (H, W, C)) or has an empty
+        spatial axis; kernel_size or stride is not positive, padding is negative or more than half
+        of kernel_size, or a tuple has the wrong length; the window is larger than the padded input;
+        or layout is not "NCHW" or "NHWC".
+    OverflowError
+        If an integer argument, or a size the kernels compute from the shapes, reaches 2**62.
 
     Examples
     --------
@@ -191,6 +247,34 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, *, layout
     In ceil_mode, windows cut by the input's edge are scaled by kh*kw / (window size), as PyTorch does.
     Sizes and layout as :func:`avg_pool2d` with padding 0.
 
+    Parameters
+    ----------
+    x : array_like, (N, C, H, W) or (C, H, W), float32 or float64
+    norm_type : float
+        The power p: a finite positive real number.
+    kernel_size, stride : int or (int, int); stride defaults to kernel_size
+    ceil_mode : bool
+        Round the output size up, as in :func:`max_pool2d`.
+    layout : "NCHW" or "NHWC" (see :func:`max_pool2d`)
+
+    Returns
+    -------
+    ndarray (N, C, OH, OW), OH = floor_or_ceil((H - kh) / stride) + 1.
+        Of x's dtype; (C, OH, OW) for 3-D x, (N, OH, OW, C) for NHWC.
+
+    Raises
+    ------
+    TypeError
+        If norm_type is not a real number (a bool is refused), x is not float32/float64,
+        kernel_size or stride is not an int (or a tuple of ints), or ceil_mode is not a bool.
+    ValueError
+        If norm_type is not finite and positive; x is not (N, C, H, W) or (C, H, W) (NHWC:
+        (N, H, W, C) or (H, W, C)) or has an empty spatial axis; kernel_size or stride is not
+        positive or a tuple has the wrong length; the window is larger than the input; or layout is
+        not "NCHW" or "NHWC".
+    OverflowError
+        If an integer argument, or a size the kernels compute from the shapes, reaches 2**62.
+
     Examples
     --------
     >>> import numpy as np, fastconv
@@ -206,6 +290,34 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, *, layout
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """1-D max pooling of (N, C, L) data; options and sizes as :func:`max_pool2d`, indices along L.
 
+    Parameters
+    ----------
+    x : array_like, (N, C, L) or (C, L), float32 or float64
+    kernel_size, stride, padding, dilation : int or (int,); stride defaults to kernel_size
+        padding is at most half of kernel_size (as PyTorch).
+    ceil_mode : bool
+        Round the output size up, as in :func:`max_pool2d`.
+    return_indices : bool
+        Also return the int64 indices (along L) of the maxima.
+
+    Returns
+    -------
+    ndarray, or a tuple (values, indices) with return_indices
+        (N, C, OL) of x's dtype ((C, OL) for 2-D x), and the indices if asked (int64, of the same
+        shape), with OL = floor_or_ceil((L + 2*padding - dilation*(k-1) - 1) / stride) + 1.
+
+    Raises
+    ------
+    TypeError
+        If x is not float32/float64, kernel_size, stride, padding or dilation is not an int (or a
+        1-tuple of one), or ceil_mode or return_indices is not a bool.
+    ValueError
+        If x is not (N, C, L) or (C, L) or has L = 0; kernel_size, stride or dilation is not
+        positive, padding is negative or more than half of kernel_size, or a tuple is not of
+        length 1; or the dilated window is larger than the padded input.
+    OverflowError
+        If an integer argument, or a size the kernels compute from the shapes, reaches 2**62.
+
     Examples
     --------
     >>> import numpy as np, fastconv
@@ -219,6 +331,34 @@ def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """1-D average pooling of (N, C, L) data; options and sizes as :func:`avg_pool2d`.
 
+    Parameters
+    ----------
+    x : array_like, (N, C, L) or (C, L), float32 or float64
+    kernel_size, stride, padding : int or (int,); stride defaults to kernel_size
+        padding is at most half of kernel_size (as PyTorch).
+    ceil_mode : bool
+        Round the output size up, as in :func:`max_pool2d`.
+    count_include_pad : bool
+        Divide by the window size including zero padding (clipped to the padded input) or
+        only by the number of input samples in the window.
+
+    Returns
+    -------
+    ndarray (N, C, OL), OL = floor_or_ceil((L + 2*padding - k) / stride) + 1.
+        Of x's dtype; (C, OL) for 2-D x.
+
+    Raises
+    ------
+    TypeError
+        If x is not float32/float64, kernel_size, stride or padding is not an int (or a 1-tuple of
+        one), or ceil_mode or count_include_pad is not a bool.
+    ValueError
+        If x is not (N, C, L) or (C, L) or has L = 0; kernel_size or stride is not positive,
+        padding is negative or more than half of kernel_size, or a tuple is not of length 1; or the
+        window is larger than the padded input.
+    OverflowError
+        If an integer argument, or a size the kernels compute from the shapes, reaches 2**62.
+
     Examples
     --------
     >>> import numpy as np, fastconv
@@ -231,6 +371,31 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 
 def sum_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
     """1-D sum pooling of (N, C, L) data; sizes as :func:`avg_pool1d`.
+
+    Parameters
+    ----------
+    x : array_like, (N, C, L) or (C, L), float32 or float64
+    kernel_size, stride, padding : int or (int,); stride defaults to kernel_size
+        padding (zeros) is at most half of kernel_size (as PyTorch).
+    ceil_mode : bool
+        Round the output size up, as in :func:`max_pool2d`.
+
+    Returns
+    -------
+    ndarray (N, C, OL), OL = floor_or_ceil((L + 2*padding - k) / stride) + 1.
+        Of x's dtype; (C, OL) for 2-D x.
+
+    Raises
+    ------
+    TypeError
+        If x is not float32/float64, kernel_size, stride or padding is not an int (or a 1-tuple of
+        one), or ceil_mode is not a bool.
+    ValueError
+        If x is not (N, C, L) or (C, L) or has L = 0; kernel_size or stride is not positive,
+        padding is negative or more than half of kernel_size, or a tuple is not of length 1; or the
+        window is larger than the padded input.
+    OverflowError
+        If an integer argument, or a size the kernels compute from the shapes, reaches 2**62.
 
     Examples
     --------
@@ -266,6 +431,22 @@ def adaptive_avg_pool2d(x, output_size, *, layout="NCHW"):
     output_size : int or (int or None, int or None); None keeps that input size
     layout : "NCHW" or "NHWC" (see :func:`max_pool2d`)
 
+    Returns
+    -------
+    ndarray (N, C, OH, OW)
+        Of x's dtype; (C, OH, OW) for 3-D x, (N, OH, OW, C) for NHWC.
+
+    Raises
+    ------
+    TypeError
+        If x is not float32/float64, or output_size is not an int (or a pair of ints or None).
+    ValueError
+        If x is not (N, C, H, W) or (C, H, W) (NHWC: (N, H, W, C) or (H, W, C)) or has an empty
+        spatial axis; output_size is not positive or is a tuple not of length 2; or layout is
+        not "NCHW" or "NHWC".
+    OverflowError
+        If a size the kernels compute from the shapes reaches 2**62.
+
     Examples
     --------
     >>> import numpy as np, fastconv
@@ -278,6 +459,32 @@ def adaptive_avg_pool2d(x, output_size, *, layout="NCHW"):
 
 def adaptive_max_pool2d(x, output_size, return_indices=False, *, layout="NCHW"):
     """Max pooling to a fixed output size; windows and layout as :func:`adaptive_avg_pool2d`.
+
+    Parameters
+    ----------
+    x : array_like, (N, C, H, W) or (C, H, W), float32 or float64
+    output_size : int or (int or None, int or None); None keeps that input size
+    return_indices : bool
+        Also return int64 flat indices (h*W + w within each plane) of the maxima.
+    layout : "NCHW" or "NHWC" (see :func:`max_pool2d`)
+
+    Returns
+    -------
+    ndarray (N, C, OH, OW), and the indices if asked
+        Of x's dtype; (C, OH, OW) for 3-D x, (N, OH, OW, C) for NHWC. With return_indices, a tuple
+        (values, indices), the indices int64 of the same shape.
+
+    Raises
+    ------
+    TypeError
+        If x is not float32/float64, output_size is not an int (or a pair of ints or None), or
+        return_indices is not a bool.
+    ValueError
+        If x is not (N, C, H, W) or (C, H, W) (NHWC: (N, H, W, C) or (H, W, C)) or has an empty
+        spatial axis; output_size is not positive or is a tuple not of length 2; or layout is
+        not "NCHW" or "NHWC".
+    OverflowError
+        If a size the kernels compute from the shapes reaches 2**62.
 
     Examples
     --------
@@ -293,6 +500,26 @@ def adaptive_max_pool2d(x, output_size, return_indices=False, *, layout="NCHW"):
 def global_avg_pool2d(x, *, layout="NCHW"):
     """Mean over each whole (H, W) plane: (N, C, H, W) -> (N, C, 1, 1) (NHWC: -> (N, 1, 1, C)).
 
+    Parameters
+    ----------
+    x : array_like, (N, C, H, W) or (C, H, W), float32 or float64
+    layout : "NCHW" or "NHWC" (see :func:`max_pool2d`)
+
+    Returns
+    -------
+    ndarray (N, C, 1, 1)
+        Of x's dtype; (C, 1, 1) for 3-D x, (N, 1, 1, C) for NHWC.
+
+    Raises
+    ------
+    TypeError
+        If x is not float32/float64.
+    ValueError
+        If x is not (N, C, H, W) or (C, H, W) (NHWC: (N, H, W, C) or (H, W, C)) or has an empty
+        spatial axis, or layout is not "NCHW" or "NHWC".
+    OverflowError
+        If a size the kernels compute from the shapes reaches 2**62.
+
     Examples
     --------
     >>> import numpy as np, fastconv
@@ -304,6 +531,26 @@ def global_avg_pool2d(x, *, layout="NCHW"):
 
 def global_max_pool2d(x, *, layout="NCHW"):
     """Max over each whole (H, W) plane: (N, C, H, W) -> (N, C, 1, 1) (NHWC: -> (N, 1, 1, C)).
+
+    Parameters
+    ----------
+    x : array_like, (N, C, H, W) or (C, H, W), float32 or float64
+    layout : "NCHW" or "NHWC" (see :func:`max_pool2d`)
+
+    Returns
+    -------
+    ndarray (N, C, 1, 1)
+        Of x's dtype; (C, 1, 1) for 3-D x, (N, 1, 1, C) for NHWC.
+
+    Raises
+    ------
+    TypeError
+        If x is not float32/float64.
+    ValueError
+        If x is not (N, C, H, W) or (C, H, W) (NHWC: (N, H, W, C) or (H, W, C)) or has an empty
+        spatial axis, or layout is not "NCHW" or "NHWC".
+    OverflowError
+        If a size the kernels compute from the shapes reaches 2**62.
 
     Examples
     --------

@@ -39,6 +39,34 @@ def shift(x, amount, mode="circular", axes=(-2, -1)):
     amounts; one int for every axis or one per axis). ``mode="circular"`` wraps around
     (``np.roll``); ``"zeros"`` lets zeros in where nothing moves in.
 
+    Parameters
+    ----------
+    x : array_like
+        Any shape and dtype.
+    amount : int or tuple of int
+        Positions to move by: one int for every axis, or one per axis of ``axes``.
+    mode : "circular" or "zeros"
+        Wrap around, or let zeros in (a shift of an axis's length or more gives all zeros).
+    axes : tuple of int, default (-2, -1)
+        The axes to shift along.
+
+    Returns
+    -------
+    ndarray
+        Of x's shape and dtype.
+
+    Raises
+    ------
+    TypeError
+        If amount (or one of its entries) is not an int.
+    ValueError
+        If amount is a tuple with another length than axes, or mode is not "circular" or "zeros".
+    IndexError
+        If an entry of axes is out of range for x (in circular mode NumPy's AxisError, which is
+        also a ValueError).
+
+    Examples
+    --------
     >>> shift(np.arange(4.0), 1, axes=(-1,))
     array([3., 0., 1., 2.])
     >>> shift(np.arange(4.0), 1, mode="zeros", axes=(-1,))
@@ -89,6 +117,7 @@ def shift_equivariance_error(fn, x, shifts, *, stride=1, mode="circular", border
     ----------
     fn : callable
         Maps an array like x to an array whose ``axes`` are x's subsampled by ``stride``.
+        Whatever it raises propagates.
     x : array_like
         The input (for example (N, C, H, W)); computed in its own dtype by fn.
     shifts : iterable of int or tuple
@@ -103,11 +132,26 @@ def shift_equivariance_error(fn, x, shifts, *, stride=1, mode="circular", border
     border : int, default 0
         Output positions this close to an edge of ``axes`` are left out (for zero shifts,
         where padding and the zeros shifted in differ from what an infinite image holds).
+    axes : tuple of int, default (-2, -1)
+        The axes of x that are shifted, and the axes of fn's output (the same numbers) along
+        which its shift is predicted and ``border`` is cropped.
 
     Returns
     -------
     ndarray, float64
         Shape ``(len(shifts),) + output shape`` (cropped by ``border``): the absolute error.
+
+    Raises
+    ------
+    TypeError
+        If stride (or an entry of it), border or an amount in shifts (or an entry of it) is not an
+        int.
+    ValueError
+        If stride is not positive or is a tuple with another length than axes; border is negative;
+        mode is not "circular" or "zeros"; an amount in shifts is a tuple with another length than
+        axes; or fn gives a shifted input an output of another shape than fn(x).
+    IndexError
+        If an entry of axes is out of range for x or fn's output.
 
     Examples
     --------
@@ -154,7 +198,7 @@ def shift_consistency(predict, images, max_shift, trials=1000, *, mode="circular
     ----------
     predict : callable
         Maps a batch of images (n, ...) to n class labels (or to (n, classes) scores, whose
-        argmax is taken).
+        argmax is taken). Whatever it raises propagates.
     images : array_like
         (N, ...) with the image axes last: (N, C, H, W) or (N, H, W).
     max_shift : int
@@ -165,11 +209,26 @@ def shift_consistency(predict, images, max_shift, trials=1000, *, mode="circular
         How images are shifted (``shift``).
     seed : int
         Seed of the random draws: the same seed gives the same pairs.
+    batch_size : int, default 256
+        The most shifted images given to one call of ``predict`` (each chunk of trials goes to it
+        in two calls, one per shift), at least 1.
 
     Returns
     -------
     float
         The fraction of trials whose two predictions agree.
+
+    Raises
+    ------
+    TypeError
+        If max_shift, trials or batch_size is not an int, or images has no length (a 0-d array).
+    ValueError
+        If max_shift is negative, trials is less than 1, images holds no image, mode is not
+        "circular" or "zeros", batch_size is less than 1, or seed is not one ``numpy.random.default_rng``
+        accepts (such as a negative int).
+    IndexError
+        If the images have fewer than two axes each (in circular mode NumPy's AxisError, which is
+        also a ValueError).
 
     Examples
     --------
@@ -181,8 +240,10 @@ def shift_consistency(predict, images, max_shift, trials=1000, *, mode="circular
     images = np.asarray(images)
     max_shift = _args.to_int(max_shift, "max_shift")
     trials = _args.to_int(trials, "trials")
-    if max_shift < 0 or trials < 1 or len(images) == 0:
-        raise ValueError("shift_consistency needs max_shift >= 0, trials >= 1 and at least one image")
+    batch_size = _args.to_int(batch_size, "batch_size")
+    if max_shift < 0 or trials < 1 or batch_size < 1 or len(images) == 0:
+        raise ValueError("shift_consistency needs max_shift >= 0, trials >= 1, batch_size >= 1 and at least one "
+                         "image")
     rng = np.random.default_rng(seed)
     chosen = rng.integers(0, len(images), trials)
     amounts = rng.integers(-max_shift, max_shift + 1, (2, trials, 2))
