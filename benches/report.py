@@ -21,6 +21,15 @@ for the share a tuned GEMM reaches on that shape's multiply-adds alone.
 Image filters (S8) are also timed against scipy.ndimage.correlate when SciPy is installed.
 Then the per-call overhead: µs per call of a tiny conv2d and max_pool2d ("tiny" in --shapes).
 With --png (needs matplotlib: pip install ".[bench]") it also draws the ratios as a bar chart.
+
+    python benches/report.py --quick --json new.json       # seconds: one thread, short medians
+    python benches/report.py --compare old.json            # this run against an earlier one
+    python benches/report.py --compare old.json new.json   # two earlier runs, nothing timed
+
+--json writes every row (fastconv's time per shape and thread count, and its ratios) with the
+machine and versions, for tracking over time; --compare prints fastconv's time per row of two
+such files side by side with the change. --quick (CI runs it, so the report cannot rot) times
+every shape on one thread with 10 ms medians: its numbers are rough.
 """
 
 from __future__ import annotations
@@ -152,13 +161,14 @@ def print_per_call_overhead():
             print(f"| {label} | " + " | ".join(f"{per_call_micros(fns[lib]):.2f}" for lib in libs) + " |")
 
 
-def peak_gflops_per_core():
-    """float32 FMA throughput of one core on the active backend, from fastconv's own probe."""
+def peak_gflops_per_core(rounds=5):
+    """float32 FMA throughput of one core on the active backend, from fastconv's own probe
+    (the best of ``rounds`` runs)."""
     from fastconv import _core
 
     _core.fma_probe(10**6)
     best = 0.0
-    for _ in range(5):
+    for _ in range(rounds):
         t = time.perf_counter()
         _, flops = _core.fma_probe(2 * 10**7)
         best = max(best, flops / (time.perf_counter() - t) / 1e9)
@@ -300,25 +310,62 @@ def print_winograd_table(winograd_rows):
               f"{ratio('torch channels_last', 'winograd NHWC')} |")
 
 
+def report_json(rows, threads, repeat_seconds):
+    """The rows of a run, with what they were measured on (--json)."""
+    import platform
+
+    return {"fastconv": fastconv.__version__, "backend": fastconv.backend(),
+            "torch": torch.__version__ if torch is not None else None, "machine": platform.processor() or
+            platform.machine(), "python": platform.python_version(), "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "threads": threads, "repeat_seconds": repeat_seconds, "rows": rows}
+
+
+def compare_reports(old, new):
+    """A Markdown table of fastconv's time per (shape, threads) in two --json reports: old ms,
+    new ms and new / old; rows in only one of them are listed with a dash."""
+    def times(report):
+        return {(r["name"], r["threads"]): r["fastconv_ms"] for r in report["rows"]}
+
+    before, after = times(old), times(new)
+    lines = [f"fastconv {old['fastconv']} ({old['date']}, {old['backend']}) -> "
+             f"{new['fastconv']} ({new['date']}, {new['backend']})", "",
+             "| shape | threads | old ms | new ms | new / old |", "|---|---|---|---|---|"]
+    for key in list(before) + [k for k in after if k not in before]:
+        a, b = before.get(key), after.get(key)
+        cells = [f"{a:.3f}" if a else "—", f"{b:.3f}" if b else "—", f"{b / a:.2f}" if a and b else "—"]
+        lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeat-seconds", type=float, default=0.5)
     parser.add_argument("--shapes", nargs="*", default=None)
     parser.add_argument("--png", default=None, help="also write a bar chart of the ratios to this file")
+    parser.add_argument("--json", default=None, help="also write the rows to this file")
+    parser.add_argument("--compare", nargs="+", metavar="JSON", default=None,
+                        help="OLD: compare this run with OLD; OLD NEW: compare two files, timing nothing")
+    parser.add_argument("--quick", action="store_true", help="one thread, 10 ms medians (rough numbers)")
     args = parser.parse_args(argv)
+    if args.compare and len(args.compare) == 2:
+        old, new = (json.loads(pathlib.Path(f).read_text()) for f in args.compare)
+        print(compare_reports(old, new))
+        return new["rows"]
+    if args.quick:
+        args.threads, args.repeat_seconds = [1], 0.01
     cases = [(n, s, conv_calls) for n, s in SHAPES["conv2d"].items()] + \
             [(n, s, pool_calls) for n, s in SHAPES["pool2d"].items()]
     if args.shapes:
         cases = [c for c in cases if c[0] in args.shapes]
     peers = ["reference"] + (["torch NCHW", "torch channels_last", "best"] if torch is not None else [])
     fastconv.set_num_threads(1)
-    peak = peak_gflops_per_core()
+    peak = peak_gflops_per_core(1 if args.quick else 5)
     print(f"fastconv {fastconv.__version__}, backend {fastconv.backend()} (measured peak {peak:.0f} GFLOP/s "
           f"per core), torch {torch.__version__ if torch is not None else 'not installed'}; float32; medians")
     if torch is not None:
         torch.set_num_threads(1)
-        gemm = vendor_gemm_gflops()
+        gemm = vendor_gemm_gflops(seconds=0.2 if args.quick else 2.0)
         print(f"torch.mm 2048x2048 float32 on one core: {gemm:.0f} GFLOP/s ({100 * gemm / peak:.0f}% of the peak)")
     print()
     print_table_head(["shape", "threads", "fastconv ms", "rate", "% peak", "NHWC ms"] + [f"vs {p}" for p in peers])
@@ -336,7 +383,8 @@ def main(argv=None):
             if time.perf_counter() - t0 <= REFERENCE_MAX_SECONDS:
                 times["reference"] = median_time(calls["reference"], args.repeat_seconds, min_reps=3)
             ratio_of = layout_ratios(times)
-            rows.append({"name": name, "threads": threads, "ratios": ratio_of})
+            rows.append({"name": name, "threads": threads, "fastconv_ms": times["fastconv"] * 1e3,
+                         "fastconv_nhwc_ms": times["fastconv NHWC"] * 1e3, "ratios": ratio_of})
             ratios = [f"{ratio_of[p]:.2f}x" if p in ratio_of else "—" for p in peers]
             ours = times["fastconv"]
             rate = amount / ours
@@ -365,6 +413,14 @@ def main(argv=None):
     if args.png:
         write_chart(rows, [p for p in peers if p != "reference"] or peers, args.png)
         print(f"\nchart: {args.png}")
+    report = report_json(rows, args.threads, args.repeat_seconds)
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(report, indent=1))
+        print(f"rows: {args.json}")
+    if args.compare:
+        print()
+        print(compare_reports(json.loads(pathlib.Path(args.compare[0]).read_text()), report))
+    return rows
 
 
 if __name__ == "__main__":

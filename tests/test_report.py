@@ -1,11 +1,14 @@
 """The benchmark report's progress bar and chart (on made-up rows: no timing here)."""
 
 import importlib.util
+import json
 import pathlib
 
 import numpy as np
 import pytest
 from conftest import load_script
+
+import fastconv
 
 REPORT = pathlib.Path(__file__).resolve().parent.parent / "benches" / "report.py"
 
@@ -155,3 +158,22 @@ def test_blur_report_times_every_op_against_torch_and_the_reference(capsys):
     have_torch = importlib.util.find_spec("torch") is not None
     assert all((r["ratio"] is not None and r["ratio"] > 0) == have_torch for r in rows)
     assert [r["reference_ratio"] is not None and r["reference_ratio"] > 0 for r in rows] == [True, True, False, False]
+
+
+def test_compare_reads_two_json_reports(report, tmp_path, capsys):
+    """--compare OLD NEW: fastconv's time per row side by side, a row in one file only dashed."""
+    def write(name, rows):
+        path = tmp_path / name
+        path.write_text(json.dumps(report.report_json(rows, [1, 2], 0.5)))
+        return str(path)
+
+    old = write("old.json", [{"name": "S1_resnet3x3", "threads": 1, "fastconv_ms": 2.0, "ratios": {}},
+                             {"name": "P1_max2x2s2", "threads": 2, "fastconv_ms": 0.5, "ratios": {}}])
+    new = write("new.json", [{"name": "S1_resnet3x3", "threads": 1, "fastconv_ms": 1.5, "ratios": {}},
+                             {"name": "S8_image5x5", "threads": 1, "fastconv_ms": 0.7, "ratios": {}}])
+    rows = report.main(["--compare", old, new])
+    out = capsys.readouterr().out
+    assert "| S1_resnet3x3 | 1 | 2.000 | 1.500 | 0.75 |" in out
+    assert "| P1_max2x2s2 | 2 | 0.500 | — | — |" in out and "| S8_image5x5 | 1 | — | 0.700 | — |" in out
+    assert [r["name"] for r in rows] == ["S1_resnet3x3", "S8_image5x5"]
+    assert json.loads(pathlib.Path(new).read_text())["backend"] == fastconv.backend()
