@@ -3,30 +3,9 @@
 // fewer channels than lanes) is one masked vector. ISA-neutral (see simd/gemm_mx2v.h).
 #pragma once
 #include "kernels/generic/pool_nhwc.h"
+#include "kernels/simd/first_lanes.h"
 
 namespace fastconv::FASTCONV_ISA {
-
-// Channels [c, c + n) with n <= kLanes: one vector, masked when n < kLanes.
-template <class X, class T>
-typename X::V load_channels(const T* p, int64_t n) {
-  return n == X::kLanes ? X::load(p) : X::load_first(p, n);
-}
-
-template <class X, class T>
-void store_channels(T* p, typename X::V v, int64_t n) {
-  if (n == X::kLanes)
-    X::store(p, v);
-  else
-    X::store_first(p, v, n);
-}
-
-template <class X>
-void store_index_channels(int64_t* p, typename X::I v, int64_t n) {
-  if (n == X::kLanes) return X::store_index(p, v);
-  alignas(64) int64_t lanes[X::kLanes];
-  X::store_index(lanes, v);
-  std::copy(lanes, lanes + n, p);
-}
 
 template <class T>
 void max_pool_nhwc_row_simd(const T* in, T* out, int64_t* idx, const PoolGeom& g, int64_t C, int64_t oy) {
@@ -43,7 +22,7 @@ void max_pool_nhwc_row_simd(const T* in, T* out, int64_t* idx, const PoolGeom& g
       typename X::I best_i = X::index_lanes(-1, 0);
       bool first = true;
       for_each_tap(g, oy, ox, [&](int64_t y, int64_t x) {
-        const typename X::V v = load_channels<X>(in + (y * g.W + x) * C + c, n);
+        const typename X::V v = load_up_to<X>(in + (y * g.W + x) * C + c, n);
         const auto take = X::gt_or_nan(v, best);
         best = X::blend(best, v, take);
         if (oi != nullptr) {
@@ -52,8 +31,8 @@ void max_pool_nhwc_row_simd(const T* in, T* out, int64_t* idx, const PoolGeom& g
         }
         first = false;
       });
-      store_channels<X>(o + c, best, n);
-      if (oi != nullptr) store_index_channels<X>(oi + c, best_i, n);
+      store_up_to<X>(o + c, best, n);
+      if (oi != nullptr) store_index_up_to<X>(oi + c, best_i, n);
     }
     if (vector_channels < C) max_pool_nhwc_channels(in, out, idx, g, C, oy, ox, vector_channels);
   }
@@ -74,8 +53,8 @@ void window_pool_nhwc_row_simd(const T* in, T* out, const PoolGeom& g, const Win
       const int64_t n = std::min<int64_t>(L, C - c);
       typename X::V acc = X::zero();
       for_each_tap(g, oy, ox,
-                   [&](int64_t y, int64_t x) { acc = X::add(acc, load_channels<X>(in + (y * g.W + x) * C + c, n)); });
-      store_channels<X>(o + c, p.kind == WindowPoolKind::Sum ? acc : X::div(acc, div), n);
+                   [&](int64_t y, int64_t x) { acc = X::add(acc, load_up_to<X>(in + (y * g.W + x) * C + c, n)); });
+      store_up_to<X>(o + c, p.kind == WindowPoolKind::Sum ? acc : X::div(acc, div), n);
     }
     if (vector_channels < C) window_pool_nhwc_channels(in, out, g, p, C, oy, ox, vector_channels);
   }

@@ -1,11 +1,13 @@
 // Pooling planes vectorised along the output width: each vector holds L consecutive
-// outputs of one row; stride 1 reads contiguous inputs, stride 2 deinterleaves. Outputs
-// whose windows leave the input on the left or right, and other strides, use the scalar
-// per-window code; both follow the same order, so results equal the portable ones.
+// outputs of one row; stride 1 reads contiguous inputs (the row's last outputs inside the
+// input in one masked vector), stride 2 deinterleaves. Outputs whose windows leave the input
+// on the left or right, and other strides, use the scalar per-window code; both follow the
+// same order, so results equal the portable ones.
 #pragma once
 // ISA-neutral SIMD kernel template: the including fill file defines FASTCONV_ISA and
 // provides that ISA's Vec<T> traits (see avx2/vec_avx2.h) before including this header.
 #include "kernels/generic/pool_planes.h"
+#include "kernels/simd/first_lanes.h"
 #include "kernels/simd/pool_stride2.h"
 
 namespace fastconv::FASTCONV_ISA {
@@ -35,33 +37,38 @@ void max_pool_plane_strided(const T* in, T* out, int64_t* idx, const PoolGeom& g
   constexpr int L = X::kLanes;
   const WindowSpan cols = interior_columns(g, SW);
   const bool with_index = idx != nullptr;
+  // Outputs ox .. ox + n - 1 (n <= L; fewer only at stride 1, whose loads are then masked).
+  const auto windows = [&](int64_t oy, int64_t ox, int64_t n) {
+    const int64_t y0 = oy * g.sh - g.ph, x0 = ox * SW - g.pw;
+    V best = X::set1(-std::numeric_limits<T>::infinity());
+    typename X::I best_i{};
+    bool first = true;
+    const TapRange rows = taps_inside(y0, g.dh, g.kh, g.H);
+    for (int64_t ky = rows.lo; ky < rows.hi; ++ky) {
+      const int64_t y = y0 + ky * g.dh;
+      if (first && with_index) best_i = X::index_lanes(y * g.W + x0, SW);
+      first = false;
+      const T* row = in + y * g.W + x0;
+      for (int64_t kx = 0; kx < g.kw; ++kx) {
+        const V v = n == L ? load_strided<T, SW>(row + kx * g.dw) : load_up_to<X>(row + kx * g.dw, n);
+        const auto take = X::gt_or_nan(v, best);
+        best = X::blend(best, v, take);
+        if (with_index) best_i = X::blend_index(best_i, X::index_lanes(y * g.W + x0 + kx * g.dw, SW), take);
+      }
+    }
+    store_up_to<X>(out + oy * g.OW + ox, best, n);
+    if (with_index) {
+      if (first) best_i = X::index_lanes(-1, 0);
+      store_index_up_to<X>(idx + oy * g.OW + ox, best_i, n);
+    }
+  };
   for (int64_t oy = 0; oy < g.OH; ++oy) {
-    const int64_t y0 = oy * g.sh - g.ph;
     int64_t ox = 0;
     for (; ox < cols.lo; ++ox) max_pool_at(in, g, oy, ox, out, idx);
-    for (; ox + L <= cols.hi; ox += L) {
-      const int64_t x0 = ox * SW - g.pw;
-      V best = X::set1(-std::numeric_limits<T>::infinity());
-      typename X::I best_i{};
-      bool first = true;
-      const TapRange rows = taps_inside(y0, g.dh, g.kh, g.H);
-      for (int64_t ky = rows.lo; ky < rows.hi; ++ky) {
-        const int64_t y = y0 + ky * g.dh;
-        if (first && with_index) best_i = X::index_lanes(y * g.W + x0, SW);
-        first = false;
-        const T* row = in + y * g.W + x0;
-        for (int64_t kx = 0; kx < g.kw; ++kx) {
-          const V v = load_strided<T, SW>(row + kx * g.dw);
-          const auto take = X::gt_or_nan(v, best);
-          best = X::blend(best, v, take);
-          if (with_index) best_i = X::blend_index(best_i, X::index_lanes(y * g.W + x0 + kx * g.dw, SW), take);
-        }
-      }
-      X::store(out + oy * g.OW + ox, best);
-      if (with_index) {
-        if (first) best_i = X::index_lanes(-1, 0);
-        X::store_index(idx + oy * g.OW + ox, best_i);
-      }
+    for (; ox + L <= cols.hi; ox += L) windows(oy, ox, L);
+    if (SW == 1 && ox < cols.hi) {
+      windows(oy, ox, cols.hi - ox);
+      ox = cols.hi;
     }
     for (; ox < g.OW; ++ox) max_pool_at(in, g, oy, ox, out, idx);
   }
