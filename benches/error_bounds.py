@@ -43,6 +43,7 @@ import numpy as np
 
 import fastconv
 from fastconv import reference
+from fastconv._error_bounds import winograd_tile_max
 
 SHAPES = json.loads((pathlib.Path(__file__).parent / "bench_shapes.json").read_text())
 U32 = 2.0 ** -24
@@ -125,16 +126,6 @@ def conv_fast(x, w, b, algorithm, layout, kw, activation=None):
     return fastconv.conv2d(x, w, b, algorithm=algorithm, activation=activation, **kw)
 
 
-def tile_max(magnitude):
-    """Each output's largest magnitude over its 4x4 Winograd output tile (NCHW)."""
-    n, k, oh, ow = magnitude.shape
-    th, tw = -(-oh // 4), -(-ow // 4)
-    padded = np.zeros((n, k, th * 4, tw * 4))
-    padded[:, :, :oh, :ow] = magnitude
-    tiles = padded.reshape(n, k, th, 4, tw, 4).max(axis=(3, 5))
-    return np.repeat(np.repeat(tiles, 4, axis=2), 4, axis=3)[:, :, :oh, :ow]
-
-
 def pairs_magnitude(x, w, padding):
     """P per output of a 3x3, stride-1, zero-padded conv of NCHW x: sum over channels of the
     sum of |x_c| over the 6x6 input window of the output's 4x4 tile times sum |w_kc|."""
@@ -212,7 +203,7 @@ def conv_rows(shapes, backends):
                     normwise, componentwise = errors(y, y64, magnitude)
                     a, b = max(a, normwise), max(b, componentwise)
                     if algorithm == "winograd":
-                        tile = max(tile, errors(y, y64, tile_max(magnitude))[1])
+                        tile = max(tile, errors(y, y64, winograd_tile_max(magnitude))[1])
                         pairs = max(pairs, errors(y, y64, pairs_magnitude(x, w, kw["padding"]))[1])
                 rows.setdefault((name, L, distribution, a, b), []).append(label)
                 if algorithm == "winograd":

@@ -121,3 +121,17 @@ def load_script(name, path):
     spec.loader.exec_module(module)
     return module
 
+
+
+def torch_blur(torch, t, filter_size, stride, padding_mode="reflect"):
+    """blur_pool2d composed from torch ops (Zhang's recipe): F.pad with the blur's padding, then
+    a depthwise convolution with the normalised binomial filter at the stride."""
+    from fastconv import reference
+
+    F = torch.nn.functional
+    row = torch.from_numpy(reference.binomial_filter(filter_size)).to(t.dtype)
+    channels = t.shape[1]
+    weight = torch.outer(row, row).expand(channels, 1, filter_size, filter_size).contiguous()
+    before, after = reference.blur_padding(filter_size)
+    mode = "constant" if padding_mode == "zeros" else padding_mode
+    return F.conv2d(F.pad(t, (before, after, before, after), mode=mode), weight, stride=stride, groups=channels)

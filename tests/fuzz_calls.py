@@ -299,25 +299,33 @@ def relu_call(draw, name, dtypes):
 _MAX_FORWARDS = ("max_pool2d", "max_pool1d", "adaptive_max_pool2d", "global_max_pool2d")
 
 
-def _pool_output_shape(forward, x_shape, kwargs):
-    """The pool forward's output shape for these arguments, or None when it refuses them."""
-    nd = 1 if forward in POOL_1D else 2
+def _output_shape(x_shape, nd, kwargs, output_sizes):
+    """A pool's output shape for input x_shape, its spatial sizes output_sizes(sizes), or None
+    when the forward refuses the arguments."""
     nhwc = kwargs.get("layout") == "NHWC"
     try:
         if len(x_shape) not in (nd + 1, nd + 2):
             return None
         lead = tuple(x_shape[:-nd - 1]) if nhwc else tuple(x_shape[:-nd])
-        sizes = tuple(x_shape[-nd - 1:-1]) if nhwc else tuple(x_shape[-nd:])
-        if forward.startswith("global"):
-            outs = (1, 1)
-        elif forward.startswith("adaptive"):
-            outs = _args.adaptive_output_size(kwargs.get("output_size"), sizes, 2)
-        else:
-            outs = _args.pool_geometry(sizes, kwargs.get("kernel_size"), kwargs.get("stride"), kwargs.get("padding", 0),
-                                       kwargs.get("dilation", 1), kwargs.get("ceil_mode", False), nd)[4]
-        return lead + tuple(outs) + tuple(x_shape[-1:]) if nhwc else lead + tuple(outs)
+        outs = tuple(output_sizes(tuple(x_shape[-nd - 1:-1]) if nhwc else tuple(x_shape[-nd:])))
+        return lead + outs + tuple(x_shape[-1:]) if nhwc else lead + outs
     except Exception:  # noqa: BLE001 - any refusal: grad_out then gets any shape
         return None
+
+
+def _pool_output_shape(forward, x_shape, kwargs):
+    """The pool forward's output shape for these arguments, or None when it refuses them."""
+    nd = 1 if forward in POOL_1D else 2
+
+    def outs(sizes):
+        if forward.startswith("global"):
+            return (1, 1)
+        if forward.startswith("adaptive"):
+            return _args.adaptive_output_size(kwargs.get("output_size"), sizes, 2)
+        return _args.pool_geometry(sizes, kwargs.get("kernel_size"), kwargs.get("stride"), kwargs.get("padding", 0),
+                                   kwargs.get("dilation", 1), kwargs.get("ceil_mode", False), nd)[4]
+
+    return _output_shape(x_shape, nd, kwargs, outs)
 
 
 _X_SHAPE_JUNK = mixture((70, junk()), (30, st.sampled_from(((1, 2), (0, 1, 2, 3, 4), (1, 1, -2, 3), [1, 1, 2, 2]))))
@@ -354,21 +362,16 @@ def pool_backward_call(draw, name, dtypes):
 def _blur_output_shape(forward, x_shape, kwargs):
     """The blur pool forward's output shape for these arguments, or None when it refuses them."""
     nd = 1 if forward.endswith("1d") else 2
-    nhwc = kwargs.get("layout") == "NHWC"
-    try:
-        if len(x_shape) not in (nd + 1, nd + 2):
-            return None
-        lead = tuple(x_shape[:-nd - 1]) if nhwc else tuple(x_shape[:-nd])
-        sizes = tuple(x_shape[-nd - 1:-1]) if nhwc else tuple(x_shape[-nd:])
+
+    def outs(sizes):
         if forward.startswith("max"):
             sizes = _args.pool_geometry(sizes, kwargs.get("kernel_size", 2), 1, kwargs.get("padding", 0), 1, False,
                                         nd)[4]
         geometry = BlurGeometry((1,) * (2 - nd) + tuple(sizes), kwargs.get("filter_size", 4), kwargs.get("stride", 2),
                                 kwargs.get("padding_mode", "reflect"), nd)
-        outs = geometry.outs[2 - nd:]
-        return lead + outs + tuple(x_shape[-1:]) if nhwc else lead + outs
-    except Exception:  # noqa: BLE001 - any refusal: grad_out then gets any shape
-        return None
+        return geometry.outs[2 - nd:]
+
+    return _output_shape(x_shape, nd, kwargs, outs)
 
 
 @cached

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from conftest import DTYPES, assert_close, num_threads, random, special
+from conftest import DTYPES, assert_close, num_threads, random, special, torch_blur
 from fastconv import reference as ref
 
 MODES = ("reflect", "replicate", "zeros", "circular")
@@ -103,19 +103,11 @@ def test_matches_the_same_operation_composed_from_torch_ops(dtype):
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     x = random((2, 6, 31, 28), dtype, seed=7)
-    k = 4
-    row = torch.from_numpy(ref.binomial_filter(k).astype(dtype))
-    w = torch.outer(row, row).expand(6, 1, k, k).contiguous()
-    before, after = ref.blur_padding(k)
-
-    def torch_blur(t):
-        return F.conv2d(F.pad(t, (before, after, before, after), mode="reflect"), w, stride=2, groups=6)
-
     tx = torch.from_numpy(x)
     tol = dict(rtol=2e-6, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-13)
-    np.testing.assert_allclose(fastconv.blur_pool2d(x, k, 2), torch_blur(tx).numpy(), **tol)
-    np.testing.assert_allclose(fastconv.max_blur_pool2d(x, 2, 2, k), torch_blur(F.max_pool2d(tx, 2, 1)).numpy(),
-                               **tol)
+    np.testing.assert_allclose(fastconv.blur_pool2d(x, 4, 2), torch_blur(torch, tx, 4, 2).numpy(), **tol)
+    np.testing.assert_allclose(fastconv.max_blur_pool2d(x, 2, 2, 4),
+                               torch_blur(torch, F.max_pool2d(tx, 2, 1), 4, 2).numpy(), **tol)
 
 
 X = np.zeros((1, 2, 6, 6))

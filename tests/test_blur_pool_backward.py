@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from conftest import DTYPES, assert_close, num_threads, random, special
+from conftest import DTYPES, assert_close, num_threads, random, special, torch_blur
 from fastconv import reference as ref
 
 MODES = ("reflect", "replicate", "zeros", "circular")
@@ -155,23 +155,14 @@ def test_matches_torch_autograd_through_the_composed_operation(dtype, mode):
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     x = random((2, 6, 31, 28), dtype, seed=14)
-    k = 4
-    row = torch.from_numpy(ref.binomial_filter(k).astype(dtype))
-    w = torch.outer(row, row).expand(6, 1, k, k).contiguous()
-    before, after = ref.blur_padding(k)
-
-    def torch_blur(t):
-        padded = F.pad(t, (before, after, before, after), mode={"zeros": "constant"}.get(mode, mode))
-        return F.conv2d(padded, w, stride=2, groups=6)
-
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
     for max_first in (False, True):
         tx = torch.from_numpy(x).requires_grad_()
-        y = torch_blur(F.max_pool2d(tx, 2, 1) if max_first else tx)
+        y = torch_blur(torch, F.max_pool2d(tx, 2, 1) if max_first else tx, 4, 2, mode)
         g = random(tuple(y.shape), dtype, seed=15)
         y.backward(torch.from_numpy(g))
-        got = fastconv.max_blur_pool2d_backward(g, x, 2, 2, k, padding_mode=mode) if max_first else \
-            fastconv.blur_pool2d_backward(g, x.shape, k, 2, mode)
+        got = fastconv.max_blur_pool2d_backward(g, x, 2, 2, 4, padding_mode=mode) if max_first else \
+            fastconv.blur_pool2d_backward(g, x.shape, 4, 2, mode)
         np.testing.assert_allclose(got, tx.grad.numpy(), **tol)
 
 

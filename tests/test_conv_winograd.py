@@ -8,6 +8,7 @@ from conftest import assert_close, assert_exact, conv_inputs, random, special
 
 import fastconv
 from fastconv import reference as ref
+from fastconv._error_bounds import winograd_tile_max
 
 # (N, C, K, H, W, padding)
 SHAPES = {
@@ -26,17 +27,6 @@ SHAPES = {
 MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-def tile_magnitude(magnitude):
-    """A Winograd tile's rounding reaches all 16 of its outputs: each output of an NCHW
-    magnitude map gets the largest magnitude of its 4x4 output tile."""
-    n, k, oh, ow = magnitude.shape
-    th, tw = -(-oh // 4), -(-ow // 4)
-    padded = np.zeros((n, k, th * 4, tw * 4))
-    padded[:, :, :oh, :ow] = magnitude
-    tiles = padded.reshape(n, k, th, 4, tw, 4).max(axis=(3, 5))
-    return np.repeat(np.repeat(tiles, 4, axis=2), 4, axis=3)[:, :, :oh, :ow]
-
-
 def winograd_check(x, w, b=None, layout="NCHW", out=None, **kw):
     """fastconv's Winograd matches the reference within the rounding bound of a sum of C*9
     products plus the transforms' own growth (64 more terms: measured worst 35-46 eps for one
@@ -50,7 +40,7 @@ def winograd_check(x, w, b=None, layout="NCHW", out=None, **kw):
     expected = ref.conv2d(x, w, b, **kw)
     mag_kw = {k: v for k, v in kw.items() if k != "activation"}
     magnitude = ref.conv2d(np.abs(x), np.abs(w), None if b is None else np.abs(b), **mag_kw)
-    assert_close(got, expected, tile_magnitude(magnitude), terms=w.shape[1] * 9 + 64)
+    assert_close(got, expected, winograd_tile_max(magnitude), terms=w.shape[1] * 9 + 64)
     return got
 
 

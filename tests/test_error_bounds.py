@@ -44,6 +44,8 @@ import numpy as np
 import pytest
 from conftest import num_threads
 
+from fastconv._error_bounds import winograd_tile_max
+
 ERROR_BOUNDS = pathlib.Path(__file__).resolve().parent.parent / "benches" / "error_bounds.py"
 _spec = importlib.util.spec_from_file_location("fastconv_error_bounds", ERROR_BOUNDS)
 eb = importlib.util.module_from_spec(_spec)
@@ -83,7 +85,7 @@ def conv_bounds(algorithm, x, w, b, kw, magnitude, terms, distribution, u=eb.U32
     pairs = eb.pairs_magnitude(x, w, kw["padding"]) + (0 if b is None else np.abs(b)[:, None, None])
     bounds = [("4 (C+64) u P", 4 * (w.shape[1] + 64) * u * pairs)]
     if distribution in OUTLIER_FREE:
-        bounds.append(("2 (L+64) u T", 2 * (terms + 64) * u * eb.tile_max(magnitude)))
+        bounds.append(("2 (L+64) u T", 2 * (terms + 64) * u * winograd_tile_max(magnitude)))
     return bounds
 
 

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 import fastconv
 from fastconv import reference as ref
+from fastconv._error_bounds import winograd_tile_max
 
 SUMMARY = (
     "fastconv {version}: convolution and pooling kernels in C++ (AVX2/AVX-512 microkernels chosen\n"
@@ -86,17 +87,6 @@ def _compare(what: str, got: Any, want: Any, bound: Optional[Array] = None) -> f
     return worst
 
 
-def _tile_max(magnitude: Array) -> Array:
-    """Each output of an NCHW map gets the largest value of its 4x4 output tile (a Winograd
-    tile's rounding reaches all 16 of its outputs)."""
-    n, k, oh, ow = magnitude.shape
-    th, tw = -(-oh // 4), -(-ow // 4)
-    padded = np.zeros((n, k, th * 4, tw * 4))
-    padded[:, :, :oh, :ow] = magnitude
-    tiles = padded.reshape(n, k, th, 4, tw, 4).max(axis=(3, 5))
-    return np.repeat(np.repeat(tiles, 4, axis=2), 4, axis=3)[:, :, :oh, :ow]
-
-
 # --------------------------------------------------------------------------- the checks
 # Each takes the clock (to time fastconv's calls) and returns the worst error / bound ratio.
 
@@ -111,7 +101,7 @@ def _conv2d(algorithm: Any, dtype: Any, x_shape: Tuple[int, ...], w_shape: Tuple
         magnitude = ref.conv2d(np.abs(x), np.abs(w), None if b is None else np.abs(b), **mag_kw)
         terms = int(np.prod(w_shape[1:]))
         if algorithm == "winograd":
-            magnitude, terms = _tile_max(magnitude), w_shape[1] * 9 + 64
+            magnitude, terms = winograd_tile_max(magnitude), w_shape[1] * 9 + 64
         if layout == "NHWC":
             x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
             got = clock(fastconv.conv2d, x_nhwc, w, b, algorithm=algorithm, layout="NHWC", **kw).transpose(0, 3, 1, 2)
