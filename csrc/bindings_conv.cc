@@ -95,6 +95,7 @@ void conv2d_grad_input_binding(py::array grad_out, py::array w, py::array grad_i
   const Conv2dShape s =
       checked_conv_shape(grad_in, w, "weight", grad_out, "grad_out", sh, sw, dh, dw, pt, pb, pl, pr, groups, false);
   if (pad_mode < 0 || pad_mode > 4) throw py::value_error("unknown padding mode");
+  if (s.H == 0 || s.W == 0) throw py::value_error("grad_in must have non-empty spatial dimensions");
   dispatch_float(grad_out, "grad_out", grad_in, [&](auto tag) {
     using T = decltype(tag);
     T* gi = mutable_ptr<T>(grad_in);

@@ -241,6 +241,8 @@ void blur_pool2d_binding(py::array x, py::array out, BlurFilters f, int64_t sh, 
   check_array(out, "out", x, 4, true);
   const Axes a = axes(nhwc);
   check_same_images(x, out, a);
+  if (x.shape(a.h) == 0 || x.shape(a.w) == 0) throw py::value_error("x must have non-empty spatial dimensions");
+  if (max_kh < 0) throw py::value_error("max_kh must be 0 (no max) or positive");
   const bool with_max = max_kh > 0;
   PoolGeom mg{x.shape(a.h), x.shape(a.w), x.shape(a.h), x.shape(a.w), 1, 1, 1, 1, 0, 0, 1, 1};
   if (with_max) {

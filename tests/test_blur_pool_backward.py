@@ -3,6 +3,10 @@ NumPy reference on every backend (conftest's autouse fixture), both dtypes and l
 awkward shapes and bad input; against torch.autograd through the same operation composed
 from PyTorch ops; and the fused max-blur forward across its blocks of output rows."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -190,3 +194,52 @@ G = np.zeros((1, 2, 3, 3))
 def test_bad_input_raises_a_clear_error(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+OOM_SCRIPT = """
+import resource, sys, numpy as np, fastconv
+fastconv.set_num_threads(2)
+fastconv.max_blur_pool2d(np.zeros((1, 2, 64, 64)), 2, 1, 7)  # the OpenMP threads exist before the cap
+x = np.zeros((1, 2, 1, 2 ** 21))
+grad = np.ones((1, 2, 1, 2 ** 21))
+with open("/proc/self/statm") as f:
+    mapped = int(f.read().split()[0]) * resource.getpagesize()
+# the outputs and index maps (32 + 16 MB) fit, not a thread's rows of 2**21 values (16 MB each, 3 to 8)
+resource.setrlimit(resource.RLIMIT_AS, (mapped + (100 << 20), resource.RLIM_INFINITY))
+for call in (lambda: fastconv.max_blur_pool2d(x, 1, 1, 7), lambda: fastconv.blur_pool2d_backward(grad, (1, 2, 1, 2 ** 21), 7, 1)):
+    try:
+        call()
+        print("returned")
+    except MemoryError:
+        print("MemoryError")
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads the address space from /proc")
+@pytest.mark.skipif("address" in fastconv._core.sanitizers,
+                    reason="ASan's own bookkeeping may not fit under so tight an address-space cap")
+def test_running_out_of_memory_in_a_blur_raises_memory_error():
+    """Found in review: the blur kernels took their rows' scratch inside the parallel loop,
+    where a bad_alloc ended the process (an exception leaving an OpenMP region) on two threads."""
+    done = subprocess.run([sys.executable, "-c", OOM_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["MemoryError", "MemoryError"], done.stdout
+
+
+def test_a_stride_far_past_the_image():
+    """Found in review: the max-blur work estimate multiplied the stride in (a signed overflow
+    at stride 2**61); one output, the blur of the max map's first rows."""
+    x = np.arange(9.0).reshape(1, 1, 3, 3)
+    for stride in (2 ** 61, (3, 2 ** 40)):
+        np.testing.assert_allclose(fastconv.max_blur_pool2d(x, 2, stride), ref.max_blur_pool2d(x, 2, stride))
+
+
+def test_the_bindings_refuse_empty_images_that_padding_would_fill():
+    """Found in review: internal entry points, guarded by the Python layer: an empty image
+    with a padded max window made a one-row map of -inf."""
+    with pytest.raises(ValueError, match="non-empty"):
+        fastconv._core.blur_pool2d(np.zeros((1, 1, 0, 2)), np.zeros((1, 1, 1, 1)), [1.0], [0.5, 0.5], 1, 2, 0, 0, 1,
+                                   False, 2, 2, 1, 1)
+    with pytest.raises(ValueError, match="max_kh"):
+        fastconv._core.blur_pool2d(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 1, 1)), [1.0], [0.5, 0.5], 1, 2, 0, 0, 1,
+                                   False, -1, 2, 0, 0)

@@ -399,6 +399,21 @@ def test_bad_input_raises_a_clear_error(call, error, match):
         call()
 
 
+def test_no_filters_in_the_planar_weight_gradient():
+    """Found in review: K = 0 reached the planar path's filter blocks (a division by zero)."""
+    grads = fastconv.conv2d_backward(np.ones((1, 0, 2, 2)), np.ones((1, 1, 4, 4)), np.ones((0, 1, 3, 3)),
+                                     needs=("weight",))
+    assert grads["weight"].shape == (0, 1, 3, 3)
+
+
+def test_the_col2im_binding_refuses_an_empty_image_that_padding_would_fill():
+    """Found in review: internal entry point, guarded by the Python layer (which never sends
+    an empty image there): H = 0 padded by 1 made a non-empty geometry over no memory."""
+    with pytest.raises(ValueError, match="non-empty"):
+        fastconv._core.conv2d_grad_input(np.ones((1, 1, 2, 3)), np.ones((1, 1, 1, 1)), np.zeros((1, 1, 0, 3)),
+                                         1, 1, 1, 1, 1, 1, 0, 0, 1, 2)
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads the address space from /proc")
 @pytest.mark.skipif("address" in fastconv._core.sanitizers,
                     reason="ASan's own bookkeeping may not fit under so tight an address-space cap")

@@ -2,7 +2,9 @@
 // written by exactly one thread and its reduction order does not depend on the thread
 // count, so results are bitwise identical for any number of threads.
 #pragma once
+#include <atomic>
 #include <cstdint>
+#include <new>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -41,6 +43,23 @@ void parallel_for(int64_t n, int64_t total_work, Body&& body) {
   }
 #endif
   for (int64_t i = 0; i < n; ++i) body(i);
+}
+
+// parallel_for for bodies that allocate (scratch that grows with the arguments): a
+// std::bad_alloc must not leave an OpenMP region (an exception escaping one ends the
+// process), so the items after it are skipped and it is rethrown once the loop is done.
+template <class Body>
+void parallel_for_allocating(int64_t n, int64_t total_work, Body&& body) {
+  std::atomic<bool> out_of_memory{false};
+  parallel_for(n, total_work, [&](int64_t i) {
+    if (out_of_memory.load(std::memory_order_relaxed)) return;
+    try {
+      body(i);
+    } catch (const std::bad_alloc&) {
+      out_of_memory.store(true, std::memory_order_relaxed);
+    }
+  });
+  if (out_of_memory.load()) throw std::bad_alloc();
 }
 
 }  // namespace fastconv

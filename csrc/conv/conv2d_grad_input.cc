@@ -1,8 +1,6 @@
 #include "conv/conv2d_grad_input.h"
 
 #include <algorithm>
-#include <atomic>
-#include <new>
 
 #include "common/heap_vector.h"
 #include "common/parallel.h"
@@ -90,18 +88,7 @@ void conv2d_grad_input_col2im(const Conv2dShape& s, PadMode mode, const T* grad_
       });
     }
   };
-  // A bad_alloc of an image's scratch must not leave the parallel region (an exception
-  // escaping an OpenMP region ends the process): it is rethrown after.
-  std::atomic<bool> out_of_memory{false};
-  parallel_for(s.N, s.N * s.groups * M * Kg * P, [&](int64_t n) {
-    if (out_of_memory.load(std::memory_order_relaxed)) return;
-    try {
-      image(n);
-    } catch (const std::bad_alloc&) {
-      out_of_memory.store(true, std::memory_order_relaxed);
-    }
-  });
-  if (out_of_memory.load()) throw std::bad_alloc();
+  parallel_for_allocating(s.N, s.N * s.groups * M * Kg * P, image);
 }
 
 template void conv2d_grad_input_col2im<float>(const Conv2dShape&, PadMode, const float*, const float*, float*);

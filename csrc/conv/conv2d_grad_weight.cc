@@ -1,7 +1,6 @@
 #include "conv/conv2d_grad_weight.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <new>
 
@@ -214,18 +213,7 @@ void grad_weight_gathered(const Conv2dShape& s, const Padding<T>& pad, bool nhwc
       }
     }
   };
-  // Each run takes its scratch inside the parallel loop: a bad_alloc must not leave it
-  // (an exception escaping an OpenMP region ends the process), so it is rethrown after.
-  std::atomic<bool> out_of_memory{false};
-  parallel_for(runs, runs * K * Rc * P, [&](int64_t run) {
-    if (out_of_memory.load(std::memory_order_relaxed)) return;
-    try {
-      sum_run(run);
-    } catch (const std::bad_alloc&) {
-      out_of_memory.store(true, std::memory_order_relaxed);
-    }
-  });
-  if (out_of_memory.load()) throw std::bad_alloc();
+  parallel_for_allocating(runs, runs * K * Rc * P, sum_run);  // each run takes its scratch
   for (int64_t run = 1; run < runs; ++run) {
     const T* partial = partials.data() + (run - 1) * G_size;
     for (int64_t i = 0; i < G_size; ++i) G[i] += partial[i];
@@ -315,6 +303,7 @@ template <class T>
 void conv2d_grad_weight(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, const T* x, const T* grad_out,
                         T* grad_w) {
   const int64_t Cg = s.Cg(), Kg = s.Kg(), taps = s.kh * s.kw;
+  if (s.K * Cg * taps == 0) return;  // no weights (and no filter blocks to divide among)
   if (s.N == 0 || s.OH * s.OW == 0) {
     std::fill(grad_w, grad_w + s.K * Cg * taps, T(0));
     return;

@@ -123,14 +123,14 @@ void blur_pool2d(const BlurGeom& g, const T* filter_h, const T* filter_w, int64_
   const int64_t Wp = g.W + g.kw - 1, row_values = g.W * C, out_row = g.OW * C;
   const IndexMap cols = pad_index_map(Wp, 1, -g.pw, g.W, g.mode);
   const int64_t work = images * g.OH * (g.kh * row_values + g.kw * out_row);
-  parallel_for(images * g.OH, work, [&](int64_t item) {
+  parallel_for_allocating(images * g.OH, work, [&](int64_t item) {
     const int64_t n = item / g.OH, oy = item % g.OH;
     T weights[kMaxBlurTaps];
     const FilterRows fr = filter_rows(g, filter_h, oy, weights);
     const T* rows[kMaxBlurTaps];
     for (int r = 0; r < fr.count; ++r) rows[r] = x + (n * g.H + fr.source[r]) * row_values;
-    T* padded = workspace_as<T>(Wp * C + 1);
-    blur_output_row(kern, g, cols, C, rows, weights, fr.count, filter_w, padded, out + item * out_row);
+    CallScratch<T> padded(Wp * C + 1, WorkspaceSlot::Task);
+    blur_output_row(kern, g, cols, C, rows, weights, fr.count, filter_w, padded.get(), out + item * out_row);
   });
 }
 
@@ -142,12 +142,15 @@ void max_blur_pool2d(const PoolGeom& mg, const BlurGeom& g, const T* filter_h, c
   const int64_t Wp = g.W + g.kw - 1, row_values = g.W * C, out_row = g.OW * C;
   const int64_t slot_values = round_up(row_values, 16), blocks = ceil_div(g.OH, kMaxBlurBlockRows);
   const IndexMap cols = pad_index_map(Wp, 1, -g.pw, g.W, g.mode);
-  const int64_t work = images * g.OH * (g.kh * row_values + g.kw * out_row + g.sh * row_values * mg.kh * mg.kw);
-  parallel_for(images * blocks, work, [&](int64_t item) {
+  // New max rows per output row: sh, at most kh (a stride past the filter skips rows).
+  const int64_t new_rows = std::min(g.sh, g.kh);
+  const int64_t work = images * g.OH * (g.kh * row_values + g.kw * out_row + new_rows * row_values * mg.kh * mg.kw);
+  parallel_for_allocating(images * blocks, work, [&](int64_t item) {
     const int64_t n = item / blocks, oy_begin = item % blocks * kMaxBlurBlockRows;
     const int64_t oy_end = std::min(g.OH, oy_begin + kMaxBlurBlockRows);
     const T* image = x + n * mg.H * mg.W * C;
-    T* memory = workspace_as<T>(g.kh * slot_values + Wp * C + 1);
+    CallScratch<T> scratch(g.kh * slot_values + Wp * C + 1, WorkspaceSlot::Task);
+    T* memory = scratch.get();
     T* padded = memory + g.kh * slot_values;
     MaxRowWindow<T> window(memory, slot_values, static_cast<int>(g.kh));
     for (int64_t oy = oy_begin; oy < oy_end; ++oy) {

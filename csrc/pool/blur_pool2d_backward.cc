@@ -62,7 +62,6 @@ template <class T>
 struct RowTerms {
   HeapVector<int64_t> begin, oy;
   HeapVector<T> weight;
-  int64_t most = 0;  // the longest list
 };
 
 template <class T>
@@ -74,10 +73,7 @@ RowTerms<T> row_terms(const BlurGeom& g, const T* filter_h) {
       const int64_t iy = pad_source_index(oy * g.sh + i - g.ph, g.H, g.mode);
       if (iy >= 0) ++t.begin[iy + 1];
     }
-  for (int64_t iy = 0; iy < g.H; ++iy) {
-    t.most = std::max(t.most, t.begin[iy + 1]);
-    t.begin[iy + 1] += t.begin[iy];
-  }
+  for (int64_t iy = 0; iy < g.H; ++iy) t.begin[iy + 1] += t.begin[iy];
   t.oy.resize(t.begin[g.H]);
   t.weight.resize(t.begin[g.H]);
   HeapVector<int64_t> next(t.begin.begin(), t.begin.end() - 1);
@@ -102,13 +98,14 @@ void blur_pool2d_backward(const BlurGeom& g, const T* filter_h, const T* filter_
   const RowTerms<T> terms = row_terms(g, filter_h);
   HeapVector<T> spread(images * g.OH * row_values);  // the spread grad_out rows
   const int64_t scratch = (g.OW + 2 * g.kw + (Wp + g.sw - 1) / g.sw + Wp) * C;
-  parallel_for(images * g.OH, images * g.OH * (g.kw * (g.OW + Wp) * C), [&](int64_t item) {
-    spread_row(kern, g, cols, C, filter_w, grad_out + item * out_row, workspace_as<T>(scratch),
-               spread.data() + item * row_values);
+  parallel_for_allocating(images * g.OH, images * g.OH * (g.kw * (g.OW + Wp) * C), [&](int64_t item) {
+    CallScratch<T> memory(scratch, WorkspaceSlot::Task);
+    spread_row(kern, g, cols, C, filter_w, grad_out + item * out_row, memory.get(), spread.data() + item * row_values);
   });
-  parallel_for(images * g.H, images * g.OH * g.kh * row_values, [&](int64_t item) {
+  parallel_for_allocating(images * g.H, images * g.OH * g.kh * row_values, [&](int64_t item) {
     const int64_t n = item / g.H, iy = item % g.H, first = terms.begin[iy], count = terms.begin[iy + 1] - first;
-    const T** rows = workspace_as<const T*>(std::max<int64_t>(count, 1));
+    CallScratch<const T*> row_pointers(std::max<int64_t>(count, 1), WorkspaceSlot::Task);
+    const T** rows = row_pointers.get();
     for (int64_t e = 0; e < count; ++e) rows[e] = spread.data() + (n * g.OH + terms.oy[first + e]) * row_values;
     kern.weighted_rows(rows, terms.weight.data() + first, static_cast<int>(count), row_values,
                        grad_in + item * row_values);

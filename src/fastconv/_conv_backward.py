@@ -117,15 +117,21 @@ def _pad_sources(i, n, mode):
     return np.where(i < n, i, period - i)
 
 
-def _col2im_pays(go, weight, stride, dilation, groups, nhwc):
+_COL2IM_MAX_VALUES = 1 << 24  # one image's column matrix (64 MB of float32) per thread at most
+
+
+def _col2im_pays(go, weight, stride, dilation, nhwc):
     """Whether the input gradient is cheaper as a GEMM per image and a scatter (col2im): one
     multiply-add per (filter, tap, channel, output pixel), against the correlation's per
     padded position, more than twice as many when the maps are small (S5b: 12x12 against
     8x8), or the stride phases' small correlations and interleaving when there are channels
-    enough for a GEMM (S6); NCHW only."""
+    enough for a GEMM (S6); NCHW only, and while one image's column matrix (C/groups * kh * kw
+    rows of OH * OW) stays moderate."""
     if nhwc:
         return False
     (kh, kw), (oh, ow) = weight.shape[2:], go.shape[2:]
+    if weight.shape[1] * kh * kw * oh * ow > _COL2IM_MAX_VALUES:
+        return False
     if stride != (1, 1):
         return weight.shape[1] >= 16
     return (oh + dilation[0] * (kh - 1)) * (ow + dilation[1] * (kw - 1)) >= 2 * oh * ow
@@ -135,7 +141,7 @@ def _input_grad(go, weight, x_sizes, scalars, nhwc, padding_mode):
     """dL/dx of a batched conv2d (x spatial sizes ``x_sizes``) from kernel-ready grad_out."""
     sh, sw, dh, dw, pt, _, pl, _, groups = scalars[:9]
     ya, xa = _SPATIAL_AXES[nhwc]
-    if _col2im_pays(go, weight, (sh, sw), (dh, dw), groups, nhwc):
+    if _col2im_pays(go, weight, (sh, sw), (dh, dw), nhwc):
         grad = _common.new_array((go.shape[0], weight.shape[1] * groups) + tuple(x_sizes), go.dtype)
         _core.conv2d_grad_input(go, weight, grad, *scalars[:10])
         return grad
