@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "common/parallel.h"
 #include "common/ranges.h"
@@ -133,6 +134,32 @@ void window_backward_slice(const PoolGeom& g, const WindowPoolParams& p, const T
   if (p.kind == WindowPoolKind::Lp) lp_uncovered(g, p.norm_type, x, gin, s);
 }
 
+// A summing pool's NCHW plane, separably: each output row's gradients (over their divisors)
+// spread along a row of W (`row`, scratch), which is then added to every input row of the
+// windows' rows. Sums the same terms per input position as window_backward_slice, vectorisable.
+template <class T>
+void summing_backward_plane(const PoolGeom& g, const WindowPoolParams& p, const T* go, T* gin, T* row) {
+  std::fill(gin, gin + g.H * g.W, T(0));
+  for (int64_t oy = 0; oy < g.OH; ++oy) {
+    const WindowSpan ys = window_span(oy, g.sh, g.ph, g.kh, g.H);
+    if (ys.lo >= ys.hi) continue;
+    std::fill(row, row + g.W, T(0));
+    for (int64_t ox = 0; ox < g.OW; ++ox) {
+      const WindowSpan xs = window_span(ox, g.sw, g.pw, g.kw, g.W);
+      const int64_t divisor = window_divisor(p, ys, xs);
+      const double v = static_cast<double>(go[oy * g.OW + ox]);
+      const T scale = static_cast<T>(p.kind == WindowPoolKind::Sum ? v
+                                     : divisor > 0                ? v / static_cast<double>(divisor)
+                                                                  : 0.0);
+      for (int64_t x = xs.lo; x < xs.hi; ++x) row[x] += scale;
+    }
+    for (int64_t y = ys.lo; y < ys.hi; ++y) {
+      T* dst = gin + y * g.W;
+      for (int64_t x = 0; x < g.W; ++x) dst[x] += row[x];
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -154,6 +181,13 @@ template <class T>
 void window_pool2d_backward(const PoolGeom& g, const WindowPoolParams& p, int64_t images, int64_t C, bool nhwc,
                             const T* go, const T* x, T* gin) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  if (!nhwc && p.kind != WindowPoolKind::Lp) {
+    parallel_for_allocating(images * C, images * C * (in_plane * g.kh + out_plane * g.kw), [&](int64_t plane) {
+      std::vector<T> row(static_cast<size_t>(g.W));
+      summing_backward_plane(g, p, go + plane * out_plane, gin + plane * in_plane, row.data());
+    });
+    return;
+  }
   for_each_slice(images, C, nhwc, in_plane, out_plane, images * C * (in_plane + out_plane * g.kh * g.kw),
                  [&](int64_t in_off, int64_t out_off, const Slice& s) {
                    window_backward_slice(g, p, go + out_off, x != nullptr ? x + in_off : nullptr, gin + in_off, s);
