@@ -1,5 +1,6 @@
 #include "bindings_util.h"
 #include "conv/conv2d.h"
+#include "conv/conv2d_grad_bias.h"
 #include "conv/conv2d_grad_input.h"
 #include "conv/conv2d_grad_weight.h"
 #include "conv/conv_transpose2d.h"
@@ -85,6 +86,21 @@ void conv2d_grad_weight_binding(py::array x, py::array grad_out, py::array grad_
   });
 }
 
+// dL/db of conv2d: grad_out (N, K, OH, OW), or (N, OH, OW, K) with nhwc; grad_b (K,) is written.
+void conv2d_grad_bias_binding(py::array grad_out, py::array grad_b, bool nhwc) {
+  check_array(grad_out, "grad_out", grad_out, 4);
+  check_array(grad_b, "grad_b", grad_out, 1, true);
+  const int64_t N = grad_out.shape(0), K = grad_out.shape(nhwc ? 3 : 1);
+  check_shape(grad_b, "grad_b", {K});
+  dispatch_float(grad_out, "grad_out", grad_b, [&](auto tag) {
+    using T = decltype(tag);
+    T* gb = mutable_ptr<T>(grad_b);
+    py::gil_scoped_release release;
+    conv2d_grad_bias<T>(ptr<T>(grad_out), N, K, grad_out.shape(nhwc ? 1 : 2) * grad_out.shape(nhwc ? 2 : 3), nhwc,
+                        gb);
+  });
+}
+
 // dL/dx of an NCHW conv2d by GEMM and col2im: grad_in has x's shape (N, C, H, W) and is
 // written; grad_out the forward output's; the other arguments are conv2d's.
 void conv2d_grad_input_binding(py::array grad_out, py::array w, py::array grad_in, int64_t sh, int64_t sw,
@@ -139,6 +155,7 @@ void bind_conv(py::module_& m) {
   m.def("conv2d_grad_weight", &conv2d_grad_weight_binding, py::arg("x"), py::arg("grad_out"), py::arg("grad_w"),
         py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("pt"), py::arg("pb"), py::arg("pl"),
         py::arg("pr"), py::arg("groups"), py::arg("pad_mode"), py::arg("fill"), py::arg("nhwc"));
+  m.def("conv2d_grad_bias", &conv2d_grad_bias_binding, py::arg("grad_out"), py::arg("grad_b"), py::arg("nhwc"));
   m.def("conv_transpose2d", &conv_transpose2d_binding, py::arg("x"), py::arg("weight"), py::arg("bias"),
         py::arg("out"), py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("ph"), py::arg("pw"),
         py::arg("groups"));

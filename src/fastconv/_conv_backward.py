@@ -183,9 +183,9 @@ def _weight_grad(x4, go4, weight_shape, scalars, nhwc):
 
 
 def _bias_grad(go4, nhwc):
-    axes = (0, 1, 2) if nhwc else (0, 2, 3)
-    with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf, or a float64 sum beyond float32
-        return go4.sum(axis=axes, dtype=np.float64).astype(go4.dtype)
+    grad_b = _common.new_array((go4.shape[3 if nhwc else 1],), go4.dtype)
+    _core.conv2d_grad_bias(go4, grad_b, nhwc)
+    return grad_b
 
 
 def _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, padding_mode, needs, nd, layout):
