@@ -55,9 +55,7 @@ void conv2d_direct(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
         rows = padded;
       }
       const T* wc = w + (k * Cg + c) * s.kh * s.kw;
-      for (int64_t oy = oy0; oy < oy1; ++oy)
-        kern.conv_row(o + (oy - oy0) * s.OW, rows + (oy - oy0) * s.sh * Wp, s.dh * Wp, wc, s.kh, s.kw, s.dw, s.OW,
-                      s.sw);
+      kern.conv_rows(o, s.OW, rows, s.sh * Wp, s.dh * Wp, wc, s.kh, s.kw, s.dw, s.OW, s.sw, oy1 - oy0);
     }
     if (relu) kern.relu(o, o, count);
   });

@@ -14,9 +14,10 @@ namespace portable {
 namespace {
 
 template <class T>
-void conv_row(T* out, const T* in, int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw, int64_t count,
-              int64_t sw) {
-  conv_row_scalar(out, in, row_step, w, kh, kw, dw, 0, count, sw);
+void conv_rows(T* out, int64_t out_step, const T* in, int64_t in_step, int64_t row_step, const T* w, int64_t kh,
+               int64_t kw, int64_t dw, int64_t count, int64_t sw, int64_t rows) {
+  for (int64_t r = 0; r < rows; ++r)
+    conv_row_scalar(out + r * out_step, in + r * in_step, row_step, w, kh, kw, dw, 0, count, sw);
 }
 
 template <class T>
@@ -51,7 +52,7 @@ void fill(Kernels<T>& k) {
   k.gemm_ukernel[MR] = gemm_packed<T, MR, NR>;
   k.gemm_ukernel_offsets[MR] = gemm_offsets<T, MR, NR>;
   k.gemm_ukernel_taps = gemm_taps<T, MR, NR>;
-  k.conv_row = conv_row<T>;
+  k.conv_rows = conv_rows<T>;
   k.depthwise_nhwc = depthwise_nhwc_scalar<T>;
   k.max_pool_plane = max_pool_plane<T>;
   k.window_pool_plane = window_pool_plane<T>;

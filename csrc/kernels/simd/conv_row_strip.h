@@ -4,6 +4,8 @@
 // loads contiguously (the row's last n % L outputs in one masked vector), stride 2
 // deinterleaves; other strides and a stride-2 row's tail are scalar.
 #pragma once
+#include <algorithm>
+
 #include "kernels/generic/conv_row.h"
 
 namespace fastconv::FASTCONV_ISA {
@@ -74,6 +76,113 @@ void conv_row_simd(T* out, const T* in, int64_t row_step, const T* w, int64_t kh
   if (sw == 2)
     i = conv_row_vectors<T, 2>(out, in, row_step, w, kh, kw, dw, count);
   conv_row_scalar(out, in, row_step, w, kh, kw, dw, i, count, sw);
+}
+
+// Stride-1 rows in register blocks: R output rows (out_step apart, reading input rows
+// in_step apart) by NV vectors of columns, the last vector of which holds `last` lanes when
+// Masked. When in_step == row_step (stride equal to dilation: every 3x3 stride-1 layer), output
+// row r's tap row ky is input row r + ky, so each input row is loaded once per kx for the up
+// to R output rows that read it; every output still sums its taps in (ky, kx) order.
+template <class T, int R, int NV, bool Masked>
+void conv_rows_block(T* out, int64_t out_step, const T* in, int64_t in_step, int64_t row_step, const T* w,
+                     int64_t kh, int64_t kw, int64_t dw, int64_t last) {
+  using X = Vec<T>;
+  constexpr int L = X::kLanes;
+  auto load = [last](const T* p, int v) {
+    return Masked && v == NV - 1 ? X::load_first(p + v * L, last) : X::load(p + v * L);
+  };
+  typename X::V acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = load(out + r * out_step, v);
+  if (in_step == row_step) {
+    for (int64_t j = 0; j < kh + R - 1; ++j) {
+      for (int64_t kx = 0; kx < kw; ++kx) {
+        typename X::V x[NV];
+        for (int v = 0; v < NV; ++v) x[v] = load(in + j * row_step + kx * dw, v);
+        for (int r = 0; r < R; ++r) {
+          const int64_t ky = j - r;
+          if (ky < 0 || ky >= kh) continue;
+          const typename X::V wv = X::set1(w[ky * kw + kx]);
+          for (int v = 0; v < NV; ++v) acc[r][v] = X::fma(wv, x[v], acc[r][v]);
+        }
+      }
+    }
+  } else {
+    for (int r = 0; r < R; ++r)
+      for (int64_t ky = 0; ky < kh; ++ky)
+        for (int64_t kx = 0; kx < kw; ++kx) {
+          const typename X::V wv = X::set1(w[ky * kw + kx]);
+          for (int v = 0; v < NV; ++v)
+            acc[r][v] = X::fma(wv, load(in + r * in_step + ky * row_step + kx * dw, v), acc[r][v]);
+        }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) {
+      if (Masked && v == NV - 1)
+        X::store_first(out + r * out_step + v * L, acc[r][v], last);
+      else
+        X::store(out + r * out_step + v * L, acc[r][v]);
+    }
+}
+
+// The last nv (<= NV) vectors of R rows, the final one holding `last` lanes.
+template <class T, int R, int NV>
+void conv_rows_rest(int64_t nv, int64_t last, T* out, int64_t out_step, const T* in, int64_t in_step,
+                    int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw) {
+  if constexpr (NV > 0) {
+    if (nv < NV) return conv_rows_rest<T, R, NV - 1>(nv, last, out, out_step, in, in_step, row_step, w, kh, kw, dw);
+    if (last < Vec<T>::kLanes)
+      return conv_rows_block<T, R, NV, true>(out, out_step, in, in_step, row_step, w, kh, kw, dw, last);
+    conv_rows_block<T, R, NV, false>(out, out_step, in, in_step, row_step, w, kh, kw, dw, last);
+  }
+}
+
+// Vectors of columns per block: R rows of accumulators, one row of loaded inputs and the
+// broadcast weight fit the ISA's registers.
+template <class T, int R>
+constexpr int rows_block_vectors() {
+  return std::min(4, (Vec<T>::kRegisters - 2) / (R + 1));
+}
+
+// R stride-1 output rows of `count` columns, block by block.
+template <class T, int R>
+void conv_rows_cols(T* out, int64_t out_step, const T* in, int64_t in_step, int64_t row_step, const T* w,
+                    int64_t kh, int64_t kw, int64_t dw, int64_t count) {
+  constexpr int L = Vec<T>::kLanes, NV = rows_block_vectors<T, R>();
+  int64_t i = 0;
+  for (; i + NV * L <= count; i += NV * L)
+    conv_rows_block<T, R, NV, false>(out + i, out_step, in + i, in_step, row_step, w, kh, kw, dw, L);
+  if (i == count) return;
+  const int64_t nv = (count - i + L - 1) / L;
+  conv_rows_rest<T, R, NV>(nv, count - i - (nv - 1) * L, out + i, out_step, in + i, in_step, row_step, w, kh, kw,
+                           dw);
+}
+
+template <class T, int R>
+void conv_rows_up_to(int64_t rows, T* out, int64_t out_step, const T* in, int64_t in_step, int64_t row_step,
+                     const T* w, int64_t kh, int64_t kw, int64_t dw, int64_t count) {
+  if constexpr (R > 0) {
+    if (rows < R) return conv_rows_up_to<T, R - 1>(rows, out, out_step, in, in_step, row_step, w, kh, kw, dw, count);
+    conv_rows_cols<T, R>(out, out_step, in, in_step, row_step, w, kh, kw, dw, count);
+  }
+}
+
+// Output rows r < rows: row r at out + r*out_step reads input rows from in + r*in_step (see
+// Kernels::conv_rows).
+template <class T>
+void conv_rows_simd(T* out, int64_t out_step, const T* in, int64_t in_step, int64_t row_step, const T* w, int64_t kh,
+                    int64_t kw, int64_t dw, int64_t count, int64_t sw, int64_t rows) {
+  if (sw != 1) {
+    for (int64_t r = 0; r < rows; ++r)
+      conv_row_simd(out + r * out_step, in + r * in_step, row_step, w, kh, kw, dw, count, sw);
+    return;
+  }
+  constexpr int R = Vec<T>::kRegisters >= 32 ? 4 : 2;
+  int64_t r = 0;
+  for (; r + R <= rows; r += R)
+    conv_rows_cols<T, R>(out + r * out_step, out_step, in + r * in_step, in_step, row_step, w, kh, kw, dw, count);
+  conv_rows_up_to<T, R - 1>(rows - r, out + r * out_step, out_step, in + r * in_step, in_step, row_step, w, kh, kw,
+                            dw, count);
 }
 
 }  // namespace fastconv::FASTCONV_ISA

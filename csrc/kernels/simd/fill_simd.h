@@ -55,7 +55,7 @@ void fill_simd_tile_kernels(Kernels<T>& k) {
 template <class T, int MR>
 void fill_simd(Kernels<T>& k) {
   fill_simd_tile_kernels<T, MR>(k);
-  k.conv_row = conv_row_simd<T>;
+  k.conv_rows = conv_rows_simd<T>;
   k.max_pool_plane = max_pool_plane_simd<T>;
   k.window_pool_plane = window_pool_plane_simd<T>;
   k.adaptive_avg_plane = adaptive_avg_plane_simd<T>;
