@@ -86,6 +86,20 @@ void conv2d_grad_weight_binding(py::array x, py::array grad_out, py::array grad_
   });
 }
 
+// The algorithm conv2d's "auto" runs (a ConvAlgorithm code) for these sizes on the current
+// backend, so that a caller can choose between formulations of the same result.
+int conv2d_auto_algorithm(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t kh, int64_t kw, int64_t OH,
+                          int64_t OW, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t groups, bool nhwc,
+                          bool float64) {
+  if (groups <= 0 || C % groups || K % groups) throw py::value_error("channel counts do not match groups");
+  const Conv2dShape s{N, C, H, W, K, kh, kw, OH, OW, sh, sw, dh, dw, 0, 0, groups};
+  const auto choose = [&](auto tag) {
+    using T = decltype(tag);
+    return nhwc ? choose_conv2d_nhwc_algorithm<T>(s) : choose_conv2d_algorithm<T>(s);
+  };
+  return static_cast<int>(float64 ? choose(double{}) : choose(float{}));
+}
+
 // dL/db of conv2d: grad_out (N, K, OH, OW), or (N, OH, OW, K) with nhwc; grad_b (K,) is written.
 void conv2d_grad_bias_binding(py::array grad_out, py::array grad_b, bool nhwc) {
   check_array(grad_out, "grad_out", grad_out, 4);
@@ -155,6 +169,9 @@ void bind_conv(py::module_& m) {
   m.def("conv2d_grad_weight", &conv2d_grad_weight_binding, py::arg("x"), py::arg("grad_out"), py::arg("grad_w"),
         py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("pt"), py::arg("pb"), py::arg("pl"),
         py::arg("pr"), py::arg("groups"), py::arg("pad_mode"), py::arg("fill"), py::arg("nhwc"));
+  m.def("conv2d_auto_algorithm", &conv2d_auto_algorithm, py::arg("N"), py::arg("C"), py::arg("H"), py::arg("W"),
+        py::arg("K"), py::arg("kh"), py::arg("kw"), py::arg("OH"), py::arg("OW"), py::arg("sh"), py::arg("sw"),
+        py::arg("dh"), py::arg("dw"), py::arg("groups"), py::arg("nhwc"), py::arg("float64"));
   m.def("conv2d_grad_bias", &conv2d_grad_bias_binding, py::arg("grad_out"), py::arg("grad_b"), py::arg("nhwc"));
   m.def("conv_transpose2d", &conv_transpose2d_binding, py::arg("x"), py::arg("weight"), py::arg("bias"),
         py::arg("out"), py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("ph"), py::arg("pw"),

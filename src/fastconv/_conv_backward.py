@@ -120,13 +120,14 @@ def _pad_sources(i, n, mode):
 _COL2IM_MAX_VALUES = 1 << 24  # one image's column matrix (64 MB of float32) per thread at most
 
 
-def _col2im_pays(go, weight, stride, dilation, nhwc):
+def _col2im_pays(go, weight, stride, dilation, groups, x_sizes, nhwc):
     """Whether the input gradient is cheaper as a GEMM per image and a scatter (col2im): one
     multiply-add per (filter, tap, channel, output pixel), against the correlation's per
-    padded position, more than twice as many when the maps are small (S5b: 12x12 against
-    8x8), or the stride phases' small correlations and interleaving when there are channels
-    enough for a GEMM (S6); NCHW only, and while one image's column matrix (C/groups * kh * kw
-    rows of OH * OW) stays moderate."""
+    padded position, more than twice as many when the maps are small, or the stride phases'
+    small correlations and interleaving when there are channels enough for a GEMM (S6); NCHW
+    only, and while one image's column matrix (C/groups * kh * kw rows of OH * OW) stays
+    moderate. Not when the correlation runs the kernel vectorised across images, which does
+    the padded positions' work at the FMA peak (S5b: twice as fast as col2im)."""
     if nhwc:
         return False
     (kh, kw), (oh, ow) = weight.shape[2:], go.shape[2:]
@@ -134,6 +135,10 @@ def _col2im_pays(go, weight, stride, dilation, nhwc):
         return False
     if stride != (1, 1):
         return weight.shape[1] >= 16
+    correlation = _core.conv2d_auto_algorithm(go.shape[0], go.shape[1], oh, ow, weight.shape[1] * groups, kh, kw,
+                                              *x_sizes, 1, 1, *dilation, groups, False, go.dtype == np.float64)
+    if correlation == _conv._ALGORITHM_CODE["batched"]:
+        return False
     return (oh + dilation[0] * (kh - 1)) * (ow + dilation[1] * (kw - 1)) >= 2 * oh * ow
 
 
@@ -141,7 +146,7 @@ def _input_grad(go, weight, x_sizes, scalars, nhwc, padding_mode):
     """dL/dx of a batched conv2d (x spatial sizes ``x_sizes``) from kernel-ready grad_out."""
     sh, sw, dh, dw, pt, _, pl, _, groups = scalars[:9]
     ya, xa = _SPATIAL_AXES[nhwc]
-    if _col2im_pays(go, weight, (sh, sw), (dh, dw), nhwc):
+    if _col2im_pays(go, weight, (sh, sw), (dh, dw), groups, x_sizes, nhwc):
         grad = _common.new_array((go.shape[0], weight.shape[1] * groups) + tuple(x_sizes), go.dtype)
         _core.conv2d_grad_input(go, weight, grad, *scalars[:10])
         return grad
