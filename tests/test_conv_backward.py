@@ -134,6 +134,12 @@ AWKWARD = {
     "stride (2, 1), two groups of 17 channels (col2im)": ((1, 34, 7, 7), (4, 17, 3, 3),
                                                           dict(groups=2, stride=(2, 1), padding=(1, 2))),
     "stride 3 larger than the kernel, 16 channels (col2im)": ((2, 16, 11, 10), (5, 16, 2, 2), dict(stride=3)),
+    # small maps and a batch that fills the SIMD lanes: the input gradient's correlation runs
+    # across images (batched) on the SIMD backends, col2im on the portable one
+    "small maps, 5x5 kernel, 24 images (correlation across images)": ((24, 6, 12, 12), (16, 6, 5, 5), {}),
+    "small maps, 3x3 kernel, 32 images, reflect (correlation across images)": ((32, 5, 7, 8), (9, 5, 3, 3),
+                                                                               dict(padding=1,
+                                                                                    padding_mode="reflect")),
     # rows of 8 taps: too wide for tap_row_dots, gathered columns on the SIMD backends
     "one channel, 8-tap rows, many images (gathered)": ((19, 1, 12, 13), (5, 1, 8, 8), dict(padding=1)),
     "one channel, 8-tap rows, many filters (gathered, several tiles)": ((9, 1, 12, 12), (37, 1, 8, 8),
