@@ -108,20 +108,27 @@ def test_output_row_lengths_around_vector_widths(out_width, stride, padding, alg
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("padding", [((1, 1), (1, 1)), ((1, 1), (0, 0)), ((2, 0), (0, 0))],
+                         ids=["padded", "rows-padded", "top-padded"])
 @pytest.mark.parametrize("out_rows", [1, 2, 3, 4, 5, 7, 8, 9, 13])
 @pytest.mark.parametrize("out_width, stride, dilation", [
     (7, 1, 1), (33, 1, 1), (56, 1, 1), (64, 1, 1), (65, 1, 1), (130, 1, 1), (20, (2, 1), 1), (70, (1, 1), (2, 1)),
     (17, (2, 1), (2, 1)), (9, 2, 1)])
-def test_direct_rows_in_register_blocks(out_rows, out_width, stride, dilation, dtype):
+def test_direct_rows_in_register_blocks(out_rows, out_width, stride, dilation, padding, dtype):
     """The direct kernel computes blocks of up to 4 output rows by up to 4 vectors of columns
     (the last one masked), sharing input rows when stride equals dilation: every row count
     around the block, widths around the column blocks, and the unshared (stride != dilation)
-    and strided-column paths."""
+    and strided-column paths. With no padded column, the rows whose windows lie inside the
+    input read it in place and the others a padded copy."""
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
     dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
-    H, W = (out_rows - 1) * sh + 2 * dh + 1 - 2, (out_width - 1) * sw + 2 * dw + 1 - 2  # 3x3 kernel, padding 1
+    (pt, pb), (pl, pr) = padding
+    H = (out_rows - 1) * sh + 2 * dh + 1 - pt - pb  # 3x3 kernel
+    W = (out_width - 1) * sw + 2 * dw + 1 - pl - pr
+    if H < 1:
+        return
     x, w, b = make((2, 3, H, W), (3, 1, 3, 3), dtype, bias=True)
-    got = check(x, w, b, stride=stride, padding=1, dilation=dilation, groups=3, algorithm="direct")
+    got = check(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=3, algorithm="direct")
     assert got.shape == (2, 3, out_rows, out_width)
 
 

@@ -52,6 +52,17 @@ inline int64_t window_divisor(const WindowPoolParams& p, WindowSpan ys, WindowSp
   return p.count_include_pad ? ys.padded * xs.padded : (ys.hi - ys.lo) * (xs.hi - xs.lo);
 }
 
+// Rows of a direct convolution (Kernels::conv_rows): `rows` output rows of `count` columns,
+// out_step apart; output row r reads the input rows in + r*in_step + ky*row_step, column i
+// their columns i*sw + kx*dw. Without accumulate, the sums start from `start`.
+template <class T>
+struct ConvRows {
+  int64_t out_step, in_step, row_step;
+  int64_t kh, kw, dw, sw, count, rows;
+  bool accumulate;
+  T start;
+};
+
 // One output row of the batched direct convolution (Kernels::batched_conv_row). Every value
 // is a vector of `lanes` images interleaved (element e of image l at [e*lanes + l]), and the
 // strides count such vectors: output column ox of filter a is at a*out_filter + ox*out_col

@@ -31,11 +31,11 @@ struct Kernels {
   void (*gemm_ukernel_taps)(int64_t ntaps, int64_t Cg, const T* const* taps, int64_t c0, const T* b, T* c,
                             int64_t ldc, int64_t m, int64_t n, const GemmEpilogue<T>& ep);
 
-  // Rows of a direct convolution, all taps at once, added to out: for r < rows and i < count,
-  // out[r*out_step + i] += sum over (ky, kx) of w[ky*kw + kx] * in[r*in_step + ky*row_step +
-  // i*sw + kx*dw], accumulated in (ky, kx) order. Every element read must exist (the caller pads).
-  void (*conv_rows)(T* out, int64_t out_step, const T* in, int64_t in_step, int64_t row_step, const T* w,
-                    int64_t kh, int64_t kw, int64_t dw, int64_t count, int64_t sw, int64_t rows);
+  // Rows of a direct convolution (ConvRows), all taps at once: for r < rows and i < count,
+  // out[r*out_step + i] = (accumulate ? out[...] : start) + the sum over (ky, kx) of
+  // w[ky*kw + kx] * in[r*in_step + ky*row_step + i*sw + kx*dw], accumulated in (ky, kx) order.
+  // Every element read must exist (the caller pads).
+  void (*conv_rows)(T* out, const T* in, const T* w, const ConvRows<T>& g);
 
   // Depthwise convolution of `count` NHWC output pixels of a DepthwiseRun: rows[ky] is
   // channel 0 of tap (ky, 0) of the first pixel, and tap (ky, kx) of pixel j is at

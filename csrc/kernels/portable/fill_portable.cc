@@ -14,10 +14,16 @@ namespace portable {
 namespace {
 
 template <class T>
-void conv_rows(T* out, int64_t out_step, const T* in, int64_t in_step, int64_t row_step, const T* w, int64_t kh,
-               int64_t kw, int64_t dw, int64_t count, int64_t sw, int64_t rows) {
-  for (int64_t r = 0; r < rows; ++r)
-    conv_row_scalar(out + r * out_step, in + r * in_step, row_step, w, kh, kw, dw, 0, count, sw);
+void conv_rows(T* out, const T* in, const T* w, const ConvRows<T>& g) {
+  for (int64_t r = 0; r < g.rows; ++r)
+    for (int64_t i = 0; i < g.count; ++i) {
+      T* o = out + r * g.out_step + i;
+      T acc = g.accumulate ? *o : g.start;
+      for (int64_t ky = 0; ky < g.kh; ++ky)
+        for (int64_t kx = 0; kx < g.kw; ++kx)
+          acc += w[ky * g.kw + kx] * in[r * g.in_step + ky * g.row_step + i * g.sw + kx * g.dw];
+      *o = acc;
+    }
 }
 
 template <class T>

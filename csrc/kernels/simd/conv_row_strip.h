@@ -78,27 +78,27 @@ void conv_row_simd(T* out, const T* in, int64_t row_step, const T* w, int64_t kh
   conv_row_scalar(out, in, row_step, w, kh, kw, dw, i, count, sw);
 }
 
-// Stride-1 rows in register blocks: R output rows (out_step apart, reading input rows
-// in_step apart) by NV vectors of columns, the last vector of which holds `last` lanes when
-// Masked. When in_step == row_step (stride equal to dilation: every 3x3 stride-1 layer), output
-// row r's tap row ky is input row r + ky, so each input row is loaded once per kx for the up
-// to R output rows that read it; every output still sums its taps in (ky, kx) order.
+// Stride-1 rows in register blocks: R output rows by NV vectors of columns, the last
+// vector holding `last` lanes when Masked. When in_step == row_step (stride equal to
+// dilation: every 3x3 stride-1 layer), output row r's tap row ky is input row r + ky, so each
+// input row is loaded once per kx for the up to R output rows that read it; every output
+// still sums its taps in (ky, kx) order.
 template <class T, int R, int NV, bool Masked>
-void conv_rows_block(T* out, int64_t out_step, const T* in, int64_t in_step, int64_t row_step, const T* w,
-                     int64_t kh, int64_t kw, int64_t dw, int64_t last) {
+void conv_rows_block(T* out, const T* in, const T* w, const ConvRows<T>& g, int64_t last) {
   using X = Vec<T>;
   constexpr int L = X::kLanes;
-  auto load = [last](const T* p, int v) {
+  const auto load = [last](const T* p, int v) {
     return Masked && v == NV - 1 ? X::load_first(p + v * L, last) : X::load(p + v * L);
   };
   typename X::V acc[R][NV];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < NV; ++v) acc[r][v] = load(out + r * out_step, v);
-  if (in_step == row_step) {
+    for (int v = 0; v < NV; ++v) acc[r][v] = g.accumulate ? load(out + r * g.out_step, v) : X::set1(g.start);
+  const int64_t kh = g.kh, kw = g.kw, dw = g.dw;
+  if (g.in_step == g.row_step) {
     for (int64_t j = 0; j < kh + R - 1; ++j) {
       for (int64_t kx = 0; kx < kw; ++kx) {
         typename X::V x[NV];
-        for (int v = 0; v < NV; ++v) x[v] = load(in + j * row_step + kx * dw, v);
+        for (int v = 0; v < NV; ++v) x[v] = load(in + j * g.row_step + kx * dw, v);
         for (int r = 0; r < R; ++r) {
           const int64_t ky = j - r;
           if (ky < 0 || ky >= kh) continue;
@@ -113,27 +113,25 @@ void conv_rows_block(T* out, int64_t out_step, const T* in, int64_t in_step, int
         for (int64_t kx = 0; kx < kw; ++kx) {
           const typename X::V wv = X::set1(w[ky * kw + kx]);
           for (int v = 0; v < NV; ++v)
-            acc[r][v] = X::fma(wv, load(in + r * in_step + ky * row_step + kx * dw, v), acc[r][v]);
+            acc[r][v] = X::fma(wv, load(in + r * g.in_step + ky * g.row_step + kx * dw, v), acc[r][v]);
         }
   }
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < NV; ++v) {
       if (Masked && v == NV - 1)
-        X::store_first(out + r * out_step + v * L, acc[r][v], last);
+        X::store_first(out + r * g.out_step + v * L, acc[r][v], last);
       else
-        X::store(out + r * out_step + v * L, acc[r][v]);
+        X::store(out + r * g.out_step + v * L, acc[r][v]);
     }
 }
 
 // The last nv (<= NV) vectors of R rows, the final one holding `last` lanes.
 template <class T, int R, int NV>
-void conv_rows_rest(int64_t nv, int64_t last, T* out, int64_t out_step, const T* in, int64_t in_step,
-                    int64_t row_step, const T* w, int64_t kh, int64_t kw, int64_t dw) {
+void conv_rows_rest(int64_t nv, int64_t last, T* out, const T* in, const T* w, const ConvRows<T>& g) {
   if constexpr (NV > 0) {
-    if (nv < NV) return conv_rows_rest<T, R, NV - 1>(nv, last, out, out_step, in, in_step, row_step, w, kh, kw, dw);
-    if (last < Vec<T>::kLanes)
-      return conv_rows_block<T, R, NV, true>(out, out_step, in, in_step, row_step, w, kh, kw, dw, last);
-    conv_rows_block<T, R, NV, false>(out, out_step, in, in_step, row_step, w, kh, kw, dw, last);
+    if (nv < NV) return conv_rows_rest<T, R, NV - 1>(nv, last, out, in, w, g);
+    if (last < Vec<T>::kLanes) return conv_rows_block<T, R, NV, true>(out, in, w, g, last);
+    conv_rows_block<T, R, NV, false>(out, in, w, g, last);
   }
 }
 
@@ -144,45 +142,40 @@ constexpr int rows_block_vectors() {
   return std::min(4, (Vec<T>::kRegisters - 2) / (R + 1));
 }
 
-// R stride-1 output rows of `count` columns, block by block.
+// R stride-1 output rows, block by block along the columns.
 template <class T, int R>
-void conv_rows_cols(T* out, int64_t out_step, const T* in, int64_t in_step, int64_t row_step, const T* w,
-                    int64_t kh, int64_t kw, int64_t dw, int64_t count) {
+void conv_rows_cols(T* out, const T* in, const T* w, const ConvRows<T>& g) {
   constexpr int L = Vec<T>::kLanes, NV = rows_block_vectors<T, R>();
   int64_t i = 0;
-  for (; i + NV * L <= count; i += NV * L)
-    conv_rows_block<T, R, NV, false>(out + i, out_step, in + i, in_step, row_step, w, kh, kw, dw, L);
-  if (i == count) return;
-  const int64_t nv = (count - i + L - 1) / L;
-  conv_rows_rest<T, R, NV>(nv, count - i - (nv - 1) * L, out + i, out_step, in + i, in_step, row_step, w, kh, kw,
-                           dw);
+  for (; i + NV * L <= g.count; i += NV * L) conv_rows_block<T, R, NV, false>(out + i, in + i, w, g, L);
+  if (i == g.count) return;
+  const int64_t nv = (g.count - i + L - 1) / L;
+  conv_rows_rest<T, R, NV>(nv, g.count - i - (nv - 1) * L, out + i, in + i, w, g);
 }
 
 template <class T, int R>
-void conv_rows_up_to(int64_t rows, T* out, int64_t out_step, const T* in, int64_t in_step, int64_t row_step,
-                     const T* w, int64_t kh, int64_t kw, int64_t dw, int64_t count) {
+void conv_rows_up_to(int64_t rows, T* out, const T* in, const T* w, const ConvRows<T>& g) {
   if constexpr (R > 0) {
-    if (rows < R) return conv_rows_up_to<T, R - 1>(rows, out, out_step, in, in_step, row_step, w, kh, kw, dw, count);
-    conv_rows_cols<T, R>(out, out_step, in, in_step, row_step, w, kh, kw, dw, count);
+    if (rows < R) return conv_rows_up_to<T, R - 1>(rows, out, in, w, g);
+    conv_rows_cols<T, R>(out, in, w, g);
   }
 }
 
-// Output rows r < rows: row r at out + r*out_step reads input rows from in + r*in_step (see
-// Kernels::conv_rows).
+// Kernels::conv_rows: stride-1 rows in register blocks of R rows; other strides row by row.
 template <class T>
-void conv_rows_simd(T* out, int64_t out_step, const T* in, int64_t in_step, int64_t row_step, const T* w, int64_t kh,
-                    int64_t kw, int64_t dw, int64_t count, int64_t sw, int64_t rows) {
-  if (sw != 1) {
-    for (int64_t r = 0; r < rows; ++r)
-      conv_row_simd(out + r * out_step, in + r * in_step, row_step, w, kh, kw, dw, count, sw);
+void conv_rows_simd(T* out, const T* in, const T* w, const ConvRows<T>& g) {
+  if (g.sw != 1) {
+    for (int64_t r = 0; r < g.rows; ++r) {
+      T* o = out + r * g.out_step;
+      if (!g.accumulate) std::fill(o, o + g.count, g.start);
+      conv_row_simd(o, in + r * g.in_step, g.row_step, w, g.kh, g.kw, g.dw, g.count, g.sw);
+    }
     return;
   }
   constexpr int R = Vec<T>::kRegisters >= 32 ? 4 : 2;
   int64_t r = 0;
-  for (; r + R <= rows; r += R)
-    conv_rows_cols<T, R>(out + r * out_step, out_step, in + r * in_step, in_step, row_step, w, kh, kw, dw, count);
-  conv_rows_up_to<T, R - 1>(rows - r, out + r * out_step, out_step, in + r * in_step, in_step, row_step, w, kh, kw,
-                            dw, count);
+  for (; r + R <= g.rows; r += R) conv_rows_cols<T, R>(out + r * g.out_step, in + r * g.in_step, w, g);
+  conv_rows_up_to<T, R - 1>(g.rows - r, out + r * g.out_step, in + r * g.in_step, w, g);
 }
 
 }  // namespace fastconv::FASTCONV_ISA
