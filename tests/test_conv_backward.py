@@ -134,6 +134,12 @@ AWKWARD = {
     "stride (2, 1), two groups of 17 channels (col2im)": ((1, 34, 7, 7), (4, 17, 3, 3),
                                                           dict(groups=2, stride=(2, 1), padding=(1, 2))),
     "stride 3 larger than the kernel, 16 channels (col2im)": ((2, 16, 11, 10), (5, 16, 2, 2), dict(stride=3)),
+    # few channels, one image: the weight gradient's GEMM reads whole windows from the window
+    # rows' copy (one segment of kh*kw*C columns, in (kx, ky, c) order)
+    "3 channels, 7x7, stride 2, one image (window rows)": ((1, 3, 23, 22), (6, 3, 7, 7), dict(stride=2, padding=3)),
+    "2 channels, 5x4, dilated rows, reflect, one image (window rows)": ((1, 2, 17, 19), (5, 2, 5, 4),
+                                                                        dict(dilation=(2, 1), padding=(3, 1),
+                                                                             padding_mode="reflect")),
     # small maps and a batch that fills the SIMD lanes: the input gradient's correlation runs
     # across images (batched) on the SIMD backends, col2im on the portable one
     "small maps, 5x5 kernel, 24 images (correlation across images)": ((24, 6, 12, 12), (16, 6, 5, 5), {}),

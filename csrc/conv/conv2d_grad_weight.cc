@@ -101,45 +101,80 @@ void pack_grad_out(const Conv2dShape& s, bool nhwc, int64_t MR, const T* go, int
 
 // The gradient's columns (ky, kx, c) as runs that are contiguous in the padded copy: a whole
 // kernel row when adjacent taps are adjacent pixels of all channels (one group, dw = 1),
-// else one tap's Cg channels.
+// else one tap's Cg channels. With `windows`, the copy is the window rows' (below) and one
+// run is a whole window, its columns in (kx, ky, c) order.
 struct ColumnSegments {
-  bool whole_rows;
+  bool windows, whole_rows;
   int64_t count, length;
 
-  explicit ColumnSegments(const Conv2dShape& s)
-      : whole_rows(s.groups == 1 && s.dw == 1),
-        count(whole_rows ? s.kh : s.kh * s.kw),
-        length(whole_rows ? s.kw * s.C : s.Cg()) {}
+  ColumnSegments(const Conv2dShape& s, bool windows_copy)
+      : windows(windows_copy),
+        whole_rows(s.groups == 1 && s.dw == 1),
+        count(windows ? 1 : whole_rows ? s.kh : s.kh * s.kw),
+        length(windows ? s.kh * s.kw * s.C : whole_rows ? s.kw * s.C : s.Cg()) {}
 
   int64_t offset(const Conv2dShape& s, const PaddedGrid& grid, int64_t i) const {
+    if (windows) return 0;
     const int64_t ky = whole_rows ? i : i / s.kw, kx = whole_rows ? 0 : i % s.kw;
     return (ky * s.dh * grid.Wp + kx * s.dw) * s.C;
   }
 };
 
-// G[g] (Kg x kh*kw*Cg, (ky, kx, c) columns) accumulated over every image.
+// The window rows' copy of a padded channels-last image: for each output row oy, its padded
+// rows oy*sh + ky*dh (ky < kh) interleaved per column, value (oy, x, ky, c) at
+// ((oy * Wp + x) * kh + ky) * C + c, so that the window of output pixel (oy, ox) is the
+// kw*kh*C values from (oy * Wp + ox * sw) * kh * C on (dw = 1).
+bool window_rows_pay(const Conv2dShape& s, int64_t NR) {
+  if (s.groups != 1 || s.dw != 1) return false;
+  // S2 (3 channels, 7x7): 5 panels of 32 columns a window against 7 for its rows of 21.
+  const int64_t row_panels = s.kh * ceil_div(s.kw * s.C, NR), window_panels = ceil_div(s.kh * s.kw * s.C, NR);
+  const double values = double(s.OH) * double((s.OW - 1) * s.sw + s.kw) * double(s.kh * s.C);
+  return 5 * window_panels <= 4 * row_panels && values <= double(int64_t{1} << 24);
+}
+
 template <class T>
-void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, const T* x, const T* grad_out, T* G) {
+void copy_window_rows(const Conv2dShape& s, const PaddedGrid& grid, const T* padded, T* dst) {
+  const int64_t C = s.C, column = s.kh * C;
+  parallel_for(s.OH, s.OH * grid.Wp * column, [&](int64_t oy) {
+    T* d = dst + oy * grid.Wp * column;
+    for (int64_t ky = 0; ky < s.kh; ++ky) {
+      const T* row = padded + (oy * s.sh + ky * s.dh) * grid.Wp * C;
+      for (int64_t x = 0; x < grid.Wp; ++x) std::copy(row + x * C, row + (x + 1) * C, d + x * column + ky * C);
+    }
+  });
+}
+
+// G[g] (Kg x kh*kw*Cg, (ky, kx, c) columns, or (kx, ky, c) with windows: window_rows_pay)
+// accumulated over every image.
+template <class T>
+void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, bool windows, const T* x,
+                      const T* grad_out, T* G) {
   const Kernels<T>& kern = kernels<T>();
   const int64_t NR = kern.gemm_nr, MR = gemm_tile_rows(kern, s.Kg()), Kg = s.Kg(), tiles = ceil_div(Kg, MR);
   const int64_t P = s.OH * s.OW, Rc = s.kh * s.kw * s.Cg(), KC = std::min(P, kBlockPixels);
   const PaddedGrid grid(s, pad.mode);
-  const HeapVector<int64_t> offsets = grid.pixel_offsets(s);
-  const ColumnSegments seg(s);
+  HeapVector<int64_t> offsets = grid.pixel_offsets(s);
+  if (windows)
+    for (int64_t oy = 0; oy < s.OH; ++oy)
+      for (int64_t ox = 0; ox < s.OW; ++ox) offsets[oy * s.OW + ox] = (oy * grid.Wp + ox * s.sw) * s.kh * s.C;
+  const ColumnSegments seg(s, windows);
   const int64_t panels_per_segment = ceil_div(seg.length, NR), panels = s.groups * seg.count * panels_per_segment;
   // A panel reads NR values from any pixel's last segment: NR values of slack past the copy.
-  const int64_t padded_values = grid.Hp * grid.Wp * s.C;
-  CallScratch<T> padded(padded_values + NR, WorkspaceSlot::Input);
+  const int64_t padded_values = grid.Hp * grid.Wp * s.C, window_values = windows ? s.OH * grid.Wp * s.kh * s.C : 0;
+  CallScratch<T> padded(padded_values + window_values + NR, WorkspaceSlot::Input);
   CallScratch<T> packed(s.groups * tiles * MR * P, WorkspaceSlot::Weights);
-  std::fill(padded.get() + padded_values, padded.get() + padded_values + NR, T(0));
+  T* read = padded.get() + (windows ? padded_values : 0);  // what the panels read
+  const int64_t read_values = windows ? window_values : padded_values;
+  std::fill(read + read_values, read + read_values + NR, T(0));
 
   for (int64_t n = 0; n < s.N; ++n) {
     pad_channels_last(s, grid, pad, nhwc, x + n * s.C * s.H * s.W, padded.get());
+    if (windows) copy_window_rows(s, grid, padded.get(), read);
     pack_grad_out(s, nhwc, MR, grad_out + n * s.K * P, 0, s.groups, packed.get());
     parallel_for(panels, Kg * Rc * P, [&](int64_t item) {
       const int64_t g = item / (seg.count * panels_per_segment), i = (item / panels_per_segment) % seg.count;
       const int64_t j0 = (item % panels_per_segment) * NR, cols = std::min(NR, seg.length - j0);
-      const T* base = padded.get() + seg.offset(s, grid, i) + g * s.Cg() + j0;
+      const T* base = read + seg.offset(s, grid, i) + g * s.Cg() + j0;
       const T* a_g = packed.get() + g * tiles * P * MR;
       T* c = G + g * Kg * Rc + i * seg.length + j0;
       T* copy = tiles > 1 ? workspace_as<T>(KC * NR) : nullptr;
@@ -162,7 +197,7 @@ void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, co
 // Whether gathering B into packed panels computes at most half the columns that reading it
 // in place would (one group; two images or more, the gathered path's parallelism).
 bool gather_columns(const Conv2dShape& s, int64_t NR) {
-  const ColumnSegments seg(s);
+  const ColumnSegments seg(s, false);
   return s.groups == 1 && s.N >= 2 && 2 * ceil_div(s.kh * s.kw * s.C, NR) <= seg.count * ceil_div(seg.length, NR);
 }
 
@@ -312,14 +347,19 @@ void conv2d_grad_weight(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
     grad_weight_planar(s, pad, nhwc, x, grad_out, grad_w);
     return;
   }
-  HeapVector<T> G(s.K * Cg * taps);  // (group, filter, tap, channel)
-  if (gather_columns(s, kernels<T>().gemm_nr))
+  HeapVector<T> G(s.K * Cg * taps);  // (group, filter, tap, channel); taps (kx, ky) with windows
+  const int64_t NR = kernels<T>().gemm_nr;
+  const bool gather = gather_columns(s, NR), windows = !gather && window_rows_pay(s, NR);
+  if (gather)
     grad_weight_gathered(s, pad, nhwc, x, grad_out, G.data());
   else
-    grad_weight_gemm(s, pad, nhwc, x, grad_out, G.data());
+    grad_weight_gemm(s, pad, nhwc, windows, x, grad_out, G.data());
   for (int64_t k = 0; k < s.K; ++k)
     for (int64_t c = 0; c < Cg; ++c)
-      for (int64_t t = 0; t < taps; ++t) grad_w[(k * Cg + c) * taps + t] = G[(k * taps + t) * Cg + c];
+      for (int64_t t = 0; t < taps; ++t) {
+        const int64_t column = windows ? (t % s.kw) * s.kh + t / s.kw : t;
+        grad_w[(k * Cg + c) * taps + t] = G[(k * taps + column) * Cg + c];
+      }
 }
 
 template void conv2d_grad_weight<float>(const Conv2dShape&, const Padding<float>&, bool, const float*, const float*,
