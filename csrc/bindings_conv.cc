@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "bindings_util.h"
 #include "conv/conv2d.h"
 #include "conv/conv2d_grad_bias.h"
@@ -91,8 +93,15 @@ void conv2d_grad_weight_binding(py::array x, py::array grad_out, py::array grad_
 int conv2d_auto_algorithm(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t kh, int64_t kw, int64_t OH,
                           int64_t OW, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t groups, bool nhwc,
                           bool float64) {
-  if (groups <= 0 || C % groups || K % groups) throw py::value_error("channel counts do not match groups");
-  const Conv2dShape s{N, C, H, W, K, kh, kw, OH, OW, sh, sw, dh, dw, 0, 0, groups};
+  for (int64_t size : {N, C, H, W, K, kh, kw, OH, OW})
+    if (size < 0) throw py::value_error("sizes must be non-negative");
+  for (int64_t step : {sh, sw, dh, dw, groups})
+    if (step < 1) throw py::value_error("strides, dilations and groups must be positive");
+  if (C % groups || K % groups) throw py::value_error("channel counts do not match groups");
+  // The choice multiplies sizes (3 * N, OH * OW, ...): beyond 2**31 they decide nothing more.
+  const auto cap = [](int64_t v) { return std::min<int64_t>(v, int64_t{1} << 31); };
+  const Conv2dShape s{cap(N),  cap(C),  cap(H),  cap(W),  cap(K),  cap(kh), cap(kw), cap(OH),
+                      cap(OW), cap(sh), cap(sw), cap(dh), cap(dw), 0,       0,       groups};
   const auto choose = [&](auto tag) {
     using T = decltype(tag);
     return nhwc ? choose_conv2d_nhwc_algorithm<T>(s) : choose_conv2d_algorithm<T>(s);
@@ -106,9 +115,17 @@ void conv2d_grad_bias_binding(py::array grad_out, py::array grad_b, bool nhwc) {
   check_array(grad_b, "grad_b", grad_out, 1, true);
   const int64_t N = grad_out.shape(0), K = grad_out.shape(nhwc ? 3 : 1);
   check_shape(grad_b, "grad_b", {K});
+  const auto* out_lo = static_cast<const char*>(grad_b.data());
+  const auto* in_lo = static_cast<const char*>(grad_out.data());
+  if (in_lo < out_lo + grad_b.nbytes() && out_lo < in_lo + grad_out.nbytes())
+    throw py::value_error("grad_b must not overlap grad_out");
   dispatch_float(grad_out, "grad_out", grad_b, [&](auto tag) {
     using T = decltype(tag);
     T* gb = mutable_ptr<T>(grad_b);
+    if (grad_out.size() == 0) {  // no pixels (or images): loops over the others could be huge
+      std::fill(gb, gb + K, T(0));
+      return;
+    }
     py::gil_scoped_release release;
     conv2d_grad_bias<T>(ptr<T>(grad_out), N, K, grad_out.shape(nhwc ? 1 : 2) * grad_out.shape(nhwc ? 2 : 3), nhwc,
                         gb);

@@ -454,3 +454,29 @@ def test_running_out_of_memory_in_the_weight_gradient_raises_memory_error():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "MemoryError", done.stdout
+
+
+def test_the_bias_binding_returns_zeros_for_no_pixels_at_once_and_refuses_overlap():
+    """Found in review: an empty grad_out of 2**40 images still looped over them."""
+    grad_b = np.full(5, 7.0, np.float32)
+    fastconv._core.conv2d_grad_bias(np.empty((2**40, 5, 1, 0), np.float32), grad_b, False)
+    np.testing.assert_array_equal(grad_b, np.zeros(5, np.float32))
+    buffer = np.ones(25, np.float32)
+    with pytest.raises(ValueError, match="overlap"):
+        fastconv._core.conv2d_grad_bias(buffer[:20].reshape(1, 5, 2, 2), buffer[:5], False)
+
+
+@pytest.mark.parametrize("sizes", [
+    (-1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1), (1, 1, 1, 1, 1, 3, 3, 1, 1, 0, 1, 1, 1, 1),
+    (1, 2, 1, 1, 2, 3, 3, 1, 1, 1, 1, 1, 1, 0), (1, 3, 1, 1, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2)])
+def test_the_algorithm_choice_binding_refuses_bad_sizes(sizes):
+    with pytest.raises(ValueError):
+        fastconv._core.conv2d_auto_algorithm(*sizes, False, False)
+
+
+@pytest.mark.parametrize("sizes", [(2**63 - 1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+                                   (1, 1, 1, 1, 1, 3, 3, 2**32, 2**32, 1, 1, 1, 1, 1)])
+def test_the_algorithm_choice_binding_takes_huge_sizes(sizes):
+    """Found in review: the choice multiplies sizes (3 * N, OH * OW), which overflowed (the
+    sanitizer stage's UBSan checks these calls); sizes are capped at 2**31 now."""
+    assert fastconv._core.conv2d_auto_algorithm(*sizes, False, False) in (1, 2, 3, 5)

@@ -144,6 +144,23 @@ def test_lp_pool2d_backward_matches_reference(p, layout, dtype):
         assert_close(got, want, magnitude, 16)
 
 
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_summing_pools_backward_add_in_output_order(layout):
+    """Each input position sums the outputs whose windows hold it in output order, as
+    PyTorch does: (3e38 + 3e38) - 3e38 - 3e38 overflows to inf in float32 and stays inf (summed
+    as (3e38 + 3e38) + (-3e38 - 3e38) it would be NaN)."""
+    go = np.array([[[[3e38, 3e38], [-3e38, -3e38]]]], np.float32)
+    want = np.array([[3e38, np.inf, 3e38], [0, np.inf, 0], [-3e38, -np.inf, -3e38]], np.float32)
+    if layout == "NHWC":
+        go = nhwc(go)
+    for got in (fastconv.sum_pool2d_backward(go, (1, 1, 3, 3) if layout == "NCHW" else (1, 3, 3, 1), 2, stride=1,
+                                             layout=layout),
+                fastconv.avg_pool2d_backward(go, (1, 1, 3, 3) if layout == "NCHW" else (1, 3, 3, 1), 2, stride=1,
+                                             divisor_override=1, layout=layout)):
+        plane = got[0, 0] if layout == "NCHW" else got[0, :, :, 0]
+        np.testing.assert_array_equal(plane, want)
+
+
 def test_lp_pool2d_backward_zero_windows_pass_nothing():
     x = np.zeros((1, 1, 4, 4))
     x[0, 0, 2:, 2:] = 1.0

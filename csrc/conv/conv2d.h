@@ -28,7 +28,7 @@ enum class ConvAlgorithm : int { Auto = 0, Direct = 1, Im2col = 2, Im2colNhwc = 
 // 3x3 window, unit stride and dilation, one group.
 bool winograd_applies(const Conv2dShape& s);
 
-// Row kernel over padded input planes (see conv2d_direct.cc).
+// Row kernel over the input planes, or copies of their rows with the padding (see conv2d_direct.cc).
 template <class T>
 void conv2d_direct(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                    bool relu);

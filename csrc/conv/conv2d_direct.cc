@@ -76,7 +76,8 @@ void conv2d_direct(const Conv2dShape& s, const Padding<T>& pad, const T* x, cons
         rows_from(r0, r1, padded, Wp);
       };
       rows_copied(oy0, inside.begin);
-      rows_from(inside.begin, inside.end, xc + (inside.begin * s.sh - s.pt) * s.W, s.W);  // padded row r: xc row r - pt
+      if (inside.size() > 0)  // padded row r is row r - pt of xc
+        rows_from(inside.begin, inside.end, xc + (inside.begin * s.sh - s.pt) * s.W, s.W);
       rows_copied(inside.end, oy1);
     }
     if (relu) kern.relu(o, o, (oy1 - oy0) * s.OW);

@@ -134,28 +134,32 @@ void window_backward_slice(const PoolGeom& g, const WindowPoolParams& p, const T
   if (p.kind == WindowPoolKind::Lp) lp_uncovered(g, p.norm_type, x, gin, s);
 }
 
-// A summing pool's NCHW plane, separably: each output row's gradients (over their divisors)
-// spread along a row of W (`row`, scratch), which is then added to every input row of the
-// windows' rows. Sums the same terms per input position as window_backward_slice, vectorisable.
+// A summing pool's NCHW plane, row by row: each output row's gradients over their divisors
+// (`scale`, OW values of scratch) are added, for every input row of the row's windows, to the
+// columns each window covers, one kernel column kx at a time from the last: at every input
+// position the outputs arrive in increasing ox, so in output order as window_backward_slice
+// adds them, but each pass is a strided row add.
 template <class T>
-void summing_backward_plane(const PoolGeom& g, const WindowPoolParams& p, const T* go, T* gin, T* row) {
+void summing_backward_plane(const PoolGeom& g, const WindowPoolParams& p, const T* go, T* gin, T* scale) {
   std::fill(gin, gin + g.H * g.W, T(0));
+  // the kernel columns that reach an input column from some output (the rest lie in padding)
+  const int64_t kx_lo = std::max<int64_t>(0, g.pw - (g.OW - 1) * g.sw), kx_hi = std::min(g.kw, g.W + g.pw);
   for (int64_t oy = 0; oy < g.OH; ++oy) {
     const WindowSpan ys = window_span(oy, g.sh, g.ph, g.kh, g.H);
     if (ys.lo >= ys.hi) continue;
-    std::fill(row, row + g.W, T(0));
     for (int64_t ox = 0; ox < g.OW; ++ox) {
-      const WindowSpan xs = window_span(ox, g.sw, g.pw, g.kw, g.W);
-      const int64_t divisor = window_divisor(p, ys, xs);
+      const int64_t divisor = window_divisor(p, ys, window_span(ox, g.sw, g.pw, g.kw, g.W));
       const double v = static_cast<double>(go[oy * g.OW + ox]);
-      const T scale = static_cast<T>(p.kind == WindowPoolKind::Sum ? v
-                                     : divisor > 0                ? v / static_cast<double>(divisor)
-                                                                  : 0.0);
-      for (int64_t x = xs.lo; x < xs.hi; ++x) row[x] += scale;
+      scale[ox] = static_cast<T>(p.kind == WindowPoolKind::Sum ? v
+                                 : divisor > 0                ? v / static_cast<double>(divisor)
+                                                              : 0.0);
     }
     for (int64_t y = ys.lo; y < ys.hi; ++y) {
-      T* dst = gin + y * g.W;
-      for (int64_t x = 0; x < g.W; ++x) dst[x] += row[x];
+      T* row = gin + y * g.W;
+      for (int64_t kx = kx_hi - 1; kx >= kx_lo; --kx) {
+        const Range outs = valid_range(g.OW, g.sw, kx - g.pw, g.W);  // input column ox*sw + kx - pw
+        for (int64_t ox = outs.begin; ox < outs.end; ++ox) row[ox * g.sw + kx - g.pw] += scale[ox];
+      }
     }
   }
 }
@@ -182,9 +186,10 @@ void window_pool2d_backward(const PoolGeom& g, const WindowPoolParams& p, int64_
                             const T* go, const T* x, T* gin) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
   if (!nhwc && p.kind != WindowPoolKind::Lp) {
-    parallel_for_allocating(images * C, images * C * (in_plane * g.kh + out_plane * g.kw), [&](int64_t plane) {
-      std::vector<T> row(static_cast<size_t>(g.W));
-      summing_backward_plane(g, p, go + plane * out_plane, gin + plane * in_plane, row.data());
+    const double work = double(images) * double(C) * double(in_plane + out_plane) * double(std::min(g.kh, g.H));
+    parallel_for_allocating(images * C, static_cast<int64_t>(std::min(work, 1e18)), [&](int64_t plane) {
+      std::vector<T> scale(static_cast<size_t>(g.OW));
+      summing_backward_plane(g, p, go + plane * out_plane, gin + plane * in_plane, scale.data());
     });
     return;
   }

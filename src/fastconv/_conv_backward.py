@@ -120,7 +120,20 @@ def _pad_sources(i, n, mode):
 _COL2IM_MAX_VALUES = 1 << 24  # one image's column matrix (64 MB of float32) per thread at most
 
 
-def _col2im_pays(go, weight, stride, dilation, groups, x_sizes, nhwc):
+def _correlation_pads(go, weight, dilation, x_sizes, before, padding_mode, nhwc):
+    """The padding of the stride-1 input gradient's correlation of grad_out, and whether its
+    output is the input's gradient itself (else every padded position's, to fold)."""
+    ya, xa = _SPATIAL_AXES[nhwc]
+    reach = (dilation[0] * (weight.shape[2] - 1), dilation[1] * (weight.shape[3] - 1))
+    # Padded by `reach` on both sides, the correlation yields the gradient of every padded
+    # position; padded by (reach - before, size + before - output size) it yields the
+    # input's positions only, which is all zero padding needs.
+    exact = tuple((r - b, size + b - go.shape[axis]) for r, b, size, axis in zip(reach, before, x_sizes, (ya, xa)))
+    direct = padding_mode == "zeros" and min(min(pair) for pair in exact) >= 0
+    return (exact if direct else tuple((r, r) for r in reach)), direct
+
+
+def _col2im_pays(go, weight, stride, dilation, groups, x_sizes, before, padding_mode, nhwc):
     """Whether the input gradient is cheaper as a GEMM per image and a scatter (col2im): one
     multiply-add per (filter, tap, channel, output pixel), against the correlation's per
     padded position, more than twice as many when the maps are small, or the stride phases'
@@ -135,8 +148,10 @@ def _col2im_pays(go, weight, stride, dilation, groups, x_sizes, nhwc):
         return False
     if stride != (1, 1):
         return weight.shape[1] >= 16
+    pads, _ = _correlation_pads(go, weight, dilation, x_sizes, before, padding_mode, nhwc)
+    out_sizes = [o + sum(pair) - d * (k - 1) for o, pair, d, k in zip((oh, ow), pads, dilation, (kh, kw))]
     correlation = _core.conv2d_auto_algorithm(go.shape[0], go.shape[1], oh, ow, weight.shape[1] * groups, kh, kw,
-                                              *x_sizes, 1, 1, *dilation, groups, False, go.dtype == np.float64)
+                                              *out_sizes, 1, 1, *dilation, groups, False, go.dtype == np.float64)
     if correlation == _conv._ALGORITHM_CODE["batched"]:
         return False
     return (oh + dilation[0] * (kh - 1)) * (ow + dilation[1] * (kw - 1)) >= 2 * oh * ow
@@ -146,7 +161,7 @@ def _input_grad(go, weight, x_sizes, scalars, nhwc, padding_mode):
     """dL/dx of a batched conv2d (x spatial sizes ``x_sizes``) from kernel-ready grad_out."""
     sh, sw, dh, dw, pt, _, pl, _, groups = scalars[:9]
     ya, xa = _SPATIAL_AXES[nhwc]
-    if _col2im_pays(go, weight, (sh, sw), (dh, dw), groups, x_sizes, nhwc):
+    if _col2im_pays(go, weight, (sh, sw), (dh, dw), groups, x_sizes, (pt, pl), padding_mode, nhwc):
         grad = _common.new_array((go.shape[0], weight.shape[1] * groups) + tuple(x_sizes), go.dtype)
         _core.conv2d_grad_input(go, weight, grad, *scalars[:10])
         return grad
@@ -160,14 +175,7 @@ def _input_grad(go, weight, x_sizes, scalars, nhwc, padding_mode):
     elif (sh, sw) != (1, 1):
         grad_padded = _phase_grads(go, weight, (sh, sw), (dh, dw), groups, nhwc)
     else:
-        reach = (dh * (weight.shape[2] - 1), dw * (weight.shape[3] - 1))
-        # Padded by `reach` on both sides, the correlation yields the gradient of every padded
-        # position; padded by (reach - before, size + before - output size) it yields the
-        # input's positions only, which is all zero padding needs.
-        exact = tuple((r - before, size + before - go.shape[axis])
-                      for r, before, size, axis in zip(reach, (pt, pl), x_sizes, (ya, xa)))
-        direct = padding_mode == "zeros" and min(min(pair) for pair in exact) >= 0
-        pads = exact if direct else tuple((r, r) for r in reach)
+        pads, direct = _correlation_pads(go, weight, (dh, dw), x_sizes, (pt, pl), padding_mode, nhwc)
         grad_padded = _conv.conv2d(go, _flipped_transposed(weight, groups), None, 1, pads, (dh, dw), groups,
                                    layout="NHWC" if nhwc else "NCHW")
         if direct:
