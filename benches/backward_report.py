@@ -12,7 +12,6 @@ in turns of 20 ms (report.interleaved_medians); ratios are torch time / fastconv
 (input, weight); GB/s counts the bytes of grad_out and the input gradient.
 """
 
-import argparse
 import importlib.util
 import pathlib
 import sys
@@ -69,11 +68,7 @@ def pool_backward_calls(name):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--repeat-seconds", type=float, default=0.5)
-    parser.add_argument("--shapes", nargs="*", default=None)
-    args = parser.parse_args(argv)
+    args = _report.table_arguments(__doc__).parse_args(argv)
     cases = [(n, conv_backward_calls) for n in SHAPES["conv2d"]] + [(n, pool_backward_calls) for n in SHAPES["pool2d"]]
     if args.shapes:
         cases = [c for c in cases if c[0] in args.shapes]

@@ -13,7 +13,6 @@ fastconv is faster); the NumPy reference is timed on the forward passes only (3 
 GB/s counts the input and output bytes (backward: grad_out and the input gradient).
 """
 
-import argparse
 import pathlib
 import sys
 
@@ -61,11 +60,7 @@ def blur_calls(name):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--repeat-seconds", type=float, default=0.5)
-    parser.add_argument("--shapes", nargs="*", default=None)
-    args = parser.parse_args(argv)
+    args = _report.table_arguments(__doc__).parse_args(argv)
     names = [n for n in _cases.BLUR_NAMES if not args.shapes or n in args.shapes]
     print(f"fastconv {fastconv.__version__}, backend {fastconv.backend()}, torch "
           f"{torch.__version__ if torch is not None else 'not installed'}; float32 NCHW; filter 4, reflect; "

@@ -337,11 +337,17 @@ def compare_reports(old, new):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def table_arguments(description):
+    """The arguments every report takes: --threads, --repeat-seconds, --shapes."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeat-seconds", type=float, default=0.5)
     parser.add_argument("--shapes", nargs="*", default=None)
+    return parser
+
+
+def main(argv=None):
+    parser = table_arguments(__doc__)
     parser.add_argument("--png", default=None, help="also write a bar chart of the ratios to this file")
     parser.add_argument("--json", default=None, help="also write the rows to this file")
     parser.add_argument("--compare", nargs="+", metavar="JSON", default=None,
