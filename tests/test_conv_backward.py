@@ -134,6 +134,11 @@ AWKWARD = {
     "stride (2, 1), two groups of 17 channels (col2im)": ((1, 34, 7, 7), (4, 17, 3, 3),
                                                           dict(groups=2, stride=(2, 1), padding=(1, 2))),
     "stride 3 larger than the kernel, 16 channels (col2im)": ((2, 16, 11, 10), (5, 16, 2, 2), dict(stride=3)),
+    # small images, many: the in-place GEMM's images in fixed runs, one partial sum each
+    "small images, 11 of them (weight-gradient image runs)": ((11, 6, 12, 12), (16, 6, 5, 5), dict(padding=1)),
+    "small images, grouped, reflect (weight-gradient image runs)": ((5, 8, 9, 10), (12, 4, 3, 3),
+                                                                     dict(groups=2, padding=1,
+                                                                          padding_mode="reflect")),
     # few channels, one image: the weight gradient's GEMM reads whole windows from the window
     # rows' copy (one segment of kh*kw*C columns, in (kx, ky, c) order)
     "3 channels, 7x7, stride 2, one image (window rows)": ((1, 3, 23, 22), (6, 3, 7, 7), dict(stride=2, padding=3)),
@@ -251,13 +256,15 @@ def test_an_infinite_weight_reaches_only_the_positions_it_multiplies(stride, lay
 
 
 @pytest.mark.parametrize("layout", ("NCHW", "NHWC"))
-@pytest.mark.parametrize("case", ["dense", "depthwise", "grouped", "one channel", "one channel, many images"])
+@pytest.mark.parametrize("case", ["dense", "depthwise", "grouped", "one channel", "one channel, many images",
+                                  "small images, many (image runs)"])
 def test_results_do_not_depend_on_the_thread_count(case, layout):
     x_shape, w_shape, groups = {"dense": ((3, 24, 21, 23), (40, 24, 3, 3), 1),
                                 "depthwise": ((3, 20, 21, 23), (20, 1, 3, 3), 20),
                                 "grouped": ((3, 24, 21, 23), (12, 6, 3, 3), 4),
                                 "one channel": ((2, 1, 60, 61), (1, 1, 5, 5), 1),
-                                "one channel, many images": ((19, 1, 20, 21), (6, 1, 5, 5), 1)}[case]
+                                "one channel, many images": ((19, 1, 20, 21), (6, 1, 5, 5), 1),
+                                "small images, many (image runs)": ((11, 6, 12, 12), (16, 6, 5, 5), 1)}[case]
     x, w = random(x_shape, np.float32, 0), random(w_shape, np.float32, 1)
     if layout == "NHWC":
         x = x.transpose(0, 2, 3, 1).copy()

@@ -25,6 +25,10 @@ constexpr int64_t kBlockPixels = 256;  // reduction depth of one GEMM block
 // The gathered path sums the images in this many fixed runs (fewer with fewer images), one
 // partial gradient each, added in run order: the order depends on the shape only.
 constexpr int64_t kImageRuns = 8;
+// An image's weight-gradient GEMM below this many multiply-adds is too little for its panels
+// to run in parallel (S5b: 0.15 M, where two threads took 3x one thread's time): its images
+// run in parallel instead.
+constexpr int64_t kSmallImageWork = int64_t{1} << 21;
 constexpr int64_t kMaxTapDotsWidth = 7;  // the widest kernel row Kernels::tap_row_dots takes
 constexpr int64_t kPlanarFilters = 4;    // filters per work item of the planar path, at most
 
@@ -145,7 +149,9 @@ void copy_window_rows(const Conv2dShape& s, const PaddedGrid& grid, const T* pad
 }
 
 // G[g] (Kg x kh*kw*Cg, (ky, kx, c) columns, or (kx, ky, c) with windows: window_rows_pay)
-// accumulated over every image.
+// accumulated over every image. An image's panels run in parallel; images too small for that
+// to pay (under kSmallImageWork multiply-adds) are summed in up to kImageRuns fixed runs
+// instead, one partial G each, added in run order: the order depends on the shape only.
 template <class T>
 void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, bool windows, const T* x,
                       const T* grad_out, T* G) {
@@ -161,36 +167,59 @@ void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, bo
   const int64_t panels_per_segment = ceil_div(seg.length, NR), panels = s.groups * seg.count * panels_per_segment;
   // A panel reads NR values from any pixel's last segment: NR values of slack past the copy.
   const int64_t padded_values = grid.Hp * grid.Wp * s.C, window_values = windows ? s.OH * grid.Wp * s.kh * s.C : 0;
-  CallScratch<T> padded(padded_values + window_values + NR, WorkspaceSlot::Input);
-  CallScratch<T> packed(s.groups * tiles * MR * P, WorkspaceSlot::Weights);
-  T* read = padded.get() + (windows ? padded_values : 0);  // what the panels read
-  const int64_t read_values = windows ? window_values : padded_values;
-  std::fill(read + read_values, read + read_values + NR, T(0));
+  const int64_t read_values = windows ? window_values : padded_values, packed_values = s.groups * tiles * MR * P;
+  const int64_t image_work = s.groups * Kg * Rc * P, G_size = s.groups * Kg * Rc;
+  const int64_t runs = image_work < kSmallImageWork ? std::min(s.N, kImageRuns) : 1;
+  HeapVector<T> partials((runs - 1) * G_size);
 
-  for (int64_t n = 0; n < s.N; ++n) {
-    pad_channels_last(s, grid, pad, nhwc, x + n * s.C * s.H * s.W, padded.get());
-    if (windows) copy_window_rows(s, grid, padded.get(), read);
-    pack_grad_out(s, nhwc, MR, grad_out + n * s.K * P, 0, s.groups, packed.get());
-    parallel_for(panels, Kg * Rc * P, [&](int64_t item) {
-      const int64_t g = item / (seg.count * panels_per_segment), i = (item / panels_per_segment) % seg.count;
-      const int64_t j0 = (item % panels_per_segment) * NR, cols = std::min(NR, seg.length - j0);
-      const T* base = read + seg.offset(s, grid, i) + g * s.Cg() + j0;
-      const T* a_g = packed.get() + g * tiles * P * MR;
-      T* c = G + g * Kg * Rc + i * seg.length + j0;
-      T* copy = tiles > 1 ? workspace_as<T>(KC * NR) : nullptr;
-      for (int64_t k0 = 0; k0 < P; k0 += KC) {
-        const int64_t kc = std::min(KC, P - k0);
-        const GemmEpilogue<T> ep{n > 0 || k0 > 0, nullptr, false, false};
-        for (int64_t t = 0; t < tiles; ++t) {
-          const T* a = a_g + t * P * MR + k0 * MR;
-          const int64_t m = std::min(MR, Kg - t * MR);
-          if (t == 0)
-            kern.gemm_ukernel_offsets[MR](kc, a, base, offsets.data() + k0, c, Rc, m, cols, ep, copy);
-          else
-            kern.gemm_ukernel[MR](kc, a, copy, c + t * MR * Rc, Rc, m, cols, ep);
+  const auto sum_run = [&](int64_t run) {
+    T* g_run = run == 0 ? G : partials.data() + (run - 1) * G_size;
+    // One run of several: a work item, its scratch all in one Task buffer (the panels' copy
+    // too); else the call's Input and Weights buffers, and a Task buffer per panel's copy.
+    const int64_t copy_values = runs > 1 ? KC * NR : 0, input_values = padded_values + window_values + NR;
+    CallScratch<T> scratch(input_values + copy_values + (runs > 1 ? packed_values : 0),
+                           runs > 1 ? WorkspaceSlot::Task : WorkspaceSlot::Input);
+    CallScratch<T> call_packed(runs > 1 ? 0 : packed_values, WorkspaceSlot::Weights);
+    T* padded = scratch.get();
+    T* read = padded + (windows ? padded_values : 0);  // what the panels read
+    std::fill(read + read_values, read + read_values + NR, T(0));
+    T* run_copy = runs > 1 ? padded + input_values : nullptr;
+    T* packed = runs > 1 ? padded + input_values + copy_values : call_packed.get();
+    const int64_t first = run * s.N / runs, end = (run + 1) * s.N / runs;
+    for (int64_t n = first; n < end; ++n) {
+      pad_channels_last(s, grid, pad, nhwc, x + n * s.C * s.H * s.W, padded);
+      if (windows) copy_window_rows(s, grid, padded, read);
+      pack_grad_out(s, nhwc, MR, grad_out + n * s.K * P, 0, s.groups, packed);
+      parallel_for(panels, image_work, [&](int64_t item) {
+        const int64_t g = item / (seg.count * panels_per_segment), i = (item / panels_per_segment) % seg.count;
+        const int64_t j0 = (item % panels_per_segment) * NR, cols = std::min(NR, seg.length - j0);
+        const T* base = read + seg.offset(s, grid, i) + g * s.Cg() + j0;
+        const T* a_g = packed + g * tiles * P * MR;
+        T* c = g_run + g * Kg * Rc + i * seg.length + j0;
+        T* copy = tiles == 1 ? nullptr : run_copy != nullptr ? run_copy : workspace_as<T>(KC * NR);
+        for (int64_t k0 = 0; k0 < P; k0 += KC) {
+          const int64_t kc = std::min(KC, P - k0);
+          const GemmEpilogue<T> ep{n > first || k0 > 0, nullptr, false, false};
+          for (int64_t t = 0; t < tiles; ++t) {
+            const T* a = a_g + t * P * MR + k0 * MR;
+            const int64_t m = std::min(MR, Kg - t * MR);
+            if (t == 0)
+              kern.gemm_ukernel_offsets[MR](kc, a, base, offsets.data() + k0, c, Rc, m, cols, ep, copy);
+            else
+              kern.gemm_ukernel[MR](kc, a, copy, c + t * MR * Rc, Rc, m, cols, ep);
+          }
         }
-      }
-    });
+      });
+    }
+  };
+  if (runs == 1) {
+    sum_run(0);
+    return;
+  }
+  parallel_for_allocating(runs, runs * image_work, sum_run);
+  for (int64_t run = 1; run < runs; ++run) {
+    const T* partial = partials.data() + (run - 1) * G_size;
+    for (int64_t i = 0; i < G_size; ++i) G[i] += partial[i];
   }
 }
 
