@@ -139,6 +139,8 @@ AWKWARD = {
     "small images, grouped, reflect (weight-gradient image runs)": ((5, 8, 9, 10), (12, 4, 3, 3),
                                                                      dict(groups=2, padding=1,
                                                                           padding_mode="reflect")),
+    "3 channels, 7x7, stride 2, 4 small images (window rows in image runs)": ((4, 3, 12, 12), (6, 3, 7, 7),
+                                                                              dict(stride=2, padding=3)),
     # few channels, one image: the weight gradient's GEMM reads whole windows from the window
     # rows' copy (one segment of kh*kw*C columns, in (kx, ky, c) order)
     "3 channels, 7x7, stride 2, one image (window rows)": ((1, 3, 23, 22), (6, 3, 7, 7), dict(stride=2, padding=3)),
@@ -257,14 +259,15 @@ def test_an_infinite_weight_reaches_only_the_positions_it_multiplies(stride, lay
 
 @pytest.mark.parametrize("layout", ("NCHW", "NHWC"))
 @pytest.mark.parametrize("case", ["dense", "depthwise", "grouped", "one channel", "one channel, many images",
-                                  "small images, many (image runs)"])
+                                  "small images, many (image runs)", "window rows in image runs"])
 def test_results_do_not_depend_on_the_thread_count(case, layout):
     x_shape, w_shape, groups = {"dense": ((3, 24, 21, 23), (40, 24, 3, 3), 1),
                                 "depthwise": ((3, 20, 21, 23), (20, 1, 3, 3), 20),
                                 "grouped": ((3, 24, 21, 23), (12, 6, 3, 3), 4),
                                 "one channel": ((2, 1, 60, 61), (1, 1, 5, 5), 1),
                                 "one channel, many images": ((19, 1, 20, 21), (6, 1, 5, 5), 1),
-                                "small images, many (image runs)": ((11, 6, 12, 12), (16, 6, 5, 5), 1)}[case]
+                                "small images, many (image runs)": ((11, 6, 12, 12), (16, 6, 5, 5), 1),
+                                "window rows in image runs": ((4, 3, 14, 14), (6, 3, 7, 7), 1)}[case]
     x, w = random(x_shape, np.float32, 0), random(w_shape, np.float32, 1)
     if layout == "NHWC":
         x = x.transpose(0, 2, 3, 1).copy()

@@ -17,7 +17,9 @@
 // padded into a channels-last copy, NR consecutive columns of one tap are NR adjacent
 // values of that copy, so B is read in place (Kernels::gemm_ukernel_offsets) with one
 // offset per pixel; grad_out is packed into tiles of MR filters. With few channels (a
-// segment much narrower than NR), B is gathered into packed panels instead (grad_weight_gathered).
+// segment much narrower than NR), B is gathered into packed panels instead (grad_weight_gathered),
+// or, for one image, read as whole windows from a copy that interleaves each output row's
+// input rows (copy_window_rows). Small images are summed in parallel runs of images.
 namespace fastconv {
 namespace {
 
@@ -44,6 +46,14 @@ struct PaddedGrid {
         rows(pad_index_map(Hp, 1, -s.pt, s.H, mode)),
         cols(pad_index_map(Wp, 1, -s.pl, s.W, mode)),
         interior(valid_range(Wp, 1, -s.pl, s.W)) {}
+
+  // Position of output pixel p's window in the window rows' copy (copy_window_rows).
+  HeapVector<int64_t> window_offsets(const Conv2dShape& s) const {
+    HeapVector<int64_t> offsets(s.OH * s.OW);
+    for (int64_t oy = 0; oy < s.OH; ++oy)
+      for (int64_t ox = 0; ox < s.OW; ++ox) offsets[oy * s.OW + ox] = (oy * Wp + ox * s.sw) * s.kh * s.C;
+    return offsets;
+  }
 
   // Position of output pixel p's window origin in the padded copy, in values.
   HeapVector<int64_t> pixel_offsets(const Conv2dShape& s) const {
@@ -159,17 +169,16 @@ void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, bo
   const int64_t NR = kern.gemm_nr, MR = gemm_tile_rows(kern, s.Kg()), Kg = s.Kg(), tiles = ceil_div(Kg, MR);
   const int64_t P = s.OH * s.OW, Rc = s.kh * s.kw * s.Cg(), KC = std::min(P, kBlockPixels);
   const PaddedGrid grid(s, pad.mode);
-  HeapVector<int64_t> offsets = grid.pixel_offsets(s);
-  if (windows)
-    for (int64_t oy = 0; oy < s.OH; ++oy)
-      for (int64_t ox = 0; ox < s.OW; ++ox) offsets[oy * s.OW + ox] = (oy * grid.Wp + ox * s.sw) * s.kh * s.C;
+  const HeapVector<int64_t> offsets = windows ? grid.window_offsets(s) : grid.pixel_offsets(s);
   const ColumnSegments seg(s, windows);
   const int64_t panels_per_segment = ceil_div(seg.length, NR), panels = s.groups * seg.count * panels_per_segment;
   // A panel reads NR values from any pixel's last segment: NR values of slack past the copy.
   const int64_t padded_values = grid.Hp * grid.Wp * s.C, window_values = windows ? s.OH * grid.Wp * s.kh * s.C : 0;
   const int64_t read_values = windows ? window_values : padded_values, packed_values = s.groups * tiles * MR * P;
   const int64_t image_work = s.groups * Kg * Rc * P, G_size = s.groups * Kg * Rc;
-  const int64_t runs = image_work < kSmallImageWork ? std::min(s.N, kImageRuns) : 1;
+  // runs hold a copy each at once: only for copies of moderate size
+  const bool small = image_work < kSmallImageWork && padded_values + window_values <= kSmallImageWork;
+  const int64_t runs = small ? std::min(s.N, kImageRuns) : 1;
   HeapVector<T> partials((runs - 1) * G_size);
 
   const auto sum_run = [&](int64_t run) {
@@ -190,7 +199,7 @@ void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, bo
       pad_channels_last(s, grid, pad, nhwc, x + n * s.C * s.H * s.W, padded);
       if (windows) copy_window_rows(s, grid, padded, read);
       pack_grad_out(s, nhwc, MR, grad_out + n * s.K * P, 0, s.groups, packed);
-      parallel_for(panels, image_work, [&](int64_t item) {
+      const auto panel = [&](int64_t item) {
         const int64_t g = item / (seg.count * panels_per_segment), i = (item / panels_per_segment) % seg.count;
         const int64_t j0 = (item % panels_per_segment) * NR, cols = std::min(NR, seg.length - j0);
         const T* base = read + seg.offset(s, grid, i) + g * s.Cg() + j0;
@@ -209,7 +218,12 @@ void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, bo
               kern.gemm_ukernel[MR](kc, a, copy, c + t * MR * Rc, Rc, m, cols, ep);
           }
         }
-      });
+      };
+      if (runs > 1) {  // a run's panels share its copy buffer: one after another
+        for (int64_t item = 0; item < panels; ++item) panel(item);
+      } else {
+        parallel_for_allocating(panels, image_work, panel);
+      }
     }
   };
   if (runs == 1) {
