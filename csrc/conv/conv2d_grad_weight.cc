@@ -34,6 +34,19 @@ constexpr int64_t kSmallImageWork = int64_t{1} << 21;
 constexpr int64_t kMaxTapDotsWidth = 7;  // the widest kernel row Kernels::tap_row_dots takes
 constexpr int64_t kPlanarFilters = 4;    // filters per work item of the planar path, at most
 
+// G (G_size values) as the sum of runs: run(r, out) writes run r's sum to out, G itself for
+// run 0 and a partial of its own for the others, in parallel; the partials are then added
+// in run order, so the result depends on the run count only, never on the threads.
+template <class T, class Run>
+void sum_runs(int64_t runs, int64_t work, T* G, int64_t G_size, Run&& run) {
+  HeapVector<T> partials((runs - 1) * G_size);
+  parallel_for_allocating(runs, work, [&](int64_t r) { run(r, r == 0 ? G : partials.data() + (r - 1) * G_size); });
+  for (int64_t r = 1; r < runs; ++r) {
+    const T* partial = partials.data() + (r - 1) * G_size;
+    for (int64_t i = 0; i < G_size; ++i) G[i] += partial[i];
+  }
+}
+
 // The padded input rows and columns some tap reads, as input indices (pad_index_map).
 struct PaddedGrid {
   int64_t Hp, Wp;
@@ -179,10 +192,7 @@ void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, bo
   // runs hold a copy each at once: only for copies of moderate size
   const bool small = image_work < kSmallImageWork && padded_values + window_values <= kSmallImageWork;
   const int64_t runs = small ? std::min(s.N, kImageRuns) : 1;
-  HeapVector<T> partials((runs - 1) * G_size);
-
-  const auto sum_run = [&](int64_t run) {
-    T* g_run = run == 0 ? G : partials.data() + (run - 1) * G_size;
+  const auto sum_run = [&](int64_t run, T* g_run) {
     // One run of several: a work item, its scratch all in one Task buffer (the panels' copy
     // too); else the call's Input and Weights buffers, and a Task buffer per panel's copy.
     const int64_t copy_values = runs > 1 ? KC * NR : 0, input_values = padded_values + window_values + NR;
@@ -226,15 +236,7 @@ void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, bo
       }
     }
   };
-  if (runs == 1) {
-    sum_run(0);
-    return;
-  }
-  parallel_for_allocating(runs, runs * image_work, sum_run);
-  for (int64_t run = 1; run < runs; ++run) {
-    const T* partial = partials.data() + (run - 1) * G_size;
-    for (int64_t i = 0; i < G_size; ++i) G[i] += partial[i];
-  }
+  sum_runs(runs, runs * image_work, G, G_size, sum_run);  // one run: on the calling thread, panels in parallel
 }
 
 // Whether gathering B into packed panels computes at most half the columns that reading it
@@ -263,10 +265,8 @@ void grad_weight_gathered(const Conv2dShape& s, const Padding<T>& pad, bool nhwc
     source[j] = ((t / s.kw) * s.dh * grid.Wp + (t % s.kw) * s.dw) * s.C + j % s.C;
     target[j] = (j / NR) * KC * NR + j % NR;
   }
-  HeapVector<T> partials((runs - 1) * G_size);
   const int64_t padded_values = grid.Hp * grid.Wp * s.C, packed_values = tiles * MR * P;
-  const auto sum_run = [&](int64_t run) {
-    T* c = run == 0 ? G : partials.data() + (run - 1) * G_size;
+  const auto sum_run = [&](int64_t run, T* c) {
     CallScratch<T> scratch(padded_values + packed_values + panels * KC * NR, WorkspaceSlot::Task);
     T* padded = scratch.get();
     T* a = padded + padded_values;
@@ -291,11 +291,7 @@ void grad_weight_gathered(const Conv2dShape& s, const Padding<T>& pad, bool nhwc
       }
     }
   };
-  parallel_for_allocating(runs, runs * K * Rc * P, sum_run);  // each run takes its scratch
-  for (int64_t run = 1; run < runs; ++run) {
-    const T* partial = partials.data() + (run - 1) * G_size;
-    for (int64_t i = 0; i < G_size; ++i) G[i] += partial[i];
-  }
+  sum_runs(runs, runs * K * Rc * P, G, G_size, sum_run);  // each run takes its scratch
 }
 
 // Whether the planar path suits: depthwise (Cg = Kg = 1), or few products per filter (a
