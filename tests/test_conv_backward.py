@@ -147,6 +147,16 @@ AWKWARD = {
     "2 channels, 5x4, dilated rows, reflect, one image (window rows)": ((1, 2, 17, 19), (5, 2, 5, 4),
                                                                         dict(dilation=(2, 1), padding=(3, 1),
                                                                              padding_mode="reflect")),
+    # large images (weight-gradient GEMMs of 2M multiply-adds or more): fixed pixel runs with
+    # a partial sum each, times groups of panels; unpadded, the panels read the input itself
+    # (NHWC pixels in place, NCHW planes of a 1x1 kernel transposed a block at a time)
+    "1x1, 40 channels, large image (planes, a part panel)": ((1, 40, 40, 40), (64, 40, 1, 1), {}),
+    "1x1, 64 channels, 2 images, odd pixels (in place, a part block)": ((2, 64, 33, 31), (48, 64, 1, 1), {}),
+    "1x1, two groups of 32 channels, large image (in place per group)": ((1, 64, 40, 40), (64, 32, 1, 1),
+                                                                          dict(groups=2)),
+    "3x3, 32 channels, unpadded, large image (in place rows)": ((1, 32, 40, 39), (40, 32, 3, 3), {}),
+    "3x3, 64 channels, padded, large image (groups of panels)": ((1, 64, 30, 30), (64, 64, 3, 3),
+                                                                   dict(padding=1)),
     # small maps and a batch that fills the SIMD lanes: the input gradient's correlation runs
     # across images (batched) on the SIMD backends, col2im on the portable one
     "small maps, 5x5 kernel, 24 images (correlation across images)": ((24, 6, 12, 12), (16, 6, 5, 5), {}),
@@ -259,7 +269,8 @@ def test_an_infinite_weight_reaches_only_the_positions_it_multiplies(stride, lay
 
 @pytest.mark.parametrize("layout", ("NCHW", "NHWC"))
 @pytest.mark.parametrize("case", ["dense", "depthwise", "grouped", "one channel", "one channel, many images",
-                                  "small images, many (image runs)", "window rows in image runs"])
+                                  "small images, many (image runs)", "window rows in image runs",
+                                  "large image, 1x1 (pixel runs)", "large image, 3x3 (pixel runs, groups of panels)"])
 def test_results_do_not_depend_on_the_thread_count(case, layout):
     x_shape, w_shape, groups = {"dense": ((3, 24, 21, 23), (40, 24, 3, 3), 1),
                                 "depthwise": ((3, 20, 21, 23), (20, 1, 3, 3), 20),
@@ -267,15 +278,19 @@ def test_results_do_not_depend_on_the_thread_count(case, layout):
                                 "one channel": ((2, 1, 60, 61), (1, 1, 5, 5), 1),
                                 "one channel, many images": ((19, 1, 20, 21), (6, 1, 5, 5), 1),
                                 "small images, many (image runs)": ((11, 6, 12, 12), (16, 6, 5, 5), 1),
-                                "window rows in image runs": ((4, 3, 14, 14), (6, 3, 7, 7), 1)}[case]
+                                "window rows in image runs": ((4, 3, 14, 14), (6, 3, 7, 7), 1),
+                                "large image, 1x1 (pixel runs)": ((2, 64, 33, 31), (48, 64, 1, 1), 1),
+                                "large image, 3x3 (pixel runs, groups of panels)": ((1, 64, 30, 30), (64, 64, 3, 3),
+                                                                                    1)}[case]
+    padding = 0 if w_shape[2] == 1 else 1
     x, w = random(x_shape, np.float32, 0), random(w_shape, np.float32, 1)
     if layout == "NHWC":
         x = x.transpose(0, 2, 3, 1).copy()
-    grad_out = random(fastconv.conv2d(x, w, padding=1, groups=groups, layout=layout).shape, np.float32, 2)
+    grad_out = random(fastconv.conv2d(x, w, padding=padding, groups=groups, layout=layout).shape, np.float32, 2)
     results = []
     for threads in (1, 2, 3, 4):
         with num_threads(threads):
-            results.append(fastconv.conv2d_backward(grad_out, x, w, padding=1, groups=groups, layout=layout))
+            results.append(fastconv.conv2d_backward(grad_out, x, w, padding=padding, groups=groups, layout=layout))
     for other in results[1:]:
         for name in NAMES:
             np.testing.assert_array_equal(other[name], results[0][name], err_msg=name)

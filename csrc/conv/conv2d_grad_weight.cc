@@ -16,10 +16,11 @@
 // the channels of the padded input pixel that tap of output pixel p reads. With the input
 // padded into a channels-last copy, NR consecutive columns of one tap are NR adjacent
 // values of that copy, so B is read in place (Kernels::gemm_ukernel_offsets) with one
-// offset per pixel; grad_out is packed into tiles of MR filters. With few channels (a
-// segment much narrower than NR), B is gathered into packed panels instead (grad_weight_gathered),
-// or, for one image, read as whole windows from a copy that interleaves each output row's
-// input rows (copy_window_rows). Small images are summed in parallel runs of images.
+// offset per pixel (without padding, from the input itself); grad_out is packed into tiles
+// of MR filters. With few channels (a segment much narrower than NR), B is gathered into
+// packed panels instead (grad_weight_gathered), or, for one image, read as whole windows from
+// a copy that interleaves each output row's input rows (copy_window_rows). Small images are
+// summed in parallel runs of images, a large one in parallel runs of its pixels.
 namespace fastconv {
 namespace {
 
@@ -34,17 +35,33 @@ constexpr int64_t kSmallImageWork = int64_t{1} << 21;
 constexpr int64_t kMaxTapDotsWidth = 7;  // the widest kernel row Kernels::tap_row_dots takes
 constexpr int64_t kPlanarFilters = 4;    // filters per work item of the planar path, at most
 
-// G (G_size values) as the sum of runs: run(r, out) writes run r's sum to out, G itself for
-// run 0 and a partial of its own for the others, in parallel; the partials are then added
-// in run order, so the result depends on the run count only, never on the threads.
+// G (size values) as the sum of `runs` parts: part 0 is G itself, the others partials of
+// their own, added to G in run order (add_in_order), so that the result depends on the run
+// count only, never on the threads.
+template <class T>
+class Partials {
+ public:
+  Partials(int64_t runs, T* G, int64_t size) : rest_((runs - 1) * size), G_(G), size_(size), runs_(runs) {}
+  T* operator[](int64_t r) { return r == 0 ? G_ : rest_.data() + (r - 1) * size_; }
+  void add_in_order() {
+    for (int64_t r = 1; r < runs_; ++r) {
+      const T* partial = rest_.data() + (r - 1) * size_;
+      for (int64_t i = 0; i < size_; ++i) G_[i] += partial[i];
+    }
+  }
+
+ private:
+  HeapVector<T> rest_;
+  T* G_;
+  int64_t size_, runs_;
+};
+
+// G as the sum of runs: run(r, out) writes run r's sum to out (Partials), in parallel.
 template <class T, class Run>
 void sum_runs(int64_t runs, int64_t work, T* G, int64_t G_size, Run&& run) {
-  HeapVector<T> partials((runs - 1) * G_size);
-  parallel_for_allocating(runs, work, [&](int64_t r) { run(r, r == 0 ? G : partials.data() + (r - 1) * G_size); });
-  for (int64_t r = 1; r < runs; ++r) {
-    const T* partial = partials.data() + (r - 1) * G_size;
-    for (int64_t i = 0; i < G_size; ++i) G[i] += partial[i];
-  }
+  Partials<T> partials(runs, G, G_size);
+  parallel_for_allocating(runs, work, [&](int64_t r) { run(r, partials[r]); });
+  partials.add_in_order();
 }
 
 // The padded input rows and columns some tap reads, as input indices (pad_index_map).
@@ -59,6 +76,14 @@ struct PaddedGrid {
         rows(pad_index_map(Hp, 1, -s.pt, s.H, mode)),
         cols(pad_index_map(Wp, 1, -s.pl, s.W, mode)),
         interior(valid_range(Wp, 1, -s.pl, s.W)) {}
+
+  // Whether the padded grid is the input itself (no padding, nothing past the last window).
+  bool is_input(const Conv2dShape& s) const {
+    bool same = Hp == s.H && Wp == s.W;
+    for (int64_t y = 0; same && y < Hp; ++y) same = rows[y] == y;
+    for (int64_t j = 0; same && j < Wp; ++j) same = cols[j] == j;
+    return same;
+  }
 
   // Position of output pixel p's window in the window rows' copy (copy_window_rows).
   HeapVector<int64_t> window_offsets(const Conv2dShape& s) const {
@@ -166,15 +191,39 @@ void copy_window_rows(const Conv2dShape& s, const PaddedGrid& grid, const T* pad
     T* d = dst + oy * grid.Wp * column;
     for (int64_t ky = 0; ky < s.kh; ++ky) {
       const T* row = padded + (oy * s.sh + ky * s.dh) * grid.Wp * C;
-      for (int64_t x = 0; x < grid.Wp; ++x) std::copy(row + x * C, row + (x + 1) * C, d + x * column + ky * C);
+      T* out = d + ky * C;
+      for (int64_t x = 0; x < grid.Wp; ++x)  // a loop, not std::copy: C is a few values
+        for (int64_t c = 0; c < C; ++c) out[x * column + c] = row[x * C + c];
     }
   });
 }
 
+// How one large image's GEMM is divided into work items: `runs` fixed ranges of its pixels,
+// each summed into a partial gradient of its own, times `groups` ranges of its panels. An
+// item sweeps its pixel blocks over all its panels, so a block of grad_out is read from cache
+// by every panel instead of the whole of grad_out once per panel (a 1x1 convolution of 256
+// channels on 224x224 pixels ran at a quarter of the speed). The split depends on the shape
+// only, never on the threads.
+struct ImageSplit {
+  int64_t groups, runs;
+
+  ImageSplit(int64_t pixels, int64_t block_pixels, int64_t panels, int64_t G_bytes)
+      : groups(ceil_div(panels, kGroupPanels)),
+        runs(std::clamp(ceil_div(kImageItems, groups), int64_t{1}, std::max(int64_t{1}, pixels / block_pixels))) {
+    while (runs > 1 && (runs - 1) * G_bytes > kPartialBytes) --runs;
+  }
+
+ private:
+  static constexpr int64_t kImageItems = 8;         // work items per image, at least, where pixels allow
+  static constexpr int64_t kGroupPanels = 8;        // panels that share a block of grad_out, at most
+  static constexpr int64_t kPartialBytes = 32 << 20;  // memory for the runs' partial gradients, at most
+};
+
 // G[g] (Kg x kh*kw*Cg, (ky, kx, c) columns, or (kx, ky, c) with windows: window_rows_pay)
-// accumulated over every image. An image's panels run in parallel; images too small for that
-// to pay (under kSmallImageWork multiply-adds) are summed in up to kImageRuns fixed runs
-// instead, one partial G each, added in run order: the order depends on the shape only.
+// accumulated over every image. A large image is divided into work items (ImageSplit); images
+// too small for that to pay (under kSmallImageWork multiply-adds) are summed in up to
+// kImageRuns fixed runs of images instead. Either way each run has a partial G of its own and
+// the partials are added in run order: the order depends on the shape only.
 template <class T>
 void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, bool windows, const T* x,
                       const T* grad_out, T* G) {
@@ -189,54 +238,85 @@ void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, bo
   const int64_t padded_values = grid.Hp * grid.Wp * s.C, window_values = windows ? s.OH * grid.Wp * s.kh * s.C : 0;
   const int64_t read_values = windows ? window_values : padded_values, packed_values = s.groups * tiles * MR * P;
   const int64_t image_work = s.groups * Kg * Rc * P, G_size = s.groups * Kg * Rc;
-  // runs hold a copy each at once: only for copies of moderate size
-  const bool small = image_work < kSmallImageWork && padded_values + window_values <= kSmallImageWork;
-  const int64_t runs = small ? std::min(s.N, kImageRuns) : 1;
-  const auto sum_run = [&](int64_t run, T* g_run) {
-    // One run of several: a work item, its scratch all in one Task buffer (the panels' copy
-    // too); else the call's Input and Weights buffers, and a Task buffer per panel's copy.
-    const int64_t copy_values = runs > 1 ? KC * NR : 0, input_values = padded_values + window_values + NR;
-    CallScratch<T> scratch(input_values + copy_values + (runs > 1 ? packed_values : 0),
-                           runs > 1 ? WorkspaceSlot::Task : WorkspaceSlot::Input);
-    CallScratch<T> call_packed(runs > 1 ? 0 : packed_values, WorkspaceSlot::Weights);
-    T* padded = scratch.get();
-    T* read = padded + (windows ? padded_values : 0);  // what the panels read
+  // Without padding, the panels read the input itself: channels-last pixels in place when no
+  // panel reads past its segment; the planes of a 1x1 stride-1 convolution transposed into
+  // the copy a block at a time.
+  const bool unpadded = !windows && grid.is_input(s);
+  const bool read_input = unpadded && nhwc && seg.length % NR == 0;
+  const bool read_planes = unpadded && !nhwc && s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1;
+  const int64_t input_values = read_input || read_planes ? 0 : padded_values + window_values + NR;
+  // Image n's grad_out packed, and what its panels read (returned): the input, or its
+  // padded copy (and window rows) in `padded`.
+  const auto prepare = [&](int64_t n, T* padded, T* packed) -> const T* {
+    pack_grad_out(s, nhwc, MR, grad_out + n * s.K * P, 0, s.groups, packed);
+    if (input_values == 0) return x + n * s.C * s.H * s.W;
+    T* read = padded + (windows ? padded_values : 0);
+    pad_channels_last(s, grid, pad, nhwc, x + n * s.C * s.H * s.W, padded);
+    if (windows) copy_window_rows(s, grid, padded, read);
     std::fill(read + read_values, read + read_values + NR, T(0));
-    T* run_copy = runs > 1 ? padded + input_values : nullptr;
-    T* packed = runs > 1 ? padded + input_values + copy_values : call_packed.get();
-    const int64_t first = run * s.N / runs, end = (run + 1) * s.N / runs;
-    for (int64_t n = first; n < end; ++n) {
-      pad_channels_last(s, grid, pad, nhwc, x + n * s.C * s.H * s.W, padded);
-      if (windows) copy_window_rows(s, grid, padded, read);
-      pack_grad_out(s, nhwc, MR, grad_out + n * s.K * P, 0, s.groups, packed);
-      const auto panel = [&](int64_t item) {
+    return read;
+  };
+  // Pixels [p_begin, p_end) of panels [first_panel, end_panel) into c_run, added to it with
+  // `accumulate`; copy: KC x NR values for the tiles after the first to read B from.
+  const auto sweep = [&](const T* read, const T* packed, int64_t p_begin, int64_t p_end, int64_t first_panel,
+                         int64_t end_panel, T* c_run, bool accumulate, T* copy) {
+    const int64_t pixels = p_end - p_begin, blocks = ceil_div(pixels, KC);  // of even depths, at most KC
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t k0 = p_begin + b * pixels / blocks, kc = p_begin + (b + 1) * pixels / blocks - k0;
+      const GemmEpilogue<T> ep{accumulate || k0 > p_begin, nullptr, false, false};
+      for (int64_t item = first_panel; item < end_panel; ++item) {
         const int64_t g = item / (seg.count * panels_per_segment), i = (item / panels_per_segment) % seg.count;
         const int64_t j0 = (item % panels_per_segment) * NR, cols = std::min(NR, seg.length - j0);
         const T* base = read + seg.offset(s, grid, i) + g * s.Cg() + j0;
-        const T* a_g = packed + g * tiles * P * MR;
-        T* c = g_run + g * Kg * Rc + i * seg.length + j0;
-        T* copy = tiles == 1 ? nullptr : run_copy != nullptr ? run_copy : workspace_as<T>(KC * NR);
-        for (int64_t k0 = 0; k0 < P; k0 += KC) {
-          const int64_t kc = std::min(KC, P - k0);
-          const GemmEpilogue<T> ep{n > first || k0 > 0, nullptr, false, false};
-          for (int64_t t = 0; t < tiles; ++t) {
-            const T* a = a_g + t * P * MR + k0 * MR;
-            const int64_t m = std::min(MR, Kg - t * MR);
-            if (t == 0)
-              kern.gemm_ukernel_offsets[MR](kc, a, base, offsets.data() + k0, c, Rc, m, cols, ep, copy);
-            else
-              kern.gemm_ukernel[MR](kc, a, copy, c + t * MR * Rc, Rc, m, cols, ep);
-          }
+        const T* a_g = packed + g * tiles * P * MR + k0 * MR;
+        T* c = c_run + g * Kg * Rc + i * seg.length + j0;
+        if (read_planes) {  // channels g*Cg + j0... of pixels k0... as kc rows of NR
+          if (cols < NR)
+            for (int64_t p = 0; p < kc; ++p) std::fill(copy + p * NR + cols, copy + (p + 1) * NR, T(0));
+          kern.transpose(read + (g * s.Cg() + j0) * P + k0, P, copy, NR, cols, kc);
+          for (int64_t t = 0; t < tiles; ++t)
+            kern.gemm_ukernel[MR](kc, a_g + t * P * MR, copy, c + t * MR * Rc, Rc, std::min(MR, Kg - t * MR), cols,
+                                  ep);
+          continue;
         }
-      };
-      if (runs > 1) {  // a run's panels share its copy buffer: one after another
-        for (int64_t item = 0; item < panels; ++item) panel(item);
-      } else {
-        parallel_for_allocating(panels, image_work, panel);
+        for (int64_t t = 0; t < tiles; ++t) {
+          const int64_t m = std::min(MR, Kg - t * MR);
+          if (t == 0)
+            kern.gemm_ukernel_offsets[MR](kc, a_g, base, offsets.data() + k0, c, Rc, m, cols, ep,
+                                          tiles == 1 ? nullptr : copy);
+          else
+            kern.gemm_ukernel[MR](kc, a_g + t * P * MR, copy, c + t * MR * Rc, Rc, m, cols, ep);
+        }
       }
     }
   };
-  sum_runs(runs, runs * image_work, G, G_size, sum_run);  // one run: on the calling thread, panels in parallel
+  // runs of small images hold a copy each at once: only for copies of moderate size
+  if (image_work < kSmallImageWork && padded_values + window_values <= kSmallImageWork) {
+    const int64_t runs = std::min(s.N, kImageRuns);
+    sum_runs(runs, runs * image_work, G, G_size, [&](int64_t run, T* g_run) {
+      CallScratch<T> scratch(input_values + packed_values + KC * NR, WorkspaceSlot::Task);
+      T* packed = scratch.get() + input_values;
+      const int64_t first = run * s.N / runs, end = (run + 1) * s.N / runs;
+      for (int64_t n = first; n < end; ++n) {
+        const T* read = prepare(n, scratch.get(), packed);
+        sweep(read, packed, 0, P, 0, panels, g_run, n > first, packed + packed_values);
+      }
+    });
+    return;
+  }
+  const ImageSplit split(P, KC, panels, G_size * int64_t{sizeof(T)});
+  CallScratch<T> scratch(input_values, WorkspaceSlot::Input);
+  CallScratch<T> packed(packed_values, WorkspaceSlot::Weights);
+  Partials<T> partials(split.runs, G, G_size);
+  for (int64_t n = 0; n < s.N; ++n) {
+    const T* read = prepare(n, scratch.get(), packed.get());
+    parallel_for_allocating(split.runs * split.groups, image_work, [&](int64_t item) {
+      const int64_t r = item / split.groups, q = item % split.groups;
+      sweep(read, packed.get(), r * P / split.runs, (r + 1) * P / split.runs, q * panels / split.groups,
+            (q + 1) * panels / split.groups, partials[r], n > 0, workspace_as<T>(KC * NR));
+    });
+  }
+  partials.add_in_order();
 }
 
 // Whether gathering B into packed panels computes at most half the columns that reading it
@@ -315,9 +395,7 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
   const int64_t C = s.C, K = s.K, Cg = s.Cg(), Kg = s.Kg(), HW = s.H * s.W, P = s.OH * s.OW, taps = s.kh * s.kw;
   const PaddedGrid grid(s, pad.mode);
   const int64_t padded_plane = grid.Hp * grid.Wp;
-  bool in_place = grid.Hp == s.H && grid.Wp == s.W;
-  for (int64_t y = 0; in_place && y < grid.Hp; ++y) in_place = grid.rows[y] == y;
-  for (int64_t j = 0; in_place && j < grid.Wp; ++j) in_place = grid.cols[j] == j;
+  const bool in_place = grid.is_input(s);
   CallScratch<T> planes(nhwc ? s.N * (C * HW + K * P) : 0, WorkspaceSlot::Weights);
   CallScratch<T> padded(in_place ? 0 : s.N * C * padded_plane, WorkspaceSlot::Input);
   const T* x_planes = x;
