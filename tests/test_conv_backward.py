@@ -152,8 +152,10 @@ AWKWARD = {
     # (NHWC pixels in place, NCHW planes of a 1x1 kernel transposed a block at a time)
     "1x1, 40 channels, large image (planes, a part panel)": ((1, 40, 40, 40), (64, 40, 1, 1), {}),
     "1x1, 64 channels, 2 images, odd pixels (in place, a part block)": ((2, 64, 33, 31), (48, 64, 1, 1), {}),
-    "1x1, two groups of 32 channels, large image (in place per group)": ((1, 64, 40, 40), (64, 32, 1, 1),
+    "1x1, two groups of 64 channels, large image (in place per group)": ((1, 128, 40, 40), (64, 64, 1, 1),
                                                                           dict(groups=2)),
+    "1x1, 256 channels, 14x14, few pixels (groups of panels make the items)": ((1, 256, 14, 14),
+                                                                                  (72, 256, 1, 1), {}),
     "3x3, 32 channels, unpadded, large image (in place rows)": ((1, 32, 40, 39), (40, 32, 3, 3), {}),
     "3x3, 64 channels, padded, large image (groups of panels)": ((1, 64, 30, 30), (64, 64, 3, 3),
                                                                    dict(padding=1)),

@@ -16,8 +16,8 @@
 // the channels of the padded input pixel that tap of output pixel p reads. With the input
 // padded into a channels-last copy, NR consecutive columns of one tap are NR adjacent
 // values of that copy, so B is read in place (Kernels::gemm_ukernel_offsets) with one
-// offset per pixel (without padding, from the input itself); grad_out is packed into tiles
-// of MR filters. With few channels (a segment much narrower than NR), B is gathered into
+// offset per pixel (an unpadded NHWC input in place; the planes of an unpadded 1x1 NCHW
+// input transposed into packed blocks instead); grad_out is packed into tiles of MR filters. With few channels (a segment much narrower than NR), B is gathered into
 // packed panels instead (grad_weight_gathered), or, for one image, read as whole windows from
 // a copy that interleaves each output row's input rows (copy_window_rows). Small images are
 // summed in parallel runs of images, a large one in parallel runs of its pixels.
@@ -28,8 +28,8 @@ constexpr int64_t kBlockPixels = 256;  // reduction depth of one GEMM block
 // The gathered path sums the images in this many fixed runs (fewer with fewer images), one
 // partial gradient each, added in run order: the order depends on the shape only.
 constexpr int64_t kImageRuns = 8;
-// An image's weight-gradient GEMM below this many multiply-adds is too little for its panels
-// to run in parallel (S5b: 0.15 M, where two threads took 3x one thread's time): its images
+// An image's weight-gradient GEMM below this many multiply-adds is too little to divide into
+// parallel work items (S5b: 0.15 M, where two threads took 3x one thread's time): its images
 // run in parallel instead.
 constexpr int64_t kSmallImageWork = int64_t{1} << 21;
 constexpr int64_t kMaxTapDotsWidth = 7;  // the widest kernel row Kernels::tap_row_dots takes
@@ -206,12 +206,15 @@ void copy_window_rows(const Conv2dShape& s, const PaddedGrid& grid, const T* pad
 // channels on 224x224 pixels ran at a quarter of the speed). The split depends on the shape
 // only, never on the threads.
 struct ImageSplit {
-  int64_t groups, runs;
+  int64_t runs, groups;
 
+  // Runs as many as pixels allow, up to kImageItems; groups to make up the items (which
+  // panels an item computes does not change any sum).
   ImageSplit(int64_t pixels, int64_t block_pixels, int64_t panels, int64_t G_bytes)
-      : groups(ceil_div(panels, kGroupPanels)),
-        runs(std::clamp(ceil_div(kImageItems, groups), int64_t{1}, std::max(int64_t{1}, pixels / block_pixels))) {
+      : runs(std::clamp(ceil_div(kImageItems, ceil_div(panels, kGroupPanels)), int64_t{1},
+                        std::max(int64_t{1}, pixels / block_pixels))) {
     while (runs > 1 && (runs - 1) * G_bytes > kPartialBytes) --runs;
+    groups = std::clamp(ceil_div(kImageItems, runs), ceil_div(panels, kGroupPanels), panels);
   }
 
  private:
@@ -258,7 +261,8 @@ void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, bo
     return read;
   };
   // Pixels [p_begin, p_end) of panels [first_panel, end_panel) into c_run, added to it with
-  // `accumulate`; copy: KC x NR values for the tiles after the first to read B from.
+  // `accumulate`; copy: KC x NR values of packed B (written by the first tile, or the
+  // transposed planes), that the other tiles read.
   const auto sweep = [&](const T* read, const T* packed, int64_t p_begin, int64_t p_end, int64_t first_panel,
                          int64_t end_panel, T* c_run, bool accumulate, T* copy) {
     const int64_t pixels = p_end - p_begin, blocks = ceil_div(pixels, KC);  // of even depths, at most KC
