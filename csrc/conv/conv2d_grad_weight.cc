@@ -34,7 +34,6 @@ constexpr int64_t kImageRuns = 8;
 constexpr int64_t kSmallImageWork = int64_t{1} << 21;
 constexpr int64_t kMaxTapDotsWidth = 7;  // the widest kernel row Kernels::tap_row_dots takes
 constexpr int64_t kPlanarFilters = 4;    // filters per work item of the planar path, at most
-constexpr int64_t kPlanarItems = 8;      // fewer (group, channel, filter block) items: one per kernel row
 
 // G (size values) as the sum of `runs` parts: part 0 is G itself, the others partials of
 // their own, added to G in run order (add_in_order), so that the result depends on the run
@@ -389,10 +388,10 @@ bool planar_suits(const Conv2dShape& s, int64_t NR) {
 
 // The planar path, any groups: grad_w[k, c, ky, kx] is the sum over images and output pixels
 // of grad_out plane k times the padded input plane of the group's channel c shifted by the
-// tap. For each kernel row, Kernels::tap_row_dots computes a block of filters' sums for all
-// kw taps of the row in one pass over every image's planes (rows of stride 1, kw <= 7), else
-// a scalar loop does. NHWC images and grad_out are transposed to planes first; a work item
-// pads its channel's planes itself, unless they need none.
+// tap. A work item is (group, channel, kernel row, block of filters); Kernels::tap_row_dots
+// computes a block's sums for all kw taps of the row in one pass over every image's planes
+// (rows of stride 1, kw <= 7), else a scalar loop does. NHWC images and
+// grad_out are transposed to planes first, and the input is padded unless it needs none.
 template <class T>
 void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, const T* x, const T* grad_out,
                         T* grad_w) {
@@ -402,6 +401,7 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
   const int64_t padded_plane = grid.Hp * grid.Wp;
   const bool in_place = grid.is_input(s);
   CallScratch<T> planes(nhwc ? s.N * (C * HW + K * P) : 0, WorkspaceSlot::Weights);
+  CallScratch<T> padded(in_place ? 0 : s.N * C * padded_plane, WorkspaceSlot::Input);
   const T* x_planes = x;
   const T* go = grad_out;
   if (nhwc) {
@@ -414,55 +414,42 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
     x_planes = xt;
     go = gt;
   }
-  // A work item is (group, channel, block of filters), with every kernel row, or, when that
-  // gives fewer than kPlanarItems items, one kernel row each. Each sum is one tap_row_dots
-  // call either way: the items do not change the results.
+  if (!in_place) {
+    parallel_for(s.N * C * grid.Hp, s.N * C * padded_plane, [&](int64_t row) {
+      const int64_t plane = row / grid.Hp, iy = grid.rows[row % grid.Hp];
+      pad_row(padded.get() + row * grid.Wp, iy < 0 ? nullptr : x_planes + plane * HW + iy * s.W, grid.cols.data(),
+              grid.Wp, grid.interior, pad.fill);
+    });
+    x_planes = padded.get();
+  }
   const int64_t blocks = ceil_div(Kg, kPlanarFilters), block = ceil_div(Kg, blocks);
-  const int64_t item_rows = s.groups * Cg * blocks < kPlanarItems ? 1 : s.kh, row_items = s.kh / item_rows;
   const bool vector_rows = s.sw == 1 && s.kw <= kMaxTapDotsWidth;
-  parallel_for_allocating(s.groups * Cg * row_items * blocks, K * Cg * taps * P * s.N, [&](int64_t item) {
-    const int64_t f0 = item % blocks * block, ky0 = item / blocks % row_items * item_rows;
-    const int64_t c = item / (blocks * row_items) % Cg, g = item / (blocks * row_items * Cg);
-    const int64_t nf = std::min(block, Kg - f0);
-    // The channel's planes of every image, padded here (in cache) unless they need none.
-    CallScratch<T> padded(in_place ? 0 : s.N * padded_plane, WorkspaceSlot::Task);
-    const T* channel = x_planes + (g * Cg + c) * HW;
-    int64_t image_step = C * HW;
-    if (!in_place) {
-      for (int64_t n = 0; n < s.N; ++n)
-        for (int64_t y = 0; y < grid.Hp; ++y) {
-          const int64_t iy = grid.rows[y];
-          pad_row(padded.get() + (n * grid.Hp + y) * grid.Wp, iy < 0 ? nullptr : channel + n * C * HW + iy * s.W,
-                  grid.cols.data(), grid.Wp, grid.interior, pad.fill);
-        }
-      channel = padded.get();
-      image_step = padded_plane;
-    }
+  parallel_for(s.groups * Cg * s.kh * blocks, K * Cg * taps * P * s.N, [&](int64_t item) {
+    const int64_t f0 = item % blocks * block, ky = item / blocks % s.kh, c = item / (blocks * s.kh) % Cg;
+    const int64_t g = item / (blocks * s.kh * Cg), nf = std::min(block, Kg - f0);
+    T* row_weights = grad_w + ((g * Kg + f0) * Cg + c) * taps + ky * s.kw;  // filter f: + f * Cg * taps
+    const T* tap_row = x_planes + (g * Cg + c) * padded_plane + ky * s.dh * grid.Wp;  // of image 0
     const T* filters[kPlanarFilters];
     for (int64_t f = 0; f < nf; ++f) filters[f] = go + (g * Kg + f0 + f) * P;
-    for (int64_t ky = ky0; ky < ky0 + item_rows; ++ky) {
-      T* row_weights = grad_w + ((g * Kg + f0) * Cg + c) * taps + ky * s.kw;  // filter f: + f * Cg * taps
-      const T* tap_row = channel + ky * s.dh * grid.Wp;                     // of image 0
-      if (vector_rows) {
-        T sums[kPlanarFilters * kMaxTapDotsWidth] = {};
-        const TapDotsRows rows{s.N, s.OH, K * P, image_step};
-        kern.tap_row_dots(filters, static_cast<int>(nf), s.OW, tap_row, s.sh * grid.Wp, static_cast<int>(s.kw),
-                          s.dw, rows, s.OW, sums);
-        for (int64_t f = 0; f < nf; ++f)
-          for (int64_t kx = 0; kx < s.kw; ++kx) row_weights[f * Cg * taps + kx] = sums[f * s.kw + kx];
-        continue;
-      }
+    if (vector_rows) {
+      T sums[kPlanarFilters * kMaxTapDotsWidth] = {};
+      const TapDotsRows rows{s.N, s.OH, K * P, C * padded_plane};
+      kern.tap_row_dots(filters, static_cast<int>(nf), s.OW, tap_row, s.sh * grid.Wp, static_cast<int>(s.kw), s.dw,
+                        rows, s.OW, sums);
       for (int64_t f = 0; f < nf; ++f)
-        for (int64_t kx = 0; kx < s.kw; ++kx) {
-          T sum = T(0);
-          for (int64_t n = 0; n < s.N; ++n)
-            for (int64_t oy = 0; oy < s.OH; ++oy)
-              for (int64_t ox = 0; ox < s.OW; ++ox)
-                sum += filters[f][n * K * P + oy * s.OW + ox] *
-                       tap_row[n * image_step + oy * s.sh * grid.Wp + ox * s.sw + kx * s.dw];
-          row_weights[f * Cg * taps + kx] = sum;
-        }
+        for (int64_t kx = 0; kx < s.kw; ++kx) row_weights[f * Cg * taps + kx] = sums[f * s.kw + kx];
+      return;
     }
+    for (int64_t f = 0; f < nf; ++f)
+      for (int64_t kx = 0; kx < s.kw; ++kx) {
+        T sum = T(0);
+        for (int64_t n = 0; n < s.N; ++n)
+          for (int64_t oy = 0; oy < s.OH; ++oy)
+            for (int64_t ox = 0; ox < s.OW; ++ox)
+              sum += filters[f][n * K * P + oy * s.OW + ox] *
+                     tap_row[n * C * padded_plane + oy * s.sh * grid.Wp + ox * s.sw + kx * s.dw];
+        row_weights[f * Cg * taps + kx] = sum;
+      }
   });
 }
 
