@@ -6,6 +6,7 @@
 #include "conv/conv2d_grad_input.h"
 #include "conv/conv2d_grad_weight.h"
 #include "conv/conv_transpose2d.h"
+#include "conv/flipped_weights.h"
 
 namespace fastconv::bind {
 namespace {
@@ -132,6 +133,25 @@ void conv2d_grad_bias_binding(py::array grad_out, py::array grad_b, bool nhwc) {
   });
 }
 
+// out (C, K/groups, kh, kw) = w (K, C/groups, kh, kw) with each group's filter and channel
+// roles swapped and every kernel rotated by 180 degrees (flipped_transposed_weights).
+void flipped_transposed_weights_binding(py::array w, py::array out, int64_t groups) {
+  check_array(w, "weight", w, 4);
+  check_array(out, "out", w, 4, true);
+  const int64_t K = w.shape(0), Cg = w.shape(1);
+  if (groups < 1 || K % groups != 0) throw py::value_error("groups must be a positive divisor of weight.shape[0]");
+  check_shape(out, "out", {groups * Cg, K / groups, w.shape(2), w.shape(3)});
+  const auto* out_lo = static_cast<const char*>(out.data());
+  const auto* in_lo = static_cast<const char*>(w.data());
+  if (in_lo < out_lo + out.nbytes() && out_lo < in_lo + w.nbytes()) throw py::value_error("out must not overlap weight");
+  dispatch_float(w, "weight", out, [&](auto tag) {
+    using T = decltype(tag);
+    T* o = mutable_ptr<T>(out);
+    py::gil_scoped_release release;
+    flipped_transposed_weights<T>(ptr<T>(w), groups, K / groups, Cg, w.shape(2) * w.shape(3), o);
+  });
+}
+
 // dL/dx of an NCHW conv2d by GEMM and col2im: grad_in has x's shape (N, C, H, W) and is
 // written; grad_out the forward output's; the other arguments are conv2d's.
 void conv2d_grad_input_binding(py::array grad_out, py::array w, py::array grad_in, int64_t sh, int64_t sw,
@@ -190,6 +210,8 @@ void bind_conv(py::module_& m) {
         py::arg("K"), py::arg("kh"), py::arg("kw"), py::arg("OH"), py::arg("OW"), py::arg("sh"), py::arg("sw"),
         py::arg("dh"), py::arg("dw"), py::arg("groups"), py::arg("nhwc"), py::arg("float64"));
   m.def("conv2d_grad_bias", &conv2d_grad_bias_binding, py::arg("grad_out"), py::arg("grad_b"), py::arg("nhwc"));
+  m.def("flipped_transposed_weights", &flipped_transposed_weights_binding, py::arg("weight"), py::arg("out"),
+        py::arg("groups"));
   m.def("conv_transpose2d", &conv_transpose2d_binding, py::arg("x"), py::arg("weight"), py::arg("bias"),
         py::arg("out"), py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("ph"), py::arg("pw"),
         py::arg("groups"));

@@ -507,3 +507,37 @@ def test_the_algorithm_choice_binding_takes_huge_sizes(sizes):
     """Found in review: the choice multiplies sizes (3 * N, OH * OW), which overflowed (the
     sanitizer stage's UBSan checks these calls); sizes are capped at 2**31 now."""
     assert fastconv._core.conv2d_auto_algorithm(*sizes, False, False) in (1, 2, 3, 5)
+
+
+@pytest.mark.parametrize("shape, groups", [((512, 3, 3, 3), 1), ((64, 64, 3, 3), 1), ((12, 4, 3, 3), 3),
+                                           ((8, 1, 3, 3), 8), ((6, 4, 2, 5), 2), ((40, 37, 1, 1), 1),
+                                           ((33, 17, 1, 1), 3), ((1, 1, 1, 1), 1), ((17, 3, 7, 7), 1),
+                                           ((0, 4, 3, 3), 1), ((4, 0, 3, 3), 2), ((4, 2, 0, 3), 1)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_input_gradients_weight_is_each_groups_kernels_transposed_and_rotated(shape, groups, dtype):
+    """The correlation weight of the input gradient (C++: 3x3 kernels, other sizes, 1x1 by
+    the transpose kernel) against NumPy's axis moves."""
+    k, c, kh, kw = shape
+    w = random(shape, dtype, 0)
+    want = w.reshape(groups, k // groups, c, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    out = np.full((groups * c, k // groups, kh, kw), np.nan, dtype)
+    fastconv._core.flipped_transposed_weights(w, out, groups)
+    np.testing.assert_array_equal(out, want.reshape(out.shape))
+
+
+def test_the_flipped_weights_binding_refuses_bad_arguments():
+    w = np.ones((6, 2, 3, 3), np.float32)
+    good = np.empty((6, 6, 3, 3), np.float32)
+    for groups in (0, -1, 4):
+        with pytest.raises(ValueError, match="groups"):
+            fastconv._core.flipped_transposed_weights(w, good, groups)
+    with pytest.raises(ValueError, match="wrong shape"):
+        fastconv._core.flipped_transposed_weights(w, np.empty((2, 6, 3, 3), np.float32), 3)
+    with pytest.raises(TypeError, match="dtype"):
+        fastconv._core.flipped_transposed_weights(w, good.astype(np.float64), 3)
+    with pytest.raises(ValueError, match="contiguous"):
+        fastconv._core.flipped_transposed_weights(w, np.empty((6, 6, 3, 3), np.float32, order="F")[..., :], 3)
+    buffer = np.ones(2 * 108, np.float32)
+    with pytest.raises(ValueError, match="overlap"):
+        fastconv._core.flipped_transposed_weights(buffer[:108].reshape(6, 2, 3, 3), buffer[54:162].reshape(2, 6, 3, 3),
+                                                  1)

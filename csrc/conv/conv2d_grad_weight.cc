@@ -468,17 +468,27 @@ void conv2d_grad_weight(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
     grad_weight_planar(s, pad, nhwc, x, grad_out, grad_w);
     return;
   }
-  HeapVector<T> G(s.K * Cg * taps);  // (group, filter, tap, channel); taps (kx, ky) with windows
-  const int64_t NR = kernels<T>().gemm_nr;
+  // G: (group, filter, tap, channel), taps (kx, ky) with windows; grad_w itself for 1x1.
+  const bool one_tap = taps == 1;
+  HeapVector<T> G_values(one_tap ? 0 : s.K * Cg * taps);
+  T* G = one_tap ? grad_w : G_values.data();
+  const Kernels<T>& kern = kernels<T>();
+  const int64_t NR = kern.gemm_nr;
   const bool gather = gather_columns(s, NR), windows = !gather && window_rows_pay(s, NR);
   if (gather)
-    grad_weight_gathered(s, pad, nhwc, x, grad_out, G.data());
+    grad_weight_gathered(s, pad, nhwc, x, grad_out, G);
   else
-    grad_weight_gemm(s, pad, nhwc, windows, x, grad_out, G.data());
+    grad_weight_gemm(s, pad, nhwc, windows, x, grad_out, G);
+  if (one_tap) return;
+  if (!windows) {  // each filter's (tap, channel) block transposed
+    parallel_for(s.K, s.K * Cg * taps,
+                 [&](int64_t k) { kern.transpose(G + k * taps * Cg, Cg, grad_w + k * Cg * taps, taps, taps, Cg); });
+    return;
+  }
   for (int64_t k = 0; k < s.K; ++k)
     for (int64_t c = 0; c < Cg; ++c)
       for (int64_t t = 0; t < taps; ++t) {
-        const int64_t column = windows ? (t % s.kw) * s.kh + t / s.kw : t;
+        const int64_t column = (t % s.kw) * s.kh + t / s.kw;
         grad_w[(k * Cg + c) * taps + t] = G[(k * taps + column) * Cg + c];
       }
 }

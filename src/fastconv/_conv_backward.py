@@ -33,8 +33,9 @@ def _flipped_transposed(weight, groups):
     """(K, C/g, kh, kw) -> (C, K/g, kh, kw), each group's filter/channel roles swapped and
     every kernel rotated by 180 degrees: the weight of the input gradient's convolution."""
     k, c_group, kh, kw = weight.shape
-    w = weight.reshape(groups, k // groups, c_group, kh, kw).transpose(0, 2, 1, 3, 4)
-    return np.ascontiguousarray(w[..., ::-1, ::-1]).reshape(groups * c_group, k // groups, kh, kw)
+    flipped = _common.new_array((groups * c_group, k // groups, kh, kw), weight.dtype)
+    _core.flipped_transposed_weights(np.ascontiguousarray(weight), flipped, groups)
+    return flipped
 
 
 def _phase_taps(k, s, d, r):
