@@ -80,6 +80,8 @@ void conv2d_grad_weight_binding(py::array x, py::array grad_out, py::array grad_
   const Conv2dShape s =
       checked_conv_shape(x, grad_w, "grad_w", grad_out, "grad_out", sh, sw, dh, dw, pt, pb, pl, pr, groups, nhwc);
   if (pad_mode < 0 || pad_mode > 4) throw py::value_error("unknown padding mode");
+  check_no_overlap(grad_w, "grad_w", x, "x");  // written while x and grad_out are read
+  check_no_overlap(grad_w, "grad_w", grad_out, "grad_out");
   dispatch_float(x, "x", grad_w, [&](auto tag) {
     using T = decltype(tag);
     const Padding<T> padding{static_cast<PadMode>(pad_mode), static_cast<T>(fill)};
@@ -116,10 +118,7 @@ void conv2d_grad_bias_binding(py::array grad_out, py::array grad_b, bool nhwc) {
   check_array(grad_b, "grad_b", grad_out, 1, true);
   const int64_t N = grad_out.shape(0), K = grad_out.shape(nhwc ? 3 : 1);
   check_shape(grad_b, "grad_b", {K});
-  const auto* out_lo = static_cast<const char*>(grad_b.data());
-  const auto* in_lo = static_cast<const char*>(grad_out.data());
-  if (in_lo < out_lo + grad_b.nbytes() && out_lo < in_lo + grad_out.nbytes())
-    throw py::value_error("grad_b must not overlap grad_out");
+  check_no_overlap(grad_b, "grad_b", grad_out, "grad_out");
   dispatch_float(grad_out, "grad_out", grad_b, [&](auto tag) {
     using T = decltype(tag);
     T* gb = mutable_ptr<T>(grad_b);
@@ -139,11 +138,11 @@ void flipped_transposed_weights_binding(py::array w, py::array out, int64_t grou
   check_array(w, "weight", w, 4);
   check_array(out, "out", w, 4, true);
   const int64_t K = w.shape(0), Cg = w.shape(1);
-  if (groups < 1 || K % groups != 0) throw py::value_error("groups must be a positive divisor of weight.shape[0]");
-  check_shape(out, "out", {groups * Cg, K / groups, w.shape(2), w.shape(3)});
-  const auto* out_lo = static_cast<const char*>(out.data());
-  const auto* in_lo = static_cast<const char*>(w.data());
-  if (in_lo < out_lo + out.nbytes() && out_lo < in_lo + w.nbytes()) throw py::value_error("out must not overlap weight");
+  int64_t channels = 0;
+  if (groups < 1 || K % groups != 0 || __builtin_mul_overflow(groups, Cg, &channels))
+    throw py::value_error("groups must be a positive divisor of weight.shape[0]");
+  check_shape(out, "out", {channels, K / groups, w.shape(2), w.shape(3)});
+  check_no_overlap(out, "out", w, "weight");
   dispatch_float(w, "weight", out, [&](auto tag) {
     using T = decltype(tag);
     T* o = mutable_ptr<T>(out);

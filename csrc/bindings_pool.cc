@@ -192,15 +192,8 @@ void relu_backward_binding(py::array grad_out, py::array x, py::array grad_in) {
   check_array(grad_in, "grad_in", x, -1, true);
   if (grad_out.size() != x.size() || grad_in.size() != x.size()) throw py::value_error("sizes differ");
   // The portable kernel reads through restrict pointers: grad_in may share no byte with an input.
-  const auto bytes = [](const py::array& a) {
-    const auto* p = static_cast<const char*>(a.data());
-    return std::pair<const char*, const char*>{p, p + a.nbytes()};
-  };
-  for (const py::array* input : {&grad_out, &x}) {
-    const auto [lo, hi] = bytes(*input);
-    const auto [out_lo, out_hi] = bytes(grad_in);
-    if (lo < out_hi && out_lo < hi) throw py::value_error("grad_in must not overlap grad_out or x");
-  }
+  check_no_overlap(grad_in, "grad_in", grad_out, "grad_out");
+  check_no_overlap(grad_in, "grad_in", x, "x");
   dispatch_float(x, "x", grad_in, [&](auto tag) {
     using T = decltype(tag);
     T* gin = mutable_ptr<T>(grad_in);

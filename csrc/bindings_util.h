@@ -51,6 +51,14 @@ inline void check_shape(const py::array& a, const char* name, const std::vector<
   if (!ok) throw py::value_error(std::string(name) + " has the wrong shape");
 }
 
+// Refuses an output that shares a byte with an input (kernels read inputs while writing).
+inline void check_no_overlap(const py::array& out, const char* out_name, const py::array& in, const char* in_name) {
+  const auto* out_lo = static_cast<const char*>(out.data());
+  const auto* in_lo = static_cast<const char*>(in.data());
+  if (in_lo < out_lo + out.nbytes() && out_lo < in_lo + in.nbytes())
+    throw py::value_error(std::string(out_name) + " must not overlap " + in_name);
+}
+
 template <class T>
 const T* ptr(const py::array& a) {
   return static_cast<const T*>(a.data());

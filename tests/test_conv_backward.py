@@ -541,3 +541,30 @@ def test_the_flipped_weights_binding_refuses_bad_arguments():
     with pytest.raises(ValueError, match="overlap"):
         fastconv._core.flipped_transposed_weights(buffer[:108].reshape(6, 2, 3, 3), buffer[54:162].reshape(2, 6, 3, 3),
                                                   1)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, groups", [((1, 64, 40, 40), (48, 64, 1, 1), 1),
+                                                      ((1, 128, 40, 40), (64, 64, 1, 1), 2),
+                                                      ((3, 40, 5, 6), (7, 40, 1, 1), 1),
+                                                      ((1, 32, 40, 39), (40, 32, 3, 3), 1),
+                                                      ((2, 6, 12, 12), (16, 6, 5, 5), 1)])
+def test_the_weight_gradient_binding_writes_grad_w_without_reading_it(x_shape, w_shape, groups):
+    """1x1 GEMMs write their sums into grad_w itself: a NaN-filled buffer gives the result a
+    fresh one does (large and small images, groups)."""
+    x, w = random(x_shape, np.float32, 0), random(w_shape, np.float32, 1)
+    grad_out = random(fastconv.conv2d(x, w, groups=groups).shape, np.float32, 2)
+    want = fastconv.conv2d_backward(grad_out, x, w, groups=groups, needs="weight")["weight"]
+    grad_w = np.full(w.shape, np.nan, np.float32)
+    fastconv._core.conv2d_grad_weight(x, grad_out, grad_w, 1, 1, 1, 1, 0, 0, 0, 0, groups, 0, 0.0, False)
+    np.testing.assert_array_equal(grad_w, want)
+
+
+def test_the_weight_gradient_binding_refuses_a_grad_w_overlapping_its_inputs():
+    buffer = np.ones(1000, np.float32)
+    x, grad_out = buffer[:200].reshape(1, 2, 10, 10), buffer[200:584].reshape(1, 6, 8, 8)
+    for grad_w in (buffer[100:208].reshape(6, 2, 3, 3), buffer[500:608].reshape(6, 2, 3, 3)):
+        with pytest.raises(ValueError, match="overlap"):
+            fastconv._core.conv2d_grad_weight(x, grad_out, grad_w, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0.0, False)
+    with pytest.raises(ValueError, match="groups"):
+        fastconv._core.flipped_transposed_weights(np.ones((0, 4, 1, 1), np.float32),
+                                                  np.ones((0, 0, 1, 1), np.float32), 2**62)

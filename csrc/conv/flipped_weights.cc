@@ -29,14 +29,16 @@ template <class T>
 void flipped_transposed_weights(const T* w, int64_t groups, int64_t Kg, int64_t Cg, int64_t taps, T* out) {
   const int64_t group_values = Kg * Cg * taps;
   const Kernels<T>& kern = kernels<T>();
-  if (taps == 1) {  // a plain transpose per group
-    parallel_for(groups, groups * group_values,
-                 [&](int64_t g) { kern.transpose(w + g * group_values, Cg, out + g * group_values, Kg, Kg, Cg); });
+  const int64_t blocks = (Kg + kFilterBlock - 1) / kFilterBlock;
+  if (taps == 1) {  // a plain transpose per group, in blocks of filters
+    parallel_for(groups * blocks, groups * group_values, [&](int64_t item) {
+      const int64_t g = item / blocks, k0 = item % blocks * kFilterBlock, rows = std::min(kFilterBlock, Kg - k0);
+      kern.transpose(w + g * group_values + k0 * Cg, Cg, out + g * group_values + k0, Kg, rows, Cg);
+    });
     return;
   }
   // A work item reads a block of filters' rows side by side and writes, per channel, the
   // block's reversed kernels: a contiguous run of out.
-  const int64_t blocks = (Kg + kFilterBlock - 1) / kFilterBlock;
   parallel_for(groups * blocks, groups * group_values, [&](int64_t item) {
     const int64_t g = item / blocks, k0 = item % blocks * kFilterBlock, k1 = std::min(Kg, k0 + kFilterBlock);
     const T* wg = w + g * group_values;
