@@ -186,3 +186,23 @@ def test_window_rows_across_column_padding(C, padding_mode, width, kernel, strid
     x, w, b = make((2, C, 4, width), (9, C, kernel, kernel), dtype, bias=True)
     check(nhwc(x), w, b, stride=stride, padding=padding, padding_mode=padding_mode, algorithm="im2col",
           layout="NHWC", activation="relu")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("layout, algorithm", [("NHWC", "im2col"), ("NCHW", "im2col_nhwc")])
+@pytest.mark.parametrize("xshape, wshape, padding, stride", [
+    ((2, 1000, 9, 8), (40, 1000, 3, 3), 1, 1),  # border pixels, a part micro-panel
+    ((1, 920, 5, 7), (33, 920, 3, 3), 0, 2),
+    ((1, 8300, 3, 2), (20, 8300, 1, 1), 0, 1)])
+def test_weights_larger_than_the_cache(xshape, wshape, padding, stride, layout, algorithm, dtype):
+    """Micro-panels of weights over 256 KB (kh*kw*C rows of NR on every backend here), reductions
+    of up to 9,000 products, with the bias and relu fused."""
+    x, w, b = make(xshape, wshape, dtype, bias=True)
+    if layout == "NHWC":
+        x = nhwc(x)
+    kw = dict(padding=padding, stride=stride, layout=layout)
+    got = fastconv.conv2d(x, w, b, activation="relu", algorithm=algorithm, **kw)
+    expected = ref.conv2d(x, w, b, activation="relu", **kw)
+    magnitude = ref.conv2d(np.abs(x), np.abs(w), np.abs(b), **kw)
+    assert_close(got, expected, magnitude, terms=int(np.prod(wshape[1:])) + 1)
+    assert (got > 0).any() and (got == 0).any()
