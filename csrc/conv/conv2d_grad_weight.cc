@@ -17,10 +17,11 @@
 // padded into a channels-last copy, NR consecutive columns of one tap are NR adjacent
 // values of that copy, so B is read in place (Kernels::gemm_ukernel_offsets) with one
 // offset per pixel (an unpadded NHWC input in place; the planes of an unpadded 1x1 NCHW
-// input transposed into packed blocks instead); grad_out is packed into tiles of MR filters. With few channels (a segment much narrower than NR), B is gathered into
-// packed panels instead (grad_weight_gathered), or, for one image, read as whole windows from
-// a copy that interleaves each output row's input rows (copy_window_rows). Small images are
-// summed in parallel runs of images, a large one in parallel runs of its pixels.
+// input transposed into packed blocks instead); grad_out is packed into tiles of MR filters.
+// With few channels (a segment much narrower than NR), B is gathered into packed panels
+// instead (grad_weight_gathered), or, for one image, read as whole windows from a copy that
+// interleaves each output row's input rows (copy_window_rows). Small images are summed in
+// parallel runs of images, a large one in parallel runs of its pixels.
 namespace fastconv {
 namespace {
 
@@ -207,8 +208,9 @@ void copy_window_rows(const Conv2dShape& s, const PaddedGrid& grid, const T* pad
 struct ImageSplit {
   int64_t runs, groups;
 
-  // Runs as many as pixels allow, up to kImageItems; groups to make up the items (which
-  // panels an item computes does not change any sum).
+  // Runs: enough for kImageItems items with the fewest panel groups, at most one per block
+  // of pixels, fewer if their partials would outgrow kPartialBytes; then as many groups as
+  // make up the items (which panels an item computes does not change any sum).
   ImageSplit(int64_t pixels, int64_t block_pixels, int64_t panels, int64_t G_bytes)
       : runs(std::clamp(ceil_div(kImageItems, ceil_div(panels, kGroupPanels)), int64_t{1},
                         std::max(int64_t{1}, pixels / block_pixels))) {
