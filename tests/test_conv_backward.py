@@ -531,6 +531,9 @@ def test_the_flipped_weights_binding_refuses_bad_arguments():
     for groups in (0, -1, 4):
         with pytest.raises(ValueError, match="groups"):
             fastconv._core.flipped_transposed_weights(w, good, groups)
+    with pytest.raises(ValueError, match="groups"):  # no filters: any groups divides 0, but groups * C overflows
+        fastconv._core.flipped_transposed_weights(np.ones((0, 4, 1, 1), np.float32),
+                                                  np.ones((0, 0, 1, 1), np.float32), 2**62)
     with pytest.raises(ValueError, match="wrong shape"):
         fastconv._core.flipped_transposed_weights(w, np.empty((2, 6, 3, 3), np.float32), 3)
     with pytest.raises(TypeError, match="dtype"):
@@ -565,6 +568,3 @@ def test_the_weight_gradient_binding_refuses_a_grad_w_overlapping_its_inputs():
     for grad_w in (buffer[100:208].reshape(6, 2, 3, 3), buffer[500:608].reshape(6, 2, 3, 3)):
         with pytest.raises(ValueError, match="overlap"):
             fastconv._core.conv2d_grad_weight(x, grad_out, grad_w, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0.0, False)
-    with pytest.raises(ValueError, match="groups"):
-        fastconv._core.flipped_transposed_weights(np.ones((0, 4, 1, 1), np.float32),
-                                                  np.ones((0, 0, 1, 1), np.float32), 2**62)
