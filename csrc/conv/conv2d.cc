@@ -41,5 +41,7 @@ template void conv2d<float>(const Conv2dShape&, const Padding<float>&, ConvAlgor
                             const float*, float*, bool);
 template void conv2d<double>(const Conv2dShape&, const Padding<double>&, ConvAlgorithm, const double*, const double*,
                              const double*, double*, bool);
+template ConvAlgorithm choose_conv2d_algorithm<float>(const Conv2dShape&);
+template ConvAlgorithm choose_conv2d_algorithm<double>(const Conv2dShape&);
 
 }  // namespace fastconv

@@ -254,5 +254,7 @@ template void conv2d_nhwc<float>(const Conv2dShape&, const Padding<float>&, Conv
                                  const float*, const float*, float*, bool);
 template void conv2d_nhwc<double>(const Conv2dShape&, const Padding<double>&, ConvAlgorithm, const double*,
                                   const double*, const double*, double*, bool);
+template ConvAlgorithm choose_conv2d_nhwc_algorithm<float>(const Conv2dShape&);
+template ConvAlgorithm choose_conv2d_nhwc_algorithm<double>(const Conv2dShape&);
 
 }  // namespace fastconv
