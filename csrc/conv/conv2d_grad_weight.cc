@@ -35,6 +35,10 @@ constexpr int64_t kImageRuns = 8;
 constexpr int64_t kSmallImageWork = int64_t{1} << 21;
 constexpr int64_t kMaxTapDotsWidth = 7;  // the widest kernel row Kernels::tap_row_dots takes
 constexpr int64_t kPlanarFilters = 4;    // filters per work item of the planar path, at most
+// A planar work item pads its channel's planes itself up to this many values (256 KB of float).
+constexpr int64_t kPlanarItemPadValues = int64_t{1} << 16;
+constexpr int64_t kPlanarMinItems = 16;  // channels for work items of whole kernels, at least
+constexpr int64_t kMaxTapPlane = 5;      // the largest kernel Kernels::tap_plane_dots may take
 
 // G (size values) as the sum of `runs` parts: part 0 is G itself, the others partials of
 // their own, added to G in run order (add_in_order), so that the result depends on the run
@@ -390,10 +394,13 @@ bool planar_suits(const Conv2dShape& s, int64_t NR) {
 
 // The planar path, any groups: grad_w[k, c, ky, kx] is the sum over images and output pixels
 // of grad_out plane k times the padded input plane of the group's channel c shifted by the
-// tap. A work item is (group, channel, kernel row, block of filters); Kernels::tap_row_dots
-// computes a block's sums for all kw taps of the row in one pass over every image's planes
-// (rows of stride 1, kw <= 7), else a scalar loop does. NHWC images and
-// grad_out are transposed to planes first, and the input is padded unless it needs none.
+// tap. A work item is (group, channel, kernel row, block of filters), or (group, channel)
+// with all its kernel rows where one block holds all of a group's filters (depthwise);
+// Kernels::tap_row_dots computes a block's sums for all kw taps of a row in one pass over
+// every image's planes (rows of stride 1, kw <= 7), else a scalar loop does; a whole kernel of
+// one filter whose rows are consecutive input rows, Kernels::tap_plane_dots, in one pass that
+// loads each input row once. NHWC images and grad_out are transposed to planes first, and the
+// input is padded unless it needs none.
 template <class T>
 void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, const T* x, const T* grad_out,
                         T* grad_w) {
@@ -402,8 +409,14 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
   const PaddedGrid grid(s, pad.mode);
   const int64_t padded_plane = grid.Hp * grid.Wp;
   const bool in_place = grid.is_input(s);
+  const int64_t blocks = ceil_div(Kg, kPlanarFilters), block = ceil_div(Kg, blocks);
+  // With one block of filters a group and channels enough for the threads, a work item takes
+  // all its channel's kernel rows, and pads the channel's planes itself if they are small
+  // (into memory that stays in cache); else the input is padded whole.
+  const bool whole_kernels = blocks == 1 && s.groups * Cg >= kPlanarMinItems;
+  const bool pad_per_item = !in_place && whole_kernels && s.N * padded_plane <= kPlanarItemPadValues;
   CallScratch<T> planes(nhwc ? s.N * (C * HW + K * P) : 0, WorkspaceSlot::Weights);
-  CallScratch<T> padded(in_place ? 0 : s.N * C * padded_plane, WorkspaceSlot::Input);
+  CallScratch<T> padded(in_place || pad_per_item ? 0 : s.N * C * padded_plane, WorkspaceSlot::Input);
   const T* x_planes = x;
   const T* go = grad_out;
   if (nhwc) {
@@ -416,42 +429,66 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
     x_planes = xt;
     go = gt;
   }
-  if (!in_place) {
+  const auto pad_plane_row = [&](int64_t plane, int64_t y, T* dst) {  // padded row y of (image, channel) plane
+    const int64_t iy = grid.rows[y];
+    pad_row(dst, iy < 0 ? nullptr : x_planes + plane * HW + iy * s.W, grid.cols.data(), grid.Wp, grid.interior,
+            pad.fill);
+  };
+  if (!in_place && !pad_per_item)
     parallel_for(s.N * C * grid.Hp, s.N * C * padded_plane, [&](int64_t row) {
-      const int64_t plane = row / grid.Hp, iy = grid.rows[row % grid.Hp];
-      pad_row(padded.get() + row * grid.Wp, iy < 0 ? nullptr : x_planes + plane * HW + iy * s.W, grid.cols.data(),
-              grid.Wp, grid.interior, pad.fill);
+      pad_plane_row(row / grid.Hp, row % grid.Hp, padded.get() + row * grid.Wp);
     });
-    x_planes = padded.get();
-  }
-  const int64_t blocks = ceil_div(Kg, kPlanarFilters), block = ceil_div(Kg, blocks);
   const bool vector_rows = s.sw == 1 && s.kw <= kMaxTapDotsWidth;
-  parallel_for(s.groups * Cg * s.kh * blocks, K * Cg * taps * P * s.N, [&](int64_t item) {
-    const int64_t f0 = item % blocks * block, ky = item / blocks % s.kh, c = item / (blocks * s.kh) % Cg;
-    const int64_t g = item / (blocks * s.kh * Cg), nf = std::min(block, Kg - f0);
-    T* row_weights = grad_w + ((g * Kg + f0) * Cg + c) * taps + ky * s.kw;  // filter f: + f * Cg * taps
-    const T* tap_row = x_planes + (g * Cg + c) * padded_plane + ky * s.dh * grid.Wp;  // of image 0
+  const bool consecutive_rows = vector_rows && s.sh == 1 && s.dh == 1 && block == 1;  // tap_plane_dots
+  const int64_t item_rows = whole_kernels ? s.kh : 1, row_items = s.kh / item_rows;
+  parallel_for_allocating(s.groups * Cg * row_items * blocks, K * Cg * taps * P * s.N, [&](int64_t item) {
+    const int64_t f0 = item % blocks * block, ky0 = item / blocks % row_items * item_rows;
+    const int64_t c = item / (blocks * row_items) % Cg, g = item / (blocks * row_items * Cg);
+    const int64_t nf = std::min(block, Kg - f0), channel = g * Cg + c;
+    // The channel's padded plane of image 0, and the step to the next image's.
+    const T* plane = in_place ? x_planes + channel * HW : padded.get() + channel * padded_plane;
+    int64_t image_step = C * (in_place ? HW : padded_plane);
+    if (pad_per_item) {
+      T* own = workspace_as<T>(s.N * padded_plane);
+      for (int64_t n = 0; n < s.N; ++n)
+        for (int64_t y = 0; y < grid.Hp; ++y) pad_plane_row(n * C + channel, y, own + (n * grid.Hp + y) * grid.Wp);
+      plane = own;
+      image_step = padded_plane;
+    }
     const T* filters[kPlanarFilters];
     for (int64_t f = 0; f < nf; ++f) filters[f] = go + (g * Kg + f0 + f) * P;
-    if (vector_rows) {
-      T sums[kPlanarFilters * kMaxTapDotsWidth] = {};
-      const TapDotsRows rows{s.N, s.OH, K * P, C * padded_plane};
-      kern.tap_row_dots(filters, static_cast<int>(nf), s.OW, tap_row, s.sh * grid.Wp, static_cast<int>(s.kw), s.dw,
-                        rows, s.OW, sums);
-      for (int64_t f = 0; f < nf; ++f)
-        for (int64_t kx = 0; kx < s.kw; ++kx) row_weights[f * Cg * taps + kx] = sums[f * s.kw + kx];
-      return;
-    }
-    for (int64_t f = 0; f < nf; ++f)
-      for (int64_t kx = 0; kx < s.kw; ++kx) {
-        T sum = T(0);
-        for (int64_t n = 0; n < s.N; ++n)
-          for (int64_t oy = 0; oy < s.OH; ++oy)
-            for (int64_t ox = 0; ox < s.OW; ++ox)
-              sum += filters[f][n * K * P + oy * s.OW + ox] *
-                     tap_row[n * C * padded_plane + oy * s.sh * grid.Wp + ox * s.sw + kx * s.dw];
-        row_weights[f * Cg * taps + kx] = sum;
+    if (item_rows == s.kh && consecutive_rows) {
+      T sums[kMaxTapPlane * kMaxTapPlane] = {};
+      const TapDotsRows rows{s.N, s.OH, K * P, image_step};
+      if (s.kh <= kMaxTapPlane && kern.tap_plane_dots(filters[0], s.OW, plane, grid.Wp, static_cast<int>(s.kh),
+                                                      static_cast<int>(s.kw), s.dw, rows, s.OW, sums)) {
+        std::copy(sums, sums + taps, grad_w + ((g * Kg + f0) * Cg + c) * taps);
+        return;
       }
+    }
+    for (int64_t ky = ky0; ky < ky0 + item_rows; ++ky) {
+      T* row_weights = grad_w + ((g * Kg + f0) * Cg + c) * taps + ky * s.kw;  // filter f: + f * Cg * taps
+      const T* tap_row = plane + ky * s.dh * grid.Wp;  // of image 0
+      if (vector_rows) {
+        T sums[kPlanarFilters * kMaxTapDotsWidth] = {};
+        const TapDotsRows rows{s.N, s.OH, K * P, image_step};
+        kern.tap_row_dots(filters, static_cast<int>(nf), s.OW, tap_row, s.sh * grid.Wp, static_cast<int>(s.kw),
+                          s.dw, rows, s.OW, sums);
+        for (int64_t f = 0; f < nf; ++f)
+          for (int64_t kx = 0; kx < s.kw; ++kx) row_weights[f * Cg * taps + kx] = sums[f * s.kw + kx];
+        continue;
+      }
+      for (int64_t f = 0; f < nf; ++f)
+        for (int64_t kx = 0; kx < s.kw; ++kx) {
+          T sum = T(0);
+          for (int64_t n = 0; n < s.N; ++n)
+            for (int64_t oy = 0; oy < s.OH; ++oy)
+              for (int64_t ox = 0; ox < s.OW; ++ox)
+                sum += filters[f][n * K * P + oy * s.OW + ox] *
+                       tap_row[n * image_step + oy * s.sh * grid.Wp + ox * s.sw + kx * s.dw];
+          row_weights[f * Cg * taps + kx] = sum;
+        }
+    }
   });
 }
 
@@ -460,7 +497,7 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
 template <class T>
 void conv2d_grad_weight(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, const T* x, const T* grad_out,
                         T* grad_w) {
-  const int64_t Cg = s.Cg(), Kg = s.Kg(), taps = s.kh * s.kw;
+  const int64_t Cg = s.Cg(), taps = s.kh * s.kw;
   if (s.K * Cg * taps == 0) return;  // no weights (and no filter blocks to divide among)
   if (s.N == 0 || s.OH * s.OW == 0) {
     std::fill(grad_w, grad_w + s.K * Cg * taps, T(0));

@@ -108,6 +108,12 @@ struct Kernels {
   // i + k*dw], in an order that depends on the sizes only.
   void (*tap_row_dots)(const T* const* g, int nf, int64_t ldg, const T* x, int64_t ldx, int kw, int64_t dw,
                        const TapDotsRows& rows, int64_t n, T* sums);
+  // The same for one filter and all kh x kw taps of a kernel whose rows are consecutive input
+  // rows (generic/tap_plane_dots.h): sums[ky*kw + k] += the sum over m, r, i of
+  // g[m*g_image_step + r*ldg + i] * x[m*x_image_step + (r + ky)*ldx + i + k*dw], each sum in
+  // tap_row_dots' order. Returns false, computing nothing, for a kernel size it does not take.
+  bool (*tap_plane_dots)(const T* g, int64_t ldg, const T* x, int64_t ldx, int kh, int kw, int64_t dw,
+                         const TapDotsRows& rows, int64_t n, T* sums);
 };
 
 template <class T>

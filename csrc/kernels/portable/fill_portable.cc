@@ -5,6 +5,7 @@
 #include "kernels/portable/gemm_portable.h"
 #include "kernels/generic/depthwise_nhwc.h"
 #include "kernels/generic/tap_dots.h"
+#include "kernels/generic/tap_plane_dots.h"
 #include "kernels/generic/pool_nhwc.h"
 #include "kernels/generic/transpose.h"
 #include "kernels/generic/winograd.h"
@@ -76,6 +77,7 @@ void fill(Kernels<T>& k) {
   k.weighted_rows = weighted_rows_lanes<T, ScalarLane<T>>;
   k.strided_taps = strided_taps_lanes<T, ScalarLane<T>>;
   k.tap_row_dots = tap_row_dots_lanes<T, ScalarLane<T>>;
+  k.tap_plane_dots = tap_plane_dots_lanes<T, ScalarLane<T>>;
   k.transpose = transpose_scalar<T>;
   k.fma_probe = fma_probe<T>;
   k.probe_flops = 16;

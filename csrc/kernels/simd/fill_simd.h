@@ -5,6 +5,7 @@
 #include "kernels/generic/batched_conv.h"
 #include "kernels/generic/blur_taps.h"
 #include "kernels/generic/tap_dots.h"
+#include "kernels/generic/tap_plane_dots.h"
 #include "kernels/simd/adaptive_pool.h"
 #include "kernels/simd/conv_row_strip.h"
 #include "kernels/simd/depthwise_nhwc.h"
@@ -48,6 +49,7 @@ void fill_simd_tile_kernels(Kernels<T>& k) {
   k.weighted_rows = weighted_rows_lanes<T, Vec<T>>;
   k.strided_taps = strided_taps_lanes<T, Vec<T>>;
   k.tap_row_dots = tap_row_dots_lanes<T, Vec<T>>;
+  k.tap_plane_dots = tap_plane_dots_lanes<T, Vec<T>>;
   fill_probe<T, MR>(k);
 }
 
