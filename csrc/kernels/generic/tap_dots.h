@@ -3,13 +3,15 @@
 // grad_out planes and the KW taps of one kernel row at once, vectorised along output pixels.
 // Each of the NF*KW sums keeps one vector of partial sums (each x vector is loaded once for
 // all NF filters, each grad_out vector once for all KW taps), a row's last n % L pixels in
-// masked lanes; the lanes are added in order at the end. The order depends on the sizes only.
+// masked lanes; the lanes are added in order at the end (generic/row_vectors.h). The order
+// depends on the sizes only.
 #pragma once
 #ifndef FASTCONV_ISA
 #error "define FASTCONV_ISA (the ISA namespace) before including generic/tap_dots.h"
 #endif
 #include <cstdint>
 
+#include "kernels/generic/row_vectors.h"
 #include "kernels/generic/scalar_lane.h"
 #include "kernels/geometry.h"
 
@@ -23,26 +25,17 @@ constexpr int tap_dots_filters(int kw) {
   return nf < 1 ? 1 : nf > 4 ? 4 : nf;
 }
 
-// One vector of pixels i .. i + L - 1 of row r (only the first `lanes` when Masked) into
-// every sum.
+// One vector of pixels i .. i + L - 1 (only the first `lanes` when Masked) of a row into every
+// sum; g[f] and x are the row's first pixels.
 template <class T, class X, int KW, int NF, bool Masked>
 [[gnu::always_inline]] inline void tap_dots_step(typename X::V (&acc)[NF][KW], const T* const* g, const T* x,
                                                  int64_t dw, int64_t i, int64_t lanes) {
   typename X::V gv[NF];
 #pragma GCC unroll 8
-  for (int f = 0; f < NF; ++f) {
-    if constexpr (Masked)
-      gv[f] = X::load_first(g[f] + i, lanes);
-    else
-      gv[f] = X::load(g[f] + i);
-  }
+  for (int f = 0; f < NF; ++f) gv[f] = load_lanes<X, Masked>(g[f] + i, lanes);
 #pragma GCC unroll 8
   for (int k = 0; k < KW; ++k) {
-    typename X::V xv;
-    if constexpr (Masked)
-      xv = X::load_first(x + i + k * dw, lanes);
-    else
-      xv = X::load(x + i + k * dw);
+    const typename X::V xv = load_lanes<X, Masked>(x + i + k * dw, lanes);
 #pragma GCC unroll 8
     for (int f = 0; f < NF; ++f) acc[f][k] = X::fma(gv[f], xv, acc[f][k]);
   }
@@ -51,50 +44,20 @@ template <class T, class X, int KW, int NF, bool Masked>
 template <class T, class X, int KW, int NF>
 void tap_row_dots_fixed(const T* const* g, int64_t ldg, const T* x, int64_t ldx, int64_t dw, const TapDotsRows& rows,
                         int64_t n, T* sums) {
-  constexpr int L = X::kLanes;
   typename X::V acc[NF][KW];
 #pragma GCC unroll 8
   for (int f = 0; f < NF; ++f)
 #pragma GCC unroll 8
     for (int k = 0; k < KW; ++k) acc[f][k] = X::zero();
-  // The sums stay in registers only with every index of acc a constant (the loops over f and
-  // k unrolled) and one loop over every vector of every row: with a loop of rows around a
-  // loop of vectors GCC kept them in memory between rows (S5a's rows of 24 pixels ran at a
-  // fifth of the peak).
-  const int64_t per_row = (n + L - 1) / L, steps = rows.images * rows.rows * per_row;
-  int64_t i = 0, r = 0, g_off = 0, x_off = 0;
-  for (int64_t step = 0; step < steps; ++step) {
+  const RowSteps g_rows{ldg, rows.g_image_step}, x_rows{ldx, rows.x_image_step};
+  for_each_row_vector<X::kLanes>(rows.images, rows.rows, n, g_rows, x_rows, [&](auto masked, int64_t, int64_t go,
+                                                                                 int64_t xo, int64_t i, int64_t lanes) {
     const T* gr[NF];
 #pragma GCC unroll 8
-    for (int f = 0; f < NF; ++f) gr[f] = g[f] + g_off;
-    if constexpr (L > 1) {
-      if (n - i < L) tap_dots_step<T, X, KW, NF, true>(acc, gr, x + x_off, dw, i, n - i);
-      else tap_dots_step<T, X, KW, NF, false>(acc, gr, x + x_off, dw, i, L);
-    } else {
-      tap_dots_step<T, X, KW, NF, false>(acc, gr, x + x_off, dw, i, L);
-    }
-    i += L;
-    if (i >= n) {  // the next row, or the next image's first
-      i = 0;
-      g_off += ldg;
-      x_off += ldx;
-      if (++r == rows.rows) {
-        r = 0;
-        g_off += rows.g_image_step - rows.rows * ldg;
-        x_off += rows.x_image_step - rows.rows * ldx;
-      }
-    }
-  }
-#pragma GCC unroll 8
-  for (int f = 0; f < NF; ++f)
-#pragma GCC unroll 8
-    for (int k = 0; k < KW; ++k) {
-      T lanes[L];
-      X::store(lanes, acc[f][k]);
-      T sum = T(0);
-      for (int j = 0; j < L; ++j) sum += lanes[j];
-      sums[f * KW + k] += sum;
-    }
+    for (int f = 0; f < NF; ++f) gr[f] = g[f] + go;
+    tap_dots_step<T, X, KW, NF, decltype(masked)::value>(acc, gr, x + xo, dw, i, lanes);
+  });
+  add_lanes_in_order<X>(acc, sums);
 }
 
 // nf filters in passes of up to tap_dots_filters(KW).

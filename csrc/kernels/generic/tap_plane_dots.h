@@ -5,39 +5,33 @@
 // read it (tap_row_dots loads it once per kernel row), so a 3x3 kernel takes 6 loads for 9
 // multiply-adds instead of 12. Each sum keeps one vector of partial sums, added over images,
 // grad_out rows and pixels in that order (tap_row_dots' order), a row's last n % L pixels in
-// masked lanes; the lanes are added in order at the end.
+// masked lanes; the lanes are added in order at the end (generic/row_vectors.h).
 #pragma once
 #ifndef FASTCONV_ISA
 #error "define FASTCONV_ISA (the ISA namespace) before including generic/tap_plane_dots.h"
 #endif
 #include <cstdint>
 
+#include "kernels/generic/row_vectors.h"
 #include "kernels/generic/scalar_lane.h"
 #include "kernels/geometry.h"
 
 namespace fastconv::FASTCONV_ISA {
 
-template <class X, bool Masked, class T>
-[[gnu::always_inline]] inline typename X::V load_lanes(const T* p, int64_t lanes) {
-  if constexpr (Masked)
-    return X::load_first(p, lanes);
-  else
-    return X::load(p);
-}
-
 // Input row y's vector of pixels i .. i + L - 1 (only the first `lanes` when Masked) into the
-// sums of every kernel row ky whose grad_out row y - ky exists; gy is grad_out row y.
+// sums of every kernel row ky whose grad_out row y - ky exists; g: the image's grad_out
+// plane, x: input row y.
 template <class T, class X, int KH, int KW, bool Masked>
-[[gnu::always_inline]] inline void tap_plane_step(typename X::V (&acc)[KH][KW], const T* gy, int64_t ldg,
-                                                  const T* x, int64_t dw, int64_t y, int64_t rows, int64_t lanes) {
+[[gnu::always_inline]] inline void tap_plane_step(typename X::V (&acc)[KH][KW], const T* g, int64_t ldg,
+                                                  const T* x, int64_t dw, int64_t y, int64_t rows, int64_t i,
+                                                  int64_t lanes) {
   typename X::V xv[KW];
 #pragma GCC unroll 8
-  for (int kx = 0; kx < KW; ++kx) xv[kx] = load_lanes<X, Masked>(x + kx * dw, lanes);
+  for (int kx = 0; kx < KW; ++kx) xv[kx] = load_lanes<X, Masked>(x + i + kx * dw, lanes);
 #pragma GCC unroll 8
   for (int ky = 0; ky < KH; ++ky) {
     if (y - ky < 0 || y - ky >= rows) continue;
-    const T* g = gy - ky * ldg;
-    const typename X::V gv = load_lanes<X, Masked>(g, lanes);
+    const typename X::V gv = load_lanes<X, Masked>(g + (y - ky) * ldg + i, lanes);
 #pragma GCC unroll 8
     for (int kx = 0; kx < KW; ++kx) acc[ky][kx] = X::fma(gv, xv[kx], acc[ky][kx]);
   }
@@ -46,45 +40,20 @@ template <class T, class X, int KH, int KW, bool Masked>
 template <class T, class X, int KH, int KW>
 void tap_plane_dots_fixed(const T* g, int64_t ldg, const T* x, int64_t ldx, int64_t dw, const TapDotsRows& rows,
                           int64_t n, T* sums) {
-  constexpr int L = X::kLanes;
   typename X::V acc[KH][KW];
 #pragma GCC unroll 8
   for (int ky = 0; ky < KH; ++ky)
 #pragma GCC unroll 8
     for (int kx = 0; kx < KW; ++kx) acc[ky][kx] = X::zero();
-  // One loop over every vector of every input row of every image, so that the sums stay in
-  // registers (see tap_row_dots_fixed).
-  const int64_t x_rows = rows.rows + KH - 1, per_row = (n + L - 1) / L, steps = rows.images * x_rows * per_row;
-  int64_t i = 0, y = 0, g_image = 0, x_image = 0;
-  for (int64_t step = 0; step < steps; ++step) {
-    const T* gy = g + g_image + y * ldg + i;
-    const T* xy = x + x_image + y * ldx + i;
-    if constexpr (L > 1) {
-      if (n - i < L) tap_plane_step<T, X, KH, KW, true>(acc, gy, ldg, xy, dw, y, rows.rows, n - i);
-      else tap_plane_step<T, X, KH, KW, false>(acc, gy, ldg, xy, dw, y, rows.rows, L);
-    } else {
-      tap_plane_step<T, X, KH, KW, false>(acc, gy, ldg, xy, dw, y, rows.rows, L);
-    }
-    i += L;
-    if (i >= n) {  // the next input row, or the next image's first
-      i = 0;
-      if (++y == x_rows) {
-        y = 0;
-        g_image += rows.g_image_step;
-        x_image += rows.x_image_step;
-      }
-    }
-  }
-#pragma GCC unroll 8
-  for (int ky = 0; ky < KH; ++ky)
-#pragma GCC unroll 8
-    for (int kx = 0; kx < KW; ++kx) {
-      T lanes[L];
-      X::store(lanes, acc[ky][kx]);
-      T sum = T(0);
-      for (int j = 0; j < L; ++j) sum += lanes[j];
-      sums[ky * KW + kx] += sum;
-    }
+  // Input rows y of each image; grad_out's offset is its image's (the step picks the rows).
+  const RowSteps g_images{0, rows.g_image_step}, x_rows{ldx, rows.x_image_step};
+  const int64_t input_rows = rows.rows > 0 ? rows.rows + KH - 1 : 0;
+  for_each_row_vector<X::kLanes>(rows.images, input_rows, n, g_images, x_rows, [&](auto masked, int64_t y,
+                                                                                  int64_t go, int64_t xo, int64_t i,
+                                                                                  int64_t lanes) {
+    tap_plane_step<T, X, KH, KW, decltype(masked)::value>(acc, g + go, ldg, x + xo, dw, y, rows.rows, i, lanes);
+  });
+  add_lanes_in_order<X>(acc, sums);
 }
 
 // Square kernels whose sums, input vectors and a grad_out vector fit the registers; false
