@@ -128,14 +128,16 @@ AWKWARD = {
     # filter, consecutive rows and a square kernel the registers hold: Kernels::tap_plane_dots
     "depthwise 3x3, 16 channels, row tails (plane sums)": ((3, 16, 9, 21), (16, 1, 3, 3), dict(groups=16,
                                                                                                padding=1)),
-    "depthwise 5x5, 16 channels, reflect (plane sums; rows on AVX2)": ((2, 16, 11, 12), (16, 1, 5, 5),
+    "depthwise 5x5, 16 channels, reflect (plane sums; rows on AVX2 and portable)": ((2, 16, 11, 12), (16, 1, 5, 5),
                                                                         dict(groups=16, padding=2,
                                                                              padding_mode="reflect")),
-    "depthwise 2x2, 17 channels, unpadded (plane sums in place)": ((1, 17, 6, 17), (17, 1, 2, 2),
+    "depthwise 2x2, 17 channels, unpadded, row tails (plane sums in place)": ((1, 17, 6, 18), (17, 1, 2, 2),
                                                                      dict(groups=17)),
-    "depthwise 4x4, 16 channels, circular (plane sums; rows on AVX2)": ((2, 16, 8, 19), (16, 1, 4, 4),
+    "depthwise 4x4, 16 channels, circular (plane sums; rows on AVX2 and portable)": ((2, 16, 8, 19), (16, 1, 4, 4),
                                                                          dict(groups=16, padding=(1, 2),
                                                                               padding_mode="circular")),
+    "depthwise 3x3, dilated columns 2, 16 channels (plane sums)": ((2, 16, 8, 21), (16, 1, 3, 3),
+                                                                    dict(groups=16, padding=2, dilation=(1, 2))),
     "depthwise 7x7, 16 channels (whole kernels by rows)": ((1, 16, 10, 10), (16, 1, 7, 7), dict(groups=16,
                                                                                                  padding=3)),
     "depthwise 3x5, 16 channels (whole kernels by rows)": ((2, 16, 8, 11), (16, 1, 3, 5), dict(groups=16,
@@ -165,14 +167,48 @@ AWKWARD = {
     "small images, grouped, reflect (weight-gradient image runs)": ((5, 8, 9, 10), (12, 4, 3, 3),
                                                                      dict(groups=2, padding=1,
                                                                           padding_mode="reflect")),
-    "3 channels, 7x7, stride 2, 4 small images (window rows in image runs)": ((4, 3, 12, 12), (6, 3, 7, 7),
+    "6 channels, 7x7, stride 2, 4 small images (window rows in image runs)": ((4, 6, 12, 12), (6, 6, 7, 7),
                                                                               dict(stride=2, padding=3)),
     # few channels, one image: the weight gradient's GEMM reads whole windows from the window
     # rows' copy (one segment of kh*kw*C columns, in (kx, ky, c) order)
-    "3 channels, 7x7, stride 2, one image (window rows)": ((1, 3, 23, 22), (6, 3, 7, 7), dict(stride=2, padding=3)),
-    "2 channels, 5x4, dilated rows, reflect, one image (window rows)": ((1, 2, 17, 19), (5, 2, 5, 4),
+    "6 channels, 7x7, stride 2, one image (window rows)": ((1, 6, 23, 22), (6, 6, 7, 7), dict(stride=2, padding=3)),
+    "6 channels, 5x4, dilated rows, reflect, one image (window rows)": ((1, 6, 17, 19), (5, 6, 5, 4),
                                                                         dict(dilation=(2, 1), padding=(3, 1),
                                                                              padding_mode="reflect")),
+    # up to 4 channels a group with 3 taps or more in a column phase, and depthwise at any
+    # column stride: the planar weight gradient, its padded planes copied in column phases
+    # (tap (ky, kx) reads phase (kx*dw) % sw), tap_row_dots on each phase's taps
+    "3 channels, 7x7, stride 2, one image (planar phases of 4 and 3 taps)": ((1, 3, 23, 22), (6, 3, 7, 7),
+                                                                             dict(stride=2, padding=3)),
+    "3 channels, 7x7, stride 2, 4 small images (planar phases)": ((4, 3, 12, 12), (6, 3, 7, 7),
+                                                                  dict(stride=2, padding=3)),
+    "2 channels, 5x4, dilated rows, reflect (planar, stride 1)": ((1, 2, 17, 19), (5, 2, 5, 4),
+                                                                   dict(dilation=(2, 1), padding=(3, 1),
+                                                                        padding_mode="reflect")),
+    "2 channels, 7x5, stride 3, dilated columns 2, circular (planar phases)": ((2, 2, 15, 23), (9, 2, 7, 5),
+                                                                                dict(stride=3, dilation=(1, 2),
+                                                                                     padding=(2, 4),
+                                                                                     padding_mode="circular")),
+    "two groups of 2 channels, 6x6, stride (1, 4), replicate (planar, a phase of no taps)": (
+        (2, 4, 13, 30), (10, 2, 6, 6), dict(groups=2, stride=(1, 4), dilation=(1, 2), padding=2,
+                                            padding_mode="replicate")),
+    "depthwise, stride 2, 20 channels (whole kernels in phases)": ((2, 20, 13, 19), (20, 1, 3, 3),
+                                                                   dict(groups=20, stride=2, padding=1)),
+    "depthwise, stride 3, dilated columns 3, 16 channels (all taps one phase)": ((1, 16, 14, 29), (16, 1, 3, 4),
+                                                                                   dict(groups=16, stride=3,
+                                                                                        dilation=(1, 3),
+                                                                                        padding=(1, 2))),
+    "depthwise, stride 2, 16 channels, large planes (whole padded copy in phases)": ((3, 16, 150, 151),
+                                                                                     (16, 1, 5, 5),
+                                                                                     dict(groups=16, stride=2,
+                                                                                          padding=2)),
+    "depthwise, stride 5, 16 channels (no phases, whole kernels by scalar sums)": ((1, 16, 16, 23), (16, 1, 3, 3),
+                                                                                  dict(groups=16, stride=5,
+                                                                                       padding=1)),
+    "depthwise, 17-tap rows at stride 2 (phases too wide, scalar sums)": ((1, 3, 9, 40), (3, 1, 2, 17),
+                                                                           dict(groups=3, stride=2)),
+    "8 groups of 2 channels and 2 filters (whole kernels by rows)": ((2, 16, 9, 10), (16, 2, 3, 3),
+                                                                      dict(groups=8, padding=1)),
     # large images (weight-gradient GEMMs of 2M multiply-adds or more): fixed pixel runs with
     # a partial sum each, times groups of panels; unpadded, the panels read the input itself
     # (NHWC pixels in place, NCHW planes of a 1x1 kernel transposed a block at a time)
@@ -297,7 +333,7 @@ def test_an_infinite_weight_reaches_only_the_positions_it_multiplies(stride, lay
 
 @pytest.mark.parametrize("layout", ("NCHW", "NHWC"))
 @pytest.mark.parametrize("case", ["dense", "depthwise", "grouped", "one channel", "one channel, many images",
-                                  "small images, many (image runs)", "window rows in image runs",
+                                  "small images, many (image runs)", "window rows in image runs", "planar phases",
                                   "large image, 1x1 (pixel runs)", "large image, 3x3 (pixel runs, groups of panels)"])
 def test_results_do_not_depend_on_the_thread_count(case, layout):
     x_shape, w_shape, groups = {"dense": ((3, 24, 21, 23), (40, 24, 3, 3), 1),
@@ -306,7 +342,8 @@ def test_results_do_not_depend_on_the_thread_count(case, layout):
                                 "one channel": ((2, 1, 60, 61), (1, 1, 5, 5), 1),
                                 "one channel, many images": ((19, 1, 20, 21), (6, 1, 5, 5), 1),
                                 "small images, many (image runs)": ((11, 6, 12, 12), (16, 6, 5, 5), 1),
-                                "window rows in image runs": ((4, 3, 14, 14), (6, 3, 7, 7), 1),
+                                "window rows in image runs": ((4, 6, 14, 14), (6, 6, 7, 7), 1),
+                                "planar phases": ((2, 3, 30, 31), (16, 3, 7, 7), 1),
                                 "large image, 1x1 (pixel runs)": ((2, 64, 33, 31), (48, 64, 1, 1), 1),
                                 "large image, 3x3 (pixel runs, groups of panels)": ((1, 64, 30, 30), (64, 64, 3, 3),
                                                                                     1)}[case]

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <new>
+#include <numeric>
 
 #include "common/heap_vector.h"
 #include "common/parallel.h"
@@ -37,8 +38,11 @@ constexpr int64_t kMaxTapDotsWidth = 7;  // the widest kernel row Kernels::tap_r
 constexpr int64_t kPlanarFilters = 4;    // filters per work item of the planar path, at most
 // A planar work item pads its channel's planes itself up to this many values (256 KB of float).
 constexpr int64_t kPlanarItemPadValues = int64_t{1} << 16;
-constexpr int64_t kPlanarMinItems = 16;  // channels for work items of whole kernels, at least
+constexpr int64_t kPlanarItemsPerThread = 8;  // channels a thread for work items of whole kernels
 constexpr int64_t kMaxTapPlane = 5;      // the largest kernel Kernels::tap_plane_dots may take
+constexpr int64_t kMaxPlanarPhases = 4;  // column strides the planar path copies in phases, at most
+constexpr int64_t kPlanarChannels = 4;   // channels a group that the planar path takes at any width
+constexpr int64_t kPlanarPhaseTaps = 3;  // taps of its widest column phase, at least
 
 // G (size values) as the sum of `runs` parts: part 0 is G itself, the others partials of
 // their own, added to G in run order (add_in_order), so that the result depends on the run
@@ -384,36 +388,77 @@ void grad_weight_gathered(const Conv2dShape& s, const Padding<T>& pad, bool nhwc
   sum_runs(runs, runs * K * Rc * P, G, G_size, sum_run);  // each run takes its scratch
 }
 
-// Whether the planar path suits: depthwise (Cg = Kg = 1), or few products per filter (a
-// group's kh*kw*Cg columns fit one GEMM panel: read in place or gathered, most of the panel
-// would be padding) with rows of pixels to vectorise along (stride 1, at most 7 taps a row).
+// The input columns a planar work item reads, in phases: with column stride sw, output pixel
+// ox of tap kx reads padded column ox*sw + kx*dw, which is column ox + (kx*dw)/sw of phase
+// (kx*dw) % sw, the padded row's columns r, r + sw, ... Each phase's taps are kx = first + j*step
+// (j < count), reading columns shift + j*shift_step on from ox: rows of stride 1 for
+// Kernels::tap_row_dots.
+struct ColumnPhases {
+  struct Phase {
+    int64_t first, count, shift;
+  };
+  int64_t phases, step, shift_step, widest;
+  Phase of[kMaxPlanarPhases];
+
+  explicit ColumnPhases(const Conv2dShape& s)
+      : phases(s.sw), step(s.sw / std::gcd(s.sw, s.dw)), shift_step(s.dw / std::gcd(s.sw, s.dw)), widest(0) {
+    if (phases > kMaxPlanarPhases) return;
+    for (int64_t r = 0; r < phases; ++r) {
+      int64_t first = 0;
+      while (first < s.kw && (first * s.dw) % phases != r) ++first;
+      const int64_t count = first < s.kw ? (s.kw - 1 - first) / step + 1 : 0;
+      of[r] = {first, count, first * s.dw / phases};
+      widest = std::max(widest, count);
+    }
+  }
+
+  // Whether tap_row_dots takes every phase's taps (the rows vectorise).
+  bool vectorise() const { return phases <= kMaxPlanarPhases && widest <= kMaxTapDotsWidth; }
+};
+
+// Whether the planar path suits: depthwise (Cg = Kg = 1), or, with rows that vectorise, few
+// products per filter at column stride 1 (a group's kh*kw*Cg columns fit one GEMM panel: read
+// in place or gathered, most of the panel would be padding), or few channels and phases of
+// kPlanarPhaseTaps taps or more (a GEMM's panels and tiles would compute columns and rows
+// past the gradient's, and copy more; S2, 3 channels 7x7 stride 2: phases of 4 and 3 taps).
+// With narrower phases tap_row_dots loads a vector for every one or two multiply-adds.
 bool planar_suits(const Conv2dShape& s, int64_t NR) {
   if (s.Cg() == 1 && s.Kg() == 1) return true;
-  return s.sw == 1 && s.kw <= kMaxTapDotsWidth && s.kh * s.kw * s.Cg() <= NR;
+  const ColumnPhases columns(s);
+  if (!columns.vectorise()) return false;
+  return (s.sw == 1 && s.kh * s.kw * s.Cg() <= NR) ||
+         (s.Cg() <= kPlanarChannels && columns.widest >= kPlanarPhaseTaps);
 }
 
 // The planar path, any groups: grad_w[k, c, ky, kx] is the sum over images and output pixels
 // of grad_out plane k times the padded input plane of the group's channel c shifted by the
-// tap. A work item is (group, channel, kernel row, block of filters), or (group, channel)
-// with all its kernel rows where one block holds all of a group's filters (depthwise);
-// Kernels::tap_row_dots computes a block's sums for all kw taps of a row in one pass over
-// every image's planes (rows of stride 1, kw <= 7), else a scalar loop does; a whole kernel of
-// one filter whose rows are consecutive input rows, Kernels::tap_plane_dots, in one pass that
-// loads each input row once. NHWC images and grad_out are transposed to planes first, and the
-// input is padded unless it needs none.
+// tap. A work item is (group, block of filters, channel, kernel row), or (group, channel)
+// with all its kernel rows where one block holds all of a group's filters and the channels
+// are many (depthwise layers). Kernels::tap_row_dots computes a block's sums for the taps of
+// one column phase of a row in one pass over every image's planes (the padded planes are
+// copied in column phases for a column stride above 1), else a scalar loop does. A whole
+// kernel of one filter, square, at most 5x5, with stride 1, rows of dilation 1, is summed by
+// Kernels::tap_plane_dots instead, which loads each input row once for all kernel rows. NHWC
+// images and grad_out are transposed to planes first, and the input is padded unless it needs
+// none.
 template <class T>
 void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, const T* x, const T* grad_out,
                         T* grad_w) {
   const Kernels<T>& kern = kernels<T>();
   const int64_t C = s.C, K = s.K, Cg = s.Cg(), Kg = s.Kg(), HW = s.H * s.W, P = s.OH * s.OW, taps = s.kh * s.kw;
   const PaddedGrid grid(s, pad.mode);
-  const int64_t padded_plane = grid.Hp * grid.Wp;
-  const bool in_place = grid.is_input(s);
+  const ColumnPhases columns(s);
+  const bool vector_rows = columns.vectorise();
+  // A padded (image, channel) plane: Hp rows of Wq values in each of `phases` phase planes.
+  const int64_t phases = vector_rows ? columns.phases : 1, Wq = ceil_div(grid.Wp, phases);
+  const int64_t phase_plane = grid.Hp * Wq, padded_plane = phases * phase_plane;
+  const bool in_place = phases == 1 && grid.is_input(s);
   const int64_t blocks = ceil_div(Kg, kPlanarFilters), block = ceil_div(Kg, blocks);
-  // With one block of filters a group and channels enough for the threads, a work item takes
-  // all its channel's kernel rows, and pads the channel's planes itself if they are small
-  // (into memory that stays in cache); else the input is padded whole.
-  const bool whole_kernels = blocks == 1 && s.groups * Cg >= kPlanarMinItems;
+  // With one block of filters a group and kPlanarItemsPerThread channels a thread or more, a
+  // work item takes all its channel's kernel rows, and pads the channel's planes itself if they
+  // are small (into memory that stays in cache); else the input is padded whole. (Which item
+  // computes a sum does not change it.)
+  const bool whole_kernels = blocks == 1 && s.groups * Cg >= kPlanarItemsPerThread * num_threads();
   const bool pad_per_item = !in_place && whole_kernels && s.N * padded_plane <= kPlanarItemPadValues;
   CallScratch<T> planes(nhwc ? s.N * (C * HW + K * P) : 0, WorkspaceSlot::Weights);
   CallScratch<T> padded(in_place || pad_per_item ? 0 : s.N * C * padded_plane, WorkspaceSlot::Input);
@@ -429,38 +474,55 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
     x_planes = xt;
     go = gt;
   }
-  const auto pad_plane_row = [&](int64_t plane, int64_t y, T* dst) {  // padded row y of (image, channel) plane
+  // Padded row y of (image, channel) plane `plane` into its phase planes' rows (dst: phase 0's).
+  const auto pad_plane_row = [&](int64_t plane, int64_t y, T* dst) {
     const int64_t iy = grid.rows[y];
-    pad_row(dst, iy < 0 ? nullptr : x_planes + plane * HW + iy * s.W, grid.cols.data(), grid.Wp, grid.interior,
-            pad.fill);
+    const T* src = iy < 0 ? nullptr : x_planes + plane * HW + iy * s.W;
+    if (phases == 1) return pad_row(dst, src, grid.cols.data(), grid.Wp, grid.interior, pad.fill);
+    const Range in = grid.interior;  // padded column j of it is src[j - shift]
+    const bool interior = src != nullptr && in.size() > 0;
+    const int64_t shift = interior ? in.begin - grid.cols[in.begin] : 0;
+    const auto mapped = [&](int64_t j) { return src == nullptr || grid.cols[j] < 0 ? pad.fill : src[grid.cols[j]]; };
+    for (int64_t r = 0; r < phases; ++r) {
+      T* d = dst + r * phase_plane;
+      int64_t j = r, q = 0;
+      for (; j < grid.Wp && (!interior || j < in.begin); j += phases) d[q++] = mapped(j);
+      if (interior)
+        for (; j < in.end; j += phases) d[q++] = src[j - shift];
+      for (; j < grid.Wp; j += phases) d[q++] = mapped(j);
+    }
   };
   if (!in_place && !pad_per_item)
     parallel_for(s.N * C * grid.Hp, s.N * C * padded_plane, [&](int64_t row) {
-      pad_plane_row(row / grid.Hp, row % grid.Hp, padded.get() + row * grid.Wp);
+      const int64_t plane = row / grid.Hp, y = row % grid.Hp;
+      pad_plane_row(plane, y, padded.get() + plane * padded_plane + y * Wq);
     });
-  const bool vector_rows = s.sw == 1 && s.kw <= kMaxTapDotsWidth;
-  const bool consecutive_rows = vector_rows && s.sh == 1 && s.dh == 1 && block == 1;  // tap_plane_dots
+  const bool consecutive_rows = s.sw == 1 && s.sh == 1 && s.dh == 1 && block == 1;  // tap_plane_dots
   const int64_t item_rows = whole_kernels ? s.kh : 1, row_items = s.kh / item_rows;
-  parallel_for_allocating(s.groups * Cg * row_items * blocks, K * Cg * taps * P * s.N, [&](int64_t item) {
-    const int64_t f0 = item % blocks * block, ky0 = item / blocks % row_items * item_rows;
-    const int64_t c = item / (blocks * row_items) % Cg, g = item / (blocks * row_items * Cg);
+  // Items in (group, filter block, channel, kernel row) order: consecutive items read the
+  // same grad_out planes.
+  parallel_for_allocating(s.groups * blocks * Cg * row_items, K * Cg * taps * P * s.N, [&](int64_t item) {
+    const int64_t ky0 = item % row_items * item_rows, c = item / row_items % Cg;
+    const int64_t f0 = item / (row_items * Cg) % blocks * block, g = item / (row_items * Cg * blocks);
     const int64_t nf = std::min(block, Kg - f0), channel = g * Cg + c;
     // The channel's padded plane of image 0, and the step to the next image's.
-    const T* plane = in_place ? x_planes + channel * HW : padded.get() + channel * padded_plane;
-    int64_t image_step = C * (in_place ? HW : padded_plane);
+    const T* plane = nullptr;
+    int64_t image_step = padded_plane;
     if (pad_per_item) {
       T* own = workspace_as<T>(s.N * padded_plane);
       for (int64_t n = 0; n < s.N; ++n)
-        for (int64_t y = 0; y < grid.Hp; ++y) pad_plane_row(n * C + channel, y, own + (n * grid.Hp + y) * grid.Wp);
+        for (int64_t y = 0; y < grid.Hp; ++y) pad_plane_row(n * C + channel, y, own + n * padded_plane + y * Wq);
       plane = own;
-      image_step = padded_plane;
+    } else {
+      plane = in_place ? x_planes + channel * HW : padded.get() + channel * padded_plane;
+      image_step = C * (in_place ? HW : padded_plane);
     }
     const T* filters[kPlanarFilters];
     for (int64_t f = 0; f < nf; ++f) filters[f] = go + (g * Kg + f0 + f) * P;
-    if (item_rows == s.kh && consecutive_rows) {
+    if (whole_kernels && consecutive_rows) {
       T sums[kMaxTapPlane * kMaxTapPlane] = {};
       const TapDotsRows rows{s.N, s.OH, K * P, image_step};
-      if (s.kh <= kMaxTapPlane && kern.tap_plane_dots(filters[0], s.OW, plane, grid.Wp, static_cast<int>(s.kh),
+      if (s.kh <= kMaxTapPlane && kern.tap_plane_dots(filters[0], s.OW, plane, Wq, static_cast<int>(s.kh),
                                                       static_cast<int>(s.kw), s.dw, rows, s.OW, sums)) {
         std::copy(sums, sums + taps, grad_w + ((g * Kg + f0) * Cg + c) * taps);
         return;
@@ -468,14 +530,19 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
     }
     for (int64_t ky = ky0; ky < ky0 + item_rows; ++ky) {
       T* row_weights = grad_w + ((g * Kg + f0) * Cg + c) * taps + ky * s.kw;  // filter f: + f * Cg * taps
-      const T* tap_row = plane + ky * s.dh * grid.Wp;  // of image 0
+      const T* tap_row = plane + ky * s.dh * Wq;  // of image 0, phase 0
       if (vector_rows) {
-        T sums[kPlanarFilters * kMaxTapDotsWidth] = {};
         const TapDotsRows rows{s.N, s.OH, K * P, image_step};
-        kern.tap_row_dots(filters, static_cast<int>(nf), s.OW, tap_row, s.sh * grid.Wp, static_cast<int>(s.kw),
-                          s.dw, rows, s.OW, sums);
-        for (int64_t f = 0; f < nf; ++f)
-          for (int64_t kx = 0; kx < s.kw; ++kx) row_weights[f * Cg * taps + kx] = sums[f * s.kw + kx];
+        for (int64_t r = 0; r < phases; ++r) {
+          const ColumnPhases::Phase ph = columns.of[r];
+          if (ph.count == 0) continue;
+          T sums[kPlanarFilters * kMaxTapDotsWidth] = {};
+          kern.tap_row_dots(filters, static_cast<int>(nf), s.OW, tap_row + r * phase_plane + ph.shift, s.sh * Wq,
+                            static_cast<int>(ph.count), columns.shift_step, rows, s.OW, sums);
+          for (int64_t f = 0; f < nf; ++f)
+            for (int64_t j = 0; j < ph.count; ++j)
+              row_weights[f * Cg * taps + ph.first + j * columns.step] = sums[f * ph.count + j];
+        }
         continue;
       }
       for (int64_t f = 0; f < nf; ++f)
@@ -485,7 +552,7 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
             for (int64_t oy = 0; oy < s.OH; ++oy)
               for (int64_t ox = 0; ox < s.OW; ++ox)
                 sum += filters[f][n * K * P + oy * s.OW + ox] *
-                       tap_row[n * image_step + oy * s.sh * grid.Wp + ox * s.sw + kx * s.dw];
+                       tap_row[n * image_step + oy * s.sh * Wq + ox * s.sw + kx * s.dw];
           row_weights[f * Cg * taps + kx] = sum;
         }
     }
