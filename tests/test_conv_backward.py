@@ -185,7 +185,7 @@ AWKWARD = {
     "2 channels, 5x4, dilated rows, reflect (planar, stride 1)": ((1, 2, 17, 19), (5, 2, 5, 4),
                                                                    dict(dilation=(2, 1), padding=(3, 1),
                                                                         padding_mode="reflect")),
-    "2 channels, 7x5, stride 3, dilated columns 2, circular (planar phases)": ((2, 2, 15, 23), (9, 2, 7, 5),
+    "2 channels, 7x7, stride 3, dilated columns 2, circular (planar phases)": ((2, 2, 15, 23), (9, 2, 7, 7),
                                                                                 dict(stride=3, dilation=(1, 2),
                                                                                      padding=(2, 4),
                                                                                      padding_mode="circular")),

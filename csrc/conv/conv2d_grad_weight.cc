@@ -35,10 +35,10 @@ constexpr int64_t kImageRuns = 8;
 // run in parallel instead.
 constexpr int64_t kSmallImageWork = int64_t{1} << 21;
 constexpr int64_t kMaxTapDotsWidth = 7;  // the widest kernel row Kernels::tap_row_dots takes
-constexpr int64_t kPlanarFilters = 4;    // filters per work item of the planar path, at most
+constexpr int64_t kPlanarFilters = 6;    // filters per work item of the planar path, at most
 // A planar work item pads its channel's planes itself up to this many values (256 KB of float).
 constexpr int64_t kPlanarItemPadValues = int64_t{1} << 16;
-constexpr int64_t kPlanarItemsPerThread = 8;  // channels a thread for work items of whole kernels
+constexpr int64_t kPlanarItemsPerThread = 4;  // planar work items a thread, at least, where shapes allow
 constexpr int64_t kMaxTapPlane = 5;      // the largest kernel Kernels::tap_plane_dots may take
 constexpr int64_t kMaxPlanarPhases = 4;  // column strides the planar path copies in phases, at most
 constexpr int64_t kPlanarChannels = 4;   // channels a group that the planar path takes at any width
@@ -453,11 +453,15 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
   const int64_t phases = vector_rows ? columns.phases : 1, Wq = ceil_div(grid.Wp, phases);
   const int64_t phase_plane = grid.Hp * Wq, padded_plane = phases * phase_plane;
   const bool in_place = phases == 1 && grid.is_input(s);
-  const int64_t blocks = ceil_div(Kg, kPlanarFilters), block = ceil_div(Kg, blocks);
+  // Blocks of as many filters as tap_row_dots sums in one pass, or fewer, for work items
+  // enough for the threads. (Which item computes a sum does not change it.)
+  const int64_t pass = vector_rows ? std::min<int64_t>(kPlanarFilters, kern.tap_row_dots_filters(int(columns.widest)))
+                                   : kPlanarFilters;
+  const int64_t wanted = std::min(Kg, ceil_div(kPlanarItemsPerThread * num_threads(), s.groups * Cg * s.kh));
+  const int64_t block = ceil_div(Kg, std::max(ceil_div(Kg, pass), wanted)), blocks = ceil_div(Kg, block);
   // With one block of filters a group and kPlanarItemsPerThread channels a thread or more, a
   // work item takes all its channel's kernel rows, and pads the channel's planes itself if they
-  // are small (into memory that stays in cache); else the input is padded whole. (Which item
-  // computes a sum does not change it.)
+  // are small (into memory that stays in cache); else the input is padded whole.
   const bool whole_kernels = blocks == 1 && s.groups * Cg >= kPlanarItemsPerThread * num_threads();
   const bool pad_per_item = !in_place && whole_kernels && s.N * padded_plane <= kPlanarItemPadValues;
   CallScratch<T> planes(nhwc ? s.N * (C * HW + K * P) : 0, WorkspaceSlot::Weights);

@@ -108,6 +108,9 @@ struct Kernels {
   // i + k*dw], in an order that depends on the sizes only.
   void (*tap_row_dots)(const T* const* g, int nf, int64_t ldg, const T* x, int64_t ldx, int kw, int64_t dw,
                        const TapDotsRows& rows, int64_t n, T* sums);
+  // Filters tap_row_dots sums in one pass over the rows for a row of kw taps (the most whose
+  // sums it keeps in registers, at most 6).
+  int (*tap_row_dots_filters)(int kw);
   // The same for one filter and all kh x kw taps of a kernel whose rows are consecutive input
   // rows (generic/tap_plane_dots.h): sums[ky*kw + k] += the sum over m, r, i of
   // g[m*g_image_step + r*ldg + i] * x[m*x_image_step + (r + ky)*ldx + i + k*dw], each sum in

@@ -22,7 +22,7 @@ namespace fastconv::FASTCONV_ISA {
 template <class X>
 constexpr int tap_dots_filters(int kw) {
   const int nf = (X::kRegisters - 1) / (kw + 1);
-  return nf < 1 ? 1 : nf > 4 ? 4 : nf;
+  return nf < 1 ? 1 : nf > 6 ? 6 : nf;
 }
 
 // One vector of pixels i .. i + L - 1 (only the first `lanes` when Masked) of a row into every
@@ -65,7 +65,7 @@ template <class T, class X, int KW>
 void tap_row_dots_kw(const T* const* g, int nf, int64_t ldg, const T* x, int64_t ldx, int64_t dw, const TapDotsRows& rows,
                      int64_t n, T* sums) {
   constexpr int NF = tap_dots_filters<X>(KW);
-  static_assert(NF <= 4);
+  static_assert(NF <= 6);
   for (int f = 0; f < nf; f += NF) {
     const T* const* gf = g + f;
     T* s = sums + f * KW;
@@ -73,6 +73,8 @@ void tap_row_dots_kw(const T* const* g, int nf, int64_t ldg, const T* x, int64_t
       case 1: tap_row_dots_fixed<T, X, KW, 1>(gf, ldg, x, ldx, dw, rows, n, s); break;
       case 2: tap_row_dots_fixed<T, X, KW, NF < 2 ? NF : 2>(gf, ldg, x, ldx, dw, rows, n, s); break;
       case 3: tap_row_dots_fixed<T, X, KW, NF < 3 ? NF : 3>(gf, ldg, x, ldx, dw, rows, n, s); break;
+      case 4: tap_row_dots_fixed<T, X, KW, NF < 4 ? NF : 4>(gf, ldg, x, ldx, dw, rows, n, s); break;
+      case 5: tap_row_dots_fixed<T, X, KW, NF < 5 ? NF : 5>(gf, ldg, x, ldx, dw, rows, n, s); break;
       default: tap_row_dots_fixed<T, X, KW, NF>(gf, ldg, x, ldx, dw, rows, n, s); break;
     }
   }

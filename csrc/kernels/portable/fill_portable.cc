@@ -77,6 +77,7 @@ void fill(Kernels<T>& k) {
   k.weighted_rows = weighted_rows_lanes<T, ScalarLane<T>>;
   k.strided_taps = strided_taps_lanes<T, ScalarLane<T>>;
   k.tap_row_dots = tap_row_dots_lanes<T, ScalarLane<T>>;
+  k.tap_row_dots_filters = tap_dots_filters<ScalarLane<T>>;
   k.tap_plane_dots = tap_plane_dots_lanes<T, ScalarLane<T>>;
   k.transpose = transpose_scalar<T>;
   k.fma_probe = fma_probe<T>;

@@ -49,6 +49,7 @@ void fill_simd_tile_kernels(Kernels<T>& k) {
   k.weighted_rows = weighted_rows_lanes<T, Vec<T>>;
   k.strided_taps = strided_taps_lanes<T, Vec<T>>;
   k.tap_row_dots = tap_row_dots_lanes<T, Vec<T>>;
+  k.tap_row_dots_filters = tap_dots_filters<Vec<T>>;
   k.tap_plane_dots = tap_plane_dots_lanes<T, Vec<T>>;
   fill_probe<T, MR>(k);
 }
