@@ -207,6 +207,10 @@ AWKWARD = {
                                                                                        padding=1)),
     "depthwise, 17-tap rows at stride 2 (phases too wide, scalar sums)": ((1, 3, 9, 40), (3, 1, 2, 17),
                                                                            dict(groups=3, stride=2)),
+    "2 channels, 4x2 kernel, 10 filters (planar, passes of 5 filters)": ((2, 2, 9, 13), (10, 2, 4, 2),
+                                                                         dict(padding=1)),
+    "2 channels, 4x1 kernel, 12 filters (planar, passes of 6 filters)": ((2, 2, 9, 13), (12, 2, 4, 1),
+                                                                         dict(padding=(1, 0))),
     "8 groups of 2 channels and 2 filters (whole kernels by rows)": ((2, 16, 9, 10), (16, 2, 3, 3),
                                                                       dict(groups=8, padding=1)),
     # large images (weight-gradient GEMMs of 2M multiply-adds or more): fixed pixel runs with
@@ -243,8 +247,9 @@ def test_awkward_shapes(case, layout, dtype):
     if layout == "NHWC":
         x = x.transpose(0, 2, 3, 1).copy()
     out_shape = ref.conv2d(x, w, layout=layout, **kwargs).shape
-    got = check_against_reference(fastconv.conv2d_backward, ref.conv2d_backward, x, w,
-                                  conv_terms(x_shape, w_shape, out_shape, layout), layout=layout, **kwargs)
+    with num_threads(2):  # the planar path's work items depend on the threads: the cases name the 2-thread ones
+        got = check_against_reference(fastconv.conv2d_backward, ref.conv2d_backward, x, w,
+                                      conv_terms(x_shape, w_shape, out_shape, layout), layout=layout, **kwargs)
     assert got["input"].shape == x.shape and got["weight"].shape == w.shape and got["bias"].shape == w.shape[:1]
 
 
@@ -332,30 +337,36 @@ def test_an_infinite_weight_reaches_only_the_positions_it_multiplies(stride, lay
 
 
 @pytest.mark.parametrize("layout", ("NCHW", "NHWC"))
-@pytest.mark.parametrize("case", ["dense", "depthwise", "grouped", "one channel", "one channel, many images",
-                                  "small images, many (image runs)", "window rows in image runs", "planar phases",
+@pytest.mark.parametrize("case", ["dense", "depthwise", "depthwise, 8 channels", "grouped", "one channel",
+                                  "one channel, many images", "small images, many (image runs)",
+                                  "window rows in image runs", "planar phases",
                                   "large image, 1x1 (pixel runs)", "large image, 3x3 (pixel runs, groups of panels)"])
 def test_results_do_not_depend_on_the_thread_count(case, layout):
+    # depthwise with 8 channels: whole kernels (tap_plane_dots) at 1 and 2 threads, kernel rows
+    # (tap_row_dots) at 3 and 4; planar phases (stride 2): filter blocks of 6 at 1 and 2 threads,
+    # 4 at 3, 3 at 4 (on AVX-512)
     x_shape, w_shape, groups = {"dense": ((3, 24, 21, 23), (40, 24, 3, 3), 1),
                                 "depthwise": ((3, 20, 21, 23), (20, 1, 3, 3), 20),
+                                "depthwise, 8 channels": ((3, 8, 21, 23), (8, 1, 3, 3), 8),
                                 "grouped": ((3, 24, 21, 23), (12, 6, 3, 3), 4),
                                 "one channel": ((2, 1, 60, 61), (1, 1, 5, 5), 1),
                                 "one channel, many images": ((19, 1, 20, 21), (6, 1, 5, 5), 1),
                                 "small images, many (image runs)": ((11, 6, 12, 12), (16, 6, 5, 5), 1),
                                 "window rows in image runs": ((4, 6, 14, 14), (6, 6, 7, 7), 1),
-                                "planar phases": ((2, 3, 30, 31), (16, 3, 7, 7), 1),
+                                "planar phases": ((2, 1, 30, 31), (16, 1, 3, 7), 1),
                                 "large image, 1x1 (pixel runs)": ((2, 64, 33, 31), (48, 64, 1, 1), 1),
                                 "large image, 3x3 (pixel runs, groups of panels)": ((1, 64, 30, 30), (64, 64, 3, 3),
                                                                                     1)}[case]
-    padding = 0 if w_shape[2] == 1 else 1
+    kwargs = dict(padding=0 if w_shape[2] == 1 else 1, stride=2 if case == "planar phases" else 1, groups=groups,
+                  layout=layout)
     x, w = random(x_shape, np.float32, 0), random(w_shape, np.float32, 1)
     if layout == "NHWC":
         x = x.transpose(0, 2, 3, 1).copy()
-    grad_out = random(fastconv.conv2d(x, w, padding=padding, groups=groups, layout=layout).shape, np.float32, 2)
+    grad_out = random(fastconv.conv2d(x, w, **kwargs).shape, np.float32, 2)
     results = []
     for threads in (1, 2, 3, 4):
         with num_threads(threads):
-            results.append(fastconv.conv2d_backward(grad_out, x, w, padding=padding, groups=groups, layout=layout))
+            results.append(fastconv.conv2d_backward(grad_out, x, w, **kwargs))
     for other in results[1:]:
         for name in NAMES:
             np.testing.assert_array_equal(other[name], results[0][name], err_msg=name)

@@ -43,6 +43,7 @@ constexpr int64_t kMaxTapPlane = 5;      // the largest kernel Kernels::tap_plan
 constexpr int64_t kMaxPlanarPhases = 4;  // column strides the planar path copies in phases, at most
 constexpr int64_t kPlanarChannels = 4;   // channels a group that the planar path takes at any width
 constexpr int64_t kPlanarPhaseTaps = 3;  // taps of its widest column phase, at least
+constexpr int64_t kPlanarPixels = int64_t{1} << 16;  // and output pixels of all images, at most
 
 // G (size values) as the sum of `runs` parts: part 0 is G itself, the others partials of
 // their own, added to G in run order (add_in_order), so that the result depends on the run
@@ -420,14 +421,17 @@ struct ColumnPhases {
 // products per filter at column stride 1 (a group's kh*kw*Cg columns fit one GEMM panel: read
 // in place or gathered, most of the panel would be padding), or few channels and phases of
 // kPlanarPhaseTaps taps or more (a GEMM's panels and tiles would compute columns and rows
-// past the gradient's, and copy more; S2, 3 channels 7x7 stride 2: phases of 4 and 3 taps).
-// With narrower phases tap_row_dots loads a vector for every one or two multiply-adds.
+// past the gradient's, and copy more; S2, 3 channels 7x7 stride 2: phases of 4 and 3 taps;
+// grouped 3x3 layers of 4 channels a group ran 10x faster) over kPlanarPixels pixels at most.
+// With narrower phases tap_row_dots loads a vector for every one or two multiply-adds; with
+// more pixels a block's grad_out planes, read again for every channel, kernel row and phase,
+// outgrow the cache (S2's stem on 32 images ran at two thirds of the GEMM's speed).
 bool planar_suits(const Conv2dShape& s, int64_t NR) {
   if (s.Cg() == 1 && s.Kg() == 1) return true;
   const ColumnPhases columns(s);
   if (!columns.vectorise()) return false;
   return (s.sw == 1 && s.kh * s.kw * s.Cg() <= NR) ||
-         (s.Cg() <= kPlanarChannels && columns.widest >= kPlanarPhaseTaps);
+         (s.Cg() <= kPlanarChannels && columns.widest >= kPlanarPhaseTaps && s.N * s.OH * s.OW <= kPlanarPixels);
 }
 
 // The planar path, any groups: grad_w[k, c, ky, kx] is the sum over images and output pixels
