@@ -58,6 +58,15 @@ template <int L, class Step>
   }
 }
 
+// Every vector of acc set to zero (the loops unrolled, as for add_lanes_in_order).
+template <class X, int A, int B>
+[[gnu::always_inline]] inline void zero_all(typename X::V (&acc)[A][B]) {
+#pragma GCC unroll 8
+  for (int a = 0; a < A; ++a)
+#pragma GCC unroll 8
+    for (int b = 0; b < B; ++b) acc[a][b] = X::zero();
+}
+
 // sums[a*B + b] += the lanes of acc[a][b], added in lane order. Every index of acc a constant
 // (the loops unrolled), or GCC keeps acc in memory.
 template <class X, int A, int B, class T>

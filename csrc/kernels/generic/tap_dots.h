@@ -45,10 +45,7 @@ template <class T, class X, int KW, int NF>
 void tap_row_dots_fixed(const T* const* g, int64_t ldg, const T* x, int64_t ldx, int64_t dw, const TapDotsRows& rows,
                         int64_t n, T* sums) {
   typename X::V acc[NF][KW];
-#pragma GCC unroll 8
-  for (int f = 0; f < NF; ++f)
-#pragma GCC unroll 8
-    for (int k = 0; k < KW; ++k) acc[f][k] = X::zero();
+  zero_all<X>(acc);
   const RowSteps g_rows{ldg, rows.g_image_step}, x_rows{ldx, rows.x_image_step};
   for_each_row_vector<X::kLanes>(rows.images, rows.rows, n, g_rows, x_rows, [&](auto masked, int64_t, int64_t go,
                                                                                  int64_t xo, int64_t i, int64_t lanes) {

@@ -41,10 +41,7 @@ template <class T, class X, int KH, int KW>
 void tap_plane_dots_fixed(const T* g, int64_t ldg, const T* x, int64_t ldx, int64_t dw, const TapDotsRows& rows,
                           int64_t n, T* sums) {
   typename X::V acc[KH][KW];
-#pragma GCC unroll 8
-  for (int ky = 0; ky < KH; ++ky)
-#pragma GCC unroll 8
-    for (int kx = 0; kx < KW; ++kx) acc[ky][kx] = X::zero();
+  zero_all<X>(acc);
   // Input rows y of each image; grad_out's offset is its image's (the step picks the rows).
   const RowSteps g_images{0, rows.g_image_step}, x_rows{ldx, rows.x_image_step};
   const int64_t input_rows = rows.rows > 0 ? rows.rows + KH - 1 : 0;
