@@ -527,20 +527,20 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
     }
     const T* filters[kPlanarFilters];
     for (int64_t f = 0; f < nf; ++f) filters[f] = go + (g * Kg + f0 + f) * P;
+    T* kernel = grad_w + ((g * Kg + f0) * Cg + c) * taps;  // of the block's first filter; filter f: + f * Cg * taps
+    const TapDotsRows rows{s.N, s.OH, K * P, image_step};
     if (whole_kernels && consecutive_rows) {
       T sums[kMaxTapPlane * kMaxTapPlane] = {};
-      const TapDotsRows rows{s.N, s.OH, K * P, image_step};
       if (s.kh <= kMaxTapPlane && kern.tap_plane_dots(filters[0], s.OW, plane, Wq, static_cast<int>(s.kh),
                                                       static_cast<int>(s.kw), s.dw, rows, s.OW, sums)) {
-        std::copy(sums, sums + taps, grad_w + ((g * Kg + f0) * Cg + c) * taps);
+        std::copy(sums, sums + taps, kernel);
         return;
       }
     }
     for (int64_t ky = ky0; ky < ky0 + item_rows; ++ky) {
-      T* row_weights = grad_w + ((g * Kg + f0) * Cg + c) * taps + ky * s.kw;  // filter f: + f * Cg * taps
+      T* row_weights = kernel + ky * s.kw;
       const T* tap_row = plane + ky * s.dh * Wq;  // of image 0, phase 0
       if (vector_rows) {
-        const TapDotsRows rows{s.N, s.OH, K * P, image_step};
         for (int64_t r = 0; r < phases; ++r) {
           const ColumnPhases::Phase ph = columns.of[r];
           if (ph.count == 0) continue;
