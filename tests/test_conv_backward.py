@@ -162,6 +162,14 @@ AWKWARD = {
     "stride (2, 1), two groups of 17 channels (col2im)": ((1, 34, 7, 7), (4, 17, 3, 3),
                                                           dict(groups=2, stride=(2, 1), padding=(1, 2))),
     "stride 3 larger than the kernel, 16 channels (col2im)": ((2, 16, 11, 10), (5, 16, 2, 2), dict(stride=3)),
+    # maps large enough that a work item takes a block of channels, the last one narrower (on
+    # every backend and dtype at 2 threads but the portable float32 reflect case)
+    "23 channels on 64x64, stride 2 (col2im channel blocks)": ((1, 23, 64, 64), (5, 23, 3, 3),
+                                                              dict(stride=2, padding=1)),
+    "two images, two groups of 19 channels, reflect (col2im channel blocks)": (
+        (2, 38, 64, 64), (6, 19, 2, 2), dict(groups=2, stride=2, padding=1, padding_mode="reflect")),
+    "1x1, stride 2, 21 channels on 100x100, 40 filters (col2im channel blocks)": (
+        (1, 21, 100, 100), (40, 21, 1, 1), dict(stride=2)),
     # small images, many: the in-place GEMM's images in fixed runs, one partial sum each
     "small images, 11 of them (weight-gradient image runs)": ((11, 6, 12, 12), (16, 6, 5, 5), dict(padding=1)),
     "small images, grouped, reflect (weight-gradient image runs)": ((5, 8, 9, 10), (12, 4, 3, 3),
@@ -339,12 +347,13 @@ def test_an_infinite_weight_reaches_only_the_positions_it_multiplies(stride, lay
 @pytest.mark.parametrize("layout", ("NCHW", "NHWC"))
 @pytest.mark.parametrize("case", ["dense", "depthwise", "depthwise, 8 channels", "grouped", "one channel",
                                   "one channel, many images", "small images, many (image runs)",
-                                  "window rows in image runs", "planar phases",
+                                  "window rows in image runs", "planar phases", "col2im channel blocks",
                                   "large image, 1x1 (pixel runs)", "large image, 3x3 (pixel runs, groups of panels)"])
 def test_results_do_not_depend_on_the_thread_count(case, layout):
     # depthwise with 8 channels: whole kernels (tap_plane_dots) at 1 and 2 threads, kernel rows
     # (tap_row_dots) at 3 and 4; planar phases (stride 2): filter blocks of 6 at 1 and 2 threads,
-    # 4 at 3, 3 at 4 (on AVX-512)
+    # 4 at 3, 3 at 4 (on AVX-512); col2im: channel blocks (of 4 or 5 channels on AVX-512) and
+    # tile heights that depend on the threads
     x_shape, w_shape, groups = {"dense": ((3, 24, 21, 23), (40, 24, 3, 3), 1),
                                 "depthwise": ((3, 20, 21, 23), (20, 1, 3, 3), 20),
                                 "depthwise, 8 channels": ((3, 8, 21, 23), (8, 1, 3, 3), 8),
@@ -354,11 +363,12 @@ def test_results_do_not_depend_on_the_thread_count(case, layout):
                                 "small images, many (image runs)": ((11, 6, 12, 12), (16, 6, 5, 5), 1),
                                 "window rows in image runs": ((4, 6, 14, 14), (6, 6, 7, 7), 1),
                                 "planar phases": ((2, 1, 30, 31), (16, 1, 3, 7), 1),
+                                "col2im channel blocks": ((1, 23, 64, 64), (5, 23, 3, 3), 1),
                                 "large image, 1x1 (pixel runs)": ((2, 64, 33, 31), (48, 64, 1, 1), 1),
                                 "large image, 3x3 (pixel runs, groups of panels)": ((1, 64, 30, 30), (64, 64, 3, 3),
                                                                                     1)}[case]
-    kwargs = dict(padding=0 if w_shape[2] == 1 else 1, stride=2 if case == "planar phases" else 1, groups=groups,
-                  layout=layout)
+    stride = 2 if case in ("planar phases", "col2im channel blocks") else 1
+    kwargs = dict(padding=0 if w_shape[2] == 1 else 1, stride=stride, groups=groups, layout=layout)
     x, w = random(x_shape, np.float32, 0), random(w_shape, np.float32, 1)
     if layout == "NHWC":
         x = x.transpose(0, 2, 3, 1).copy()

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "common/heap_vector.h"
 #include "common/parallel.h"
 #include "common/ranges.h"
 #include "common/workspace.h"
@@ -12,17 +11,62 @@
 namespace fastconv {
 namespace {
 
-// Every group's W^T in GEMM tiles: row m = c*taps + t of group g is w[g*Kg + k][c][t] over
-// k (the depth); tile mb of group g at a + (g * tiles + mb) * Kg * MR, k-major, MR rows per k.
+// A work item's channels: `channels` consecutive channels of one group and image, whose rows
+// of W^T (taps each) it multiplies into cols and scatters while cols is still in L2. `count`
+// blocks a group, each in `tiles` GEMM tiles of MR rows.
+struct ChannelBlocks {
+  int64_t channels, count, MR, tiles;
+};
+
+// Among the block sizes whose cols fit kColsBytes, the one whose work items, dealt to the
+// threads, compute the fewest tile rows (a tile of mr rows costing mr + 1, as in
+// gemm_tile_rows); the larger on ties. Smaller blocks cost nothing else worth counting:
+// grad_out's panels, read again per block, stream from L3 at a fraction of the FMA rate.
 template <class T>
-HeapVector<T> pack_transposed_weights(const Conv2dShape& s, const T* w, int64_t MR) {
-  const int64_t Cg = s.Cg(), Kg = s.Kg(), taps = s.kh * s.kw, M = Cg * taps, tiles = ceil_div(M, MR);
-  HeapVector<T> a(s.groups * tiles * Kg * MR, T(0));
-  for (int64_t g = 0; g < s.groups; ++g)
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t k = 0; k < Kg; ++k)
-        a[((g * tiles + m / MR) * Kg + k) * MR + m % MR] = w[((g * Kg + k) * Cg + m / taps) * taps + m % taps];
-  return a;
+ChannelBlocks choose_channel_blocks(const Kernels<T>& kern, const Conv2dShape& s, int64_t P, int threads) {
+  constexpr int64_t kColsBytes = int64_t{256} << 10;
+  const int64_t taps = s.kh * s.kw, channel_bytes = std::max<int64_t>(taps * P * sizeof(T), 1);
+  const int64_t fitting = std::max<int64_t>(std::min(kColsBytes / channel_bytes, s.Cg()), 1);
+  ChannelBlocks best{};
+  int64_t best_cost = 0;
+  for (int64_t channels = 1; channels <= fitting; ++channels) {
+    const int64_t rows = channels * taps, mr = gemm_tile_rows(kern, rows), tiles = ceil_div(rows, mr);
+    const int64_t count = ceil_div(s.Cg(), channels);
+    const int64_t cost = ceil_div(s.N * s.groups * count, threads) * tiles * (mr + 1);
+    if (best.channels == 0 || cost <= best_cost) {
+      best = {channels, count, mr, tiles};
+      best_cost = cost;
+    }
+  }
+  return best;
+}
+
+// dst[0, width) = src[0, n) and zeros: a loop, not std::copy's call to memmove, which for
+// rows of a GEMM tile or panel (tens of values, tens of thousands of them a call) costs
+// more than the copying.
+template <class T>
+void copy_zero_padded(const T* src, int64_t n, T* dst, int64_t width) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  for (int64_t i = n; i < width; ++i) dst[i] = T(0);
+}
+
+// Every block's rows of W^T in GEMM tiles: row c*taps + t of block b (channels c0 = b *
+// blocks.channels on) of group g is w[g*Kg + k][c0 + c][t] over k (the depth); block b of
+// group g at a + (g * count + b) * tiles * MR * Kg, its tiles k-major, MR rows per k, the
+// rows past the block's channels zero (a last, narrower block's unused tiles unwritten).
+template <class T>
+void pack_transposed_weights(const Conv2dShape& s, const ChannelBlocks& blocks, const T* w, T* a) {
+  const int64_t Cg = s.Cg(), Kg = s.Kg(), taps = s.kh * s.kw, MR = blocks.MR;
+  parallel_for(s.groups * blocks.count, s.K * Cg * taps, [&](int64_t item) {
+    const int64_t g = item / blocks.count, c0 = item % blocks.count * blocks.channels;
+    const int64_t rows = std::min(blocks.channels, Cg - c0) * taps;
+    T* block = a + item * blocks.tiles * MR * Kg;
+    for (int64_t k = 0; k < Kg; ++k) {  // each filter's channels read in one run
+      const T* src = w + ((g * Kg + k) * Cg + c0) * taps;
+      for (int64_t m0 = 0; m0 < rows; m0 += MR)
+        copy_zero_padded(src + m0, std::min(MR, rows - m0), block + (m0 * Kg + k * MR), MR);
+    }
+  });
 }
 
 // Plane `c` of grad_in from its rows of cols (taps x P): tap (ky, kx) of output pixel
@@ -57,38 +101,46 @@ void scatter_plane(const Conv2dShape& s, PadMode mode, const T* cols, T* plane) 
 
 }  // namespace
 
-// Work item: one image (in parallel when there are several; with one, the loops inside it
-// are). Its scratch: grad_out packed in NR-column panels per group, and cols.
+// grad_out is packed once per call in NR-column panels per image and group; a work item is
+// one channel block of one image and group: its GEMM over every panel, then its planes.
 template <class T>
 void conv2d_grad_input_col2im(const Conv2dShape& s, PadMode mode, const T* grad_out, const T* w, T* grad_in) {
   const Kernels<T>& kern = kernels<T>();
-  const int64_t Cg = s.Cg(), Kg = s.Kg(), taps = s.kh * s.kw, M = Cg * taps, P = s.OH * s.OW;
-  const int64_t MR = gemm_tile_rows(kern, M), NR = kern.gemm_nr, tiles = ceil_div(M, MR), panels = ceil_div(P, NR);
-  const HeapVector<T> a = pack_transposed_weights(s, w, MR);
-  const auto image = [&](int64_t n) {
-    CallScratch<T> scratch(panels * Kg * NR + M * P, WorkspaceSlot::Task);
-    T* b = scratch.get();
-    T* cols = b + panels * Kg * NR;
-    for (int64_t g = 0; g < s.groups; ++g) {
-      const T* go = grad_out + (n * s.K + g * Kg) * P;
-      parallel_for(panels, M * Kg * P, [&](int64_t nb) {
-        const int64_t j0 = nb * NR, width = std::min(NR, P - j0);
-        T* panel = b + nb * Kg * NR;
-        for (int64_t k = 0; k < Kg; ++k) {
-          std::copy(go + k * P + j0, go + k * P + j0 + width, panel + k * NR);
-          std::fill(panel + k * NR + width, panel + (k + 1) * NR, T(0));
-        }
-        const GemmEpilogue<T> ep{false, nullptr, false, false};
-        for (int64_t mb = 0; mb < tiles; ++mb)
-          kern.gemm_ukernel[MR](Kg, a.data() + (g * tiles + mb) * Kg * MR, panel, cols + mb * MR * P + j0, P,
-                                std::min(MR, M - mb * MR), width, ep);
-      });
-      parallel_for(Cg, M * P, [&](int64_t c) {
-        scatter_plane(s, mode, cols + c * taps * P, grad_in + (n * s.C + g * Cg + c) * s.H * s.W);
-      });
+  const int64_t Cg = s.Cg(), Kg = s.Kg(), taps = s.kh * s.kw, P = s.OH * s.OW;
+  const int64_t NR = kern.gemm_nr, panels = ceil_div(P, NR), panels_size = panels * Kg * NR;
+  const ChannelBlocks blocks = choose_channel_blocks(kern, s, P, num_threads());
+  const int64_t MR = blocks.MR, block_rows = blocks.tiles * MR;
+  CallScratch<T> packed_w(s.groups * blocks.count * block_rows * Kg, WorkspaceSlot::Weights);
+  pack_transposed_weights(s, blocks, w, packed_w.get());
+  CallScratch<T> packed_go(s.N * s.groups * panels_size, WorkspaceSlot::Call);
+  // Items of kPackRows rows of grad_out, each read in one run into every panel.
+  constexpr int64_t kPackRows = 16;
+  const int64_t row_blocks = ceil_div(Kg, kPackRows);
+  parallel_for(s.N * s.groups * row_blocks, s.N * s.K * P, [&](int64_t item) {
+    const int64_t image_group = item / row_blocks, k0 = item % row_blocks * kPackRows;
+    T* panels = packed_go.get() + image_group * panels_size;
+    for (int64_t k = k0; k < std::min(k0 + kPackRows, Kg); ++k) {
+      const T* go = grad_out + (image_group * Kg + k) * P;
+      for (int64_t j0 = 0; j0 < P; j0 += NR)
+        copy_zero_padded(go + j0, std::min(NR, P - j0), panels + (j0 * Kg + k * NR), NR);
     }
-  };
-  parallel_for_allocating(s.N, s.N * s.groups * M * Kg * P, image);
+  });
+  const GemmEpilogue<T> ep{false, nullptr, false, false};
+  parallel_for_allocating(s.N * s.groups * blocks.count, s.N * s.C * taps * Kg * P, [&](int64_t item) {
+    const int64_t image_group = item / blocks.count, block = item % blocks.count;
+    const int64_t c0 = block * blocks.channels, rows = std::min(blocks.channels, Cg - c0) * taps;
+    CallScratch<T> cols(rows * P, WorkspaceSlot::Task);
+    const T* a = packed_w.get() + (image_group % s.groups * blocks.count + block) * block_rows * Kg;
+    const T* b = packed_go.get() + image_group * panels_size;
+    for (int64_t nb = 0; nb < panels; ++nb) {
+      const int64_t j0 = nb * NR, width = std::min(NR, P - j0);
+      for (int64_t m0 = 0; m0 < rows; m0 += MR)
+        kern.gemm_ukernel[MR](Kg, a + m0 * Kg, b + nb * Kg * NR, cols.get() + m0 * P + j0, P,
+                              std::min(MR, rows - m0), width, ep);
+    }
+    T* planes = grad_in + (image_group * Cg + c0) * s.H * s.W;
+    for (int64_t c = 0; c * taps < rows; ++c) scatter_plane(s, mode, cols.get() + c * taps * P, planes + c * s.H * s.W);
+  });
 }
 
 template void conv2d_grad_input_col2im<float>(const Conv2dShape&, PadMode, const float*, const float*, float*);
