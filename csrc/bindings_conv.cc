@@ -170,6 +170,14 @@ void conv2d_grad_input_binding(py::array grad_out, py::array w, py::array grad_i
   });
 }
 
+// Whether conv2d_grad_input takes its pixel rows (col2im_pixel_rows_suit) for N images of
+// OH x OW output pixels and Cg channels a group under a kh x kw kernel.
+bool col2im_pixel_rows_binding(int64_t N, int64_t OH, int64_t OW, int64_t Cg, int64_t kh, int64_t kw) {
+  Conv2dShape s{};
+  s.N = N, s.OH = OH, s.OW = OW, s.C = Cg, s.groups = 1, s.kh = kh, s.kw = kw;
+  return col2im_pixel_rows_suit(s);
+}
+
 // x (N,C,H,W), w (C,K/groups,kh,kw), out (N,K,OH,OW).
 void conv_transpose2d_binding(py::array x, py::array w, py::object bias, py::array out, int64_t sh, int64_t sw,
                               int64_t dh, int64_t dw, int64_t ph, int64_t pw, int64_t groups) {
@@ -205,6 +213,8 @@ void bind_conv(py::module_& m) {
   m.def("conv2d_grad_weight", &conv2d_grad_weight_binding, py::arg("x"), py::arg("grad_out"), py::arg("grad_w"),
         py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("pt"), py::arg("pb"), py::arg("pl"),
         py::arg("pr"), py::arg("groups"), py::arg("pad_mode"), py::arg("fill"), py::arg("nhwc"));
+  m.def("col2im_pixel_rows", &col2im_pixel_rows_binding, py::arg("N"), py::arg("OH"), py::arg("OW"), py::arg("Cg"),
+        py::arg("kh"), py::arg("kw"));
   m.def("conv2d_auto_algorithm", &conv2d_auto_algorithm, py::arg("N"), py::arg("C"), py::arg("H"), py::arg("W"),
         py::arg("K"), py::arg("kh"), py::arg("kw"), py::arg("OH"), py::arg("OW"), py::arg("sh"), py::arg("sw"),
         py::arg("dh"), py::arg("dw"), py::arg("groups"), py::arg("nhwc"), py::arg("float64"));

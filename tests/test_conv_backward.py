@@ -162,14 +162,24 @@ AWKWARD = {
     "stride (2, 1), two groups of 17 channels (col2im)": ((1, 34, 7, 7), (4, 17, 3, 3),
                                                           dict(groups=2, stride=(2, 1), padding=(1, 2))),
     "stride 3 larger than the kernel, 16 channels (col2im)": ((2, 16, 11, 10), (5, 16, 2, 2), dict(stride=3)),
-    # maps large enough that a work item takes a block of channels, the last one narrower (on
-    # every backend and dtype at 2 threads but the portable float32 reflect case)
+    # maps large enough that a work item takes a block of channels, the last one narrower (at 2
+    # threads on every backend and dtype, but for the reflect case on the portable backend)
     "23 channels on 64x64, stride 2 (col2im channel blocks)": ((1, 23, 64, 64), (5, 23, 3, 3),
                                                               dict(stride=2, padding=1)),
     "two images, two groups of 19 channels, reflect (col2im channel blocks)": (
         (2, 38, 64, 64), (6, 19, 2, 2), dict(groups=2, stride=2, padding=1, padding_mode="reflect")),
     "1x1, stride 2, 21 channels on 100x100, 40 filters (col2im channel blocks)": (
         (1, 21, 100, 100), (40, 21, 1, 1), dict(stride=2)),
+    # small maps of many channels: col2im with the pixels of every image as the GEMM's rows
+    # (N*OH*OW <= 1024 and a quarter of Cg*kh*kw), at stride 1 too
+    "32 channels on 5x5, two images (col2im pixel rows)": ((2, 32, 5, 5), (7, 32, 3, 3), dict(padding=1)),
+    "two groups of 20 channels, 5x5 kernel, reflect (col2im pixel rows)": (
+        (3, 40, 4, 4), (6, 20, 5, 5), dict(groups=2, padding=2, padding_mode="reflect")),
+    "64 channels, stride 2, dilated (col2im pixel rows)": ((1, 64, 9, 9), (5, 64, 3, 3),
+                                                           dict(stride=2, dilation=2, padding=2)),
+    "300 filters: two depth blocks (col2im pixel rows)": ((1, 30, 4, 4), (300, 30, 3, 3), dict(padding=1)),
+    "1024 pixels of 165 channels: blocks of 1 or 2 channels, circular (col2im pixel rows)": (
+        (4, 165, 16, 16), (4, 165, 5, 5), dict(padding=2, padding_mode="circular")),
     # small images, many: the in-place GEMM's images in fixed runs, one partial sum each
     "small images, 11 of them (weight-gradient image runs)": ((11, 6, 12, 12), (16, 6, 5, 5), dict(padding=1)),
     "small images, grouped, reflect (weight-gradient image runs)": ((5, 8, 9, 10), (12, 4, 3, 3),
@@ -348,12 +358,14 @@ def test_an_infinite_weight_reaches_only_the_positions_it_multiplies(stride, lay
 @pytest.mark.parametrize("case", ["dense", "depthwise", "depthwise, 8 channels", "grouped", "one channel",
                                   "one channel, many images", "small images, many (image runs)",
                                   "window rows in image runs", "planar phases", "col2im channel blocks",
+                                  "col2im pixel rows",
                                   "large image, 1x1 (pixel runs)", "large image, 3x3 (pixel runs, groups of panels)"])
 def test_results_do_not_depend_on_the_thread_count(case, layout):
     # depthwise with 8 channels: whole kernels (tap_plane_dots) at 1 and 2 threads, kernel rows
     # (tap_row_dots) at 3 and 4; planar phases (stride 2): filter blocks of 6 at 1 and 2 threads,
-    # 4 at 3, 3 at 4 (on AVX-512); col2im: channel blocks (of 4 or 5 channels on AVX-512) and
-    # tile heights that depend on the threads
+    # 4 at 3, 3 at 4 (on AVX-512); col2im: channel blocks and tile heights that depend on the
+    # threads (float32 on AVX-512: 1, 4, 4 and 6 channels, 9 to 14 rows), and with pixel rows
+    # (NCHW only: NHWC takes the correlation)
     x_shape, w_shape, groups = {"dense": ((3, 24, 21, 23), (40, 24, 3, 3), 1),
                                 "depthwise": ((3, 20, 21, 23), (20, 1, 3, 3), 20),
                                 "depthwise, 8 channels": ((3, 8, 21, 23), (8, 1, 3, 3), 8),
@@ -364,6 +376,7 @@ def test_results_do_not_depend_on_the_thread_count(case, layout):
                                 "window rows in image runs": ((4, 6, 14, 14), (6, 6, 7, 7), 1),
                                 "planar phases": ((2, 1, 30, 31), (16, 1, 3, 7), 1),
                                 "col2im channel blocks": ((1, 23, 64, 64), (5, 23, 3, 3), 1),
+                                "col2im pixel rows": ((2, 100, 8, 8), (8, 100, 3, 3), 1),
                                 "large image, 1x1 (pixel runs)": ((2, 64, 33, 31), (48, 64, 1, 1), 1),
                                 "large image, 3x3 (pixel runs, groups of panels)": ((1, 64, 30, 30), (64, 64, 3, 3),
                                                                                     1)}[case]

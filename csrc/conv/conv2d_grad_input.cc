@@ -18,15 +18,17 @@ struct ChannelBlocks {
   int64_t channels, count, MR, tiles;
 };
 
-// Among the block sizes whose cols fit kColsBytes, the one whose work items, dealt to the
-// threads, compute the fewest tile rows (a tile of mr rows costing mr + 1, as in
-// gemm_tile_rows); the larger on ties. Smaller blocks cost nothing else worth counting:
-// grad_out's panels, read again per block, stream from L3 at a fraction of the FMA rate.
+// Among the block sizes whose cols fit kColsBytes (or that fill one tile), the one whose work
+// items, dealt to the threads, compute the fewest tile rows (a tile of mr rows costing mr +
+// 1, as in gemm_tile_rows); the larger on ties. Smaller blocks cost nothing else worth
+// counting where grad_out's panels, read again per block, stay in L2 or L3 (S6: blocks of 1
+// and of 8 channels ran at the same speed).
 template <class T>
 ChannelBlocks choose_channel_blocks(const Kernels<T>& kern, const Conv2dShape& s, int64_t P, int threads) {
   constexpr int64_t kColsBytes = int64_t{256} << 10;
   const int64_t taps = s.kh * s.kw, channel_bytes = std::max<int64_t>(taps * P * sizeof(T), 1);
-  const int64_t fitting = std::max<int64_t>(std::min(kColsBytes / channel_bytes, s.Cg()), 1);
+  // at least a full tile of rows, even where its columns outgrow the budget
+  const int64_t fitting = std::min(std::max(kColsBytes / channel_bytes, ceil_div(kern.gemm_mr, taps)), s.Cg());
   ChannelBlocks best{};
   int64_t best_cost = 0;
   for (int64_t channels = 1; channels <= fitting; ++channels) {
@@ -40,6 +42,31 @@ ChannelBlocks choose_channel_blocks(const Kernels<T>& kern, const Conv2dShape& s
   }
   return best;
 }
+
+// Pixel rows' blocks: MR and tiles over all N*P pixels; among the channel counts whose
+// columns (N*P x channels*taps) fit kColsBytes (or that fill one panel), the one whose work
+// items, dealt to the threads, compute the fewest NR-column panels; the larger on ties.
+template <class T>
+ChannelBlocks choose_pixel_row_blocks(const Kernels<T>& kern, const Conv2dShape& s, int64_t P, int threads) {
+  constexpr int64_t kColsBytes = int64_t{256} << 10;
+  const int64_t taps = s.kh * s.kw, R = s.N * P, NR = kern.gemm_nr, MR = gemm_tile_rows(kern, R);
+  const int64_t channel_bytes = std::max<int64_t>(taps * R * sizeof(T), 1);
+  const int64_t fitting = std::min(std::max(kColsBytes / channel_bytes, ceil_div(NR, taps)), s.Cg());
+  ChannelBlocks best{};
+  int64_t best_cost = 0;
+  for (int64_t channels = 1; channels <= fitting; ++channels) {
+    const int64_t count = ceil_div(s.Cg(), channels);
+    const int64_t cost = ceil_div(s.groups * count, threads) * ceil_div(channels * taps, NR);
+    if (best.channels == 0 || cost <= best_cost) {
+      best = {channels, count, MR, ceil_div(R, MR)};
+      best_cost = cost;
+    }
+  }
+  return best;
+}
+
+// Depth of the pixel rows' GEMM blocks: a micro-panel of W (kPanelDepth x NR) stays in L1.
+constexpr int64_t kPanelDepth = 256;
 
 // dst[0, width) = src[0, n) and zeros: a loop, not std::copy's call to memmove, which for
 // rows of a GEMM tile or panel (tens of values, tens of thousands of them a call) costs
@@ -69,31 +96,32 @@ void pack_transposed_weights(const Conv2dShape& s, const ChannelBlocks& blocks, 
   });
 }
 
-// Plane `c` of grad_in from its rows of cols (taps x P): tap (ky, kx) of output pixel
-// (oy, ox) read padded position (oy*sh + ky*dh - pt, ox*sw + kx*dw - pl).
+// Plane `c` of grad_in from its columns: tap t = ky*kw + kx of output pixel p = oy*OW + ox,
+// at cols[t * tap_step + p * pixel_step], read padded position (oy*sh + ky*dh - pt, ox*sw +
+// kx*dw - pl); added in (tap, pixel) order whatever the steps.
 template <class T>
-void scatter_plane(const Conv2dShape& s, PadMode mode, const T* cols, T* plane) {
+void scatter_plane(const Conv2dShape& s, PadMode mode, const T* cols, int64_t tap_step, int64_t pixel_step,
+                   T* plane) {
   std::fill(plane, plane + s.H * s.W, T(0));
-  const int64_t P = s.OH * s.OW;
   for (int64_t ky = 0; ky < s.kh; ++ky)
     for (int64_t kx = 0; kx < s.kw; ++kx) {
-      const T* col = cols + (ky * s.kw + kx) * P;
+      const T* col = cols + (ky * s.kw + kx) * tap_step;
       const int64_t x0 = kx * s.dw - s.pl;
       const Range inside = valid_range(s.OW, s.sw, x0, s.W);
       for (int64_t oy = 0; oy < s.OH; ++oy) {
         const int64_t iy = pad_source_index(oy * s.sh + ky * s.dh - s.pt, s.H, mode);
         if (iy < 0) continue;
         T* row = plane + iy * s.W;
-        const T* c = col + oy * s.OW;
+        const T* c = col + oy * s.OW * pixel_step;
         for (int64_t ox = 0; ox < s.OW; ++ox) {
           if (ox == inside.begin && inside.size() > 0) {
             T* dst = row + x0 + ox * s.sw;
-            for (int64_t j = 0; j < inside.size(); ++j) dst[j * s.sw] += c[ox + j];
+            for (int64_t j = 0; j < inside.size(); ++j) dst[j * s.sw] += c[(ox + j) * pixel_step];
             ox = inside.end - 1;
             continue;
           }
           const int64_t ix = pad_source_index(ox * s.sw + x0, s.W, mode);
-          if (ix >= 0) row[ix] += c[ox];
+          if (ix >= 0) row[ix] += c[ox * pixel_step];
         }
       }
     }
@@ -101,14 +129,16 @@ void scatter_plane(const Conv2dShape& s, PadMode mode, const T* cols, T* plane) 
 
 }  // namespace
 
-// grad_out is packed once per call in NR-column panels per image and group; a work item is
-// one channel block of one image and group: its GEMM over every panel, then its planes.
+// Channel rows: cols = W_g^T (Cg*taps x Kg) * grad_out (Kg x P) per image and group, W^T
+// packed in tiles per channel block, grad_out once per call in NR-column panels per image
+// and group; a work item is one channel block of one image and group: its GEMM over every
+// panel, then its planes.
 template <class T>
-void conv2d_grad_input_col2im(const Conv2dShape& s, PadMode mode, const T* grad_out, const T* w, T* grad_in) {
+void grad_input_channel_rows(const Conv2dShape& s, PadMode mode, const ChannelBlocks& blocks, const T* grad_out,
+                             const T* w, T* grad_in) {
   const Kernels<T>& kern = kernels<T>();
   const int64_t Cg = s.Cg(), Kg = s.Kg(), taps = s.kh * s.kw, P = s.OH * s.OW;
   const int64_t NR = kern.gemm_nr, panels = ceil_div(P, NR), panels_size = panels * Kg * NR;
-  const ChannelBlocks blocks = choose_channel_blocks(kern, s, P, num_threads());
   const int64_t MR = blocks.MR, block_rows = blocks.tiles * MR;
   CallScratch<T> packed_w(s.groups * blocks.count * block_rows * Kg, WorkspaceSlot::Weights);
   pack_transposed_weights(s, blocks, w, packed_w.get());
@@ -139,8 +169,75 @@ void conv2d_grad_input_col2im(const Conv2dShape& s, PadMode mode, const T* grad_
                               std::min(MR, rows - m0), width, ep);
     }
     T* planes = grad_in + (image_group * Cg + c0) * s.H * s.W;
-    for (int64_t c = 0; c * taps < rows; ++c) scatter_plane(s, mode, cols.get() + c * taps * P, planes + c * s.H * s.W);
+    for (int64_t c = 0; c * taps < rows; ++c) scatter_plane(s, mode, cols.get() + c * taps * P, P, 1, planes + c * s.H * s.W);
   });
+}
+
+
+// Pixel rows: colsT = grad_out_g^T (N*P x Kg) * W_g (Kg x Cg*taps) per group, the pixels of
+// every image as rows (packed in MR-row tiles once per call), W read as NR-column panels of
+// its rows, each packed by the work item that uses it; a work item is one channel block of
+// one group: its panels over every pixel tile, then its planes of every image. Same sums
+// as the channel rows' (each value a dot product over k in order, scattered in (tap, pixel)
+// order), without packing all of W^T: for small maps of many channels.
+template <class T>
+void grad_input_pixel_rows(const Conv2dShape& s, PadMode mode, const ChannelBlocks& blocks, const T* grad_out,
+                           const T* w, T* grad_in) {
+  const Kernels<T>& kern = kernels<T>();
+  const int64_t Cg = s.Cg(), Kg = s.Kg(), taps = s.kh * s.kw, M = Cg * taps, P = s.OH * s.OW, R = s.N * P;
+  const int64_t NR = kern.gemm_nr, MR = blocks.MR, tiles = blocks.tiles;
+  CallScratch<T> packed_go(s.groups * tiles * MR * Kg, WorkspaceSlot::Call);
+  parallel_for(s.groups * tiles, s.K * R, [&](int64_t item) {
+    const int64_t g = item / tiles, r0 = item % tiles * MR;
+    T* tile = packed_go.get() + item * Kg * MR;  // k-major: tile[k * MR + i] is row r0 + i
+    for (int64_t i = 0; i < MR; ++i) {
+      const int64_t r = r0 + i;
+      if (r >= R) {
+        for (int64_t k = 0; k < Kg; ++k) tile[k * MR + i] = T(0);
+        continue;
+      }
+      const T* src = grad_out + (r / P * s.K + g * Kg) * P + r % P;
+      for (int64_t k = 0; k < Kg; ++k) tile[k * MR + i] = src[k * P];
+    }
+  });
+  parallel_for_allocating(s.groups * blocks.count, s.N * s.C * taps * Kg * P, [&](int64_t item) {
+    const int64_t g = item / blocks.count, c0 = item % blocks.count * blocks.channels;
+    const int64_t columns = std::min(blocks.channels, Cg - c0) * taps, panels = ceil_div(columns, NR);
+    const int64_t depth = std::min(Kg, kPanelDepth);
+    CallScratch<T> scratch(depth * panels * NR + 2 * R * columns, WorkspaceSlot::Task);
+    T* b = scratch.get();  // the columns' rows k0... of W in micro-panels (gemm_packing.h)
+    T* cols = b + depth * panels * NR;  // R x columns
+    T* by_tap = cols + R * columns;     // its transpose, for the scatter's rows
+    for (int64_t k0 = 0; k0 < Kg; k0 += depth) {
+      const int64_t kc = std::min(depth, Kg - k0);
+      for (int64_t k = 0; k < kc; ++k) {
+        const T* src = w + (g * Kg + k0 + k) * M + c0 * taps;
+        for (int64_t j0 = 0; j0 < columns; j0 += NR)
+          copy_zero_padded(src + j0, std::min(NR, columns - j0), b + (j0 * kc + k * NR), NR);
+      }
+      gemm_block(kern, MR, R, columns, Kg, k0, kc, packed_go.get() + g * tiles * MR * Kg, b, cols, columns,
+                 static_cast<const T*>(nullptr), false);
+    }
+    kern.transpose(cols, columns, by_tap, R, R, columns);
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t c = 0; c * taps < columns; ++c)
+        scatter_plane(s, mode, by_tap + c * taps * R + n * P, R, 1, grad_in + (n * s.C + g * Cg + c0 + c) * s.H * s.W);
+  });
+}
+
+template <class T>
+void conv2d_grad_input_col2im(const Conv2dShape& s, PadMode mode, const T* grad_out, const T* w, T* grad_in) {
+  const Kernels<T>& kern = kernels<T>();
+  const int64_t P = s.OH * s.OW;
+  if (col2im_pixel_rows_suit(s))
+    grad_input_pixel_rows(s, mode, choose_pixel_row_blocks(kern, s, P, num_threads()), grad_out, w, grad_in);
+  else
+    grad_input_channel_rows(s, mode, choose_channel_blocks(kern, s, P, num_threads()), grad_out, w, grad_in);
+}
+
+bool col2im_pixel_rows_suit(const Conv2dShape& s) {
+  const int64_t pixels = s.N * s.OH * s.OW;
+  return pixels <= kPixelRowsMax && 4 * pixels <= s.Cg() * s.kh * s.kw;
 }
 
 template void conv2d_grad_input_col2im<float>(const Conv2dShape&, PadMode, const float*, const float*, float*);

@@ -118,7 +118,7 @@ def _pad_sources(i, n, mode):
     return np.where(i < n, i, period - i)
 
 
-_COL2IM_MAX_VALUES = 1 << 24  # one image's column matrix (64 MB of float32) per thread at most
+_COL2IM_MAX_VALUES = 1 << 24  # columns of one image (64 MB of float32), where a block of channels outgrows L2
 
 
 def _correlation_pads(go, weight, dilation, x_sizes, before, padding_mode, nhwc):
@@ -140,8 +140,10 @@ def _col2im_pays(go, weight, stride, dilation, groups, x_sizes, before, padding_
     padded position, more than twice as many when the maps are small, or the stride phases'
     small correlations and interleaving when there are channels enough for a GEMM (S6); NCHW
     only, and while one image's column matrix (C/groups * kh * kw rows of OH * OW) stays
-    moderate. Not when the correlation runs the kernel vectorised across images, which does
-    the padded positions' work at the FMA peak (S5b: twice as fast as col2im)."""
+    moderate. Also small maps of many channels, where col2im reads the weights in panels
+    instead of packing them whole (ResNet's 3x3 layers on 7x7 and 14x14). Not when the
+    correlation runs the kernel vectorised across images, which does the padded positions'
+    work at the FMA peak (S5b: twice as fast as col2im)."""
     if nhwc:
         return False
     (kh, kw), (oh, ow) = weight.shape[2:], go.shape[2:]
@@ -149,6 +151,8 @@ def _col2im_pays(go, weight, stride, dilation, groups, x_sizes, before, padding_
         return False
     if stride != (1, 1):
         return weight.shape[1] >= 16
+    if kh * kw > 1 and _core.col2im_pixel_rows(go.shape[0], oh, ow, weight.shape[1], kh, kw):
+        return True
     pads, _ = _correlation_pads(go, weight, dilation, x_sizes, before, padding_mode, nhwc)
     out_sizes = [o + sum(pair) - d * (k - 1) for o, pair, d, k in zip((oh, ow), pads, dilation, (kh, kw))]
     correlation = _core.conv2d_auto_algorithm(go.shape[0], go.shape[1], oh, ow, weight.shape[1] * groups, kh, kw,
