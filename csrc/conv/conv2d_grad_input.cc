@@ -68,15 +68,6 @@ ChannelBlocks choose_pixel_row_blocks(const Kernels<T>& kern, const Conv2dShape&
 // Depth of the pixel rows' GEMM blocks: a micro-panel of W (kPanelDepth x NR) stays in L1.
 constexpr int64_t kPanelDepth = 256;
 
-// dst[0, width) = src[0, n) and zeros: a loop, not std::copy's call to memmove, which for
-// rows of a GEMM tile or panel (tens of values, tens of thousands of them a call) costs
-// more than the copying.
-template <class T>
-void copy_zero_padded(const T* src, int64_t n, T* dst, int64_t width) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
-  for (int64_t i = n; i < width; ++i) dst[i] = T(0);
-}
-
 // Every block's rows of W^T in GEMM tiles: row c*taps + t of block b (channels c0 = b *
 // blocks.channels on) of group g is w[g*Kg + k][c0 + c][t] over k (the depth); block b of
 // group g at a + (g * count + b) * tiles * MR * Kg, its tiles k-major, MR rows per k, the
@@ -97,11 +88,10 @@ void pack_transposed_weights(const Conv2dShape& s, const ChannelBlocks& blocks, 
 }
 
 // Plane `c` of grad_in from its columns: tap t = ky*kw + kx of output pixel p = oy*OW + ox,
-// at cols[t * tap_step + p * pixel_step], read padded position (oy*sh + ky*dh - pt, ox*sw +
-// kx*dw - pl); added in (tap, pixel) order whatever the steps.
+// at cols[t * tap_step + p], read padded position (oy*sh + ky*dh - pt, ox*sw + kx*dw - pl);
+// added in (tap, pixel) order.
 template <class T>
-void scatter_plane(const Conv2dShape& s, PadMode mode, const T* cols, int64_t tap_step, int64_t pixel_step,
-                   T* plane) {
+void scatter_plane(const Conv2dShape& s, PadMode mode, const T* cols, int64_t tap_step, T* plane) {
   std::fill(plane, plane + s.H * s.W, T(0));
   for (int64_t ky = 0; ky < s.kh; ++ky)
     for (int64_t kx = 0; kx < s.kw; ++kx) {
@@ -112,16 +102,19 @@ void scatter_plane(const Conv2dShape& s, PadMode mode, const T* cols, int64_t ta
         const int64_t iy = pad_source_index(oy * s.sh + ky * s.dh - s.pt, s.H, mode);
         if (iy < 0) continue;
         T* row = plane + iy * s.W;
-        const T* c = col + oy * s.OW * pixel_step;
+        const T* c = col + oy * s.OW;
         for (int64_t ox = 0; ox < s.OW; ++ox) {
           if (ox == inside.begin && inside.size() > 0) {
             T* dst = row + x0 + ox * s.sw;
-            for (int64_t j = 0; j < inside.size(); ++j) dst[j * s.sw] += c[(ox + j) * pixel_step];
+            if (s.sw == 1)  // a loop of its own, that vectorises
+              for (int64_t j = 0; j < inside.size(); ++j) dst[j] += c[ox + j];
+            else
+              for (int64_t j = 0; j < inside.size(); ++j) dst[j * s.sw] += c[ox + j];
             ox = inside.end - 1;
             continue;
           }
           const int64_t ix = pad_source_index(ox * s.sw + x0, s.W, mode);
-          if (ix >= 0) row[ix] += c[ox * pixel_step];
+          if (ix >= 0) row[ix] += c[ox];
         }
       }
     }
@@ -169,7 +162,7 @@ void grad_input_channel_rows(const Conv2dShape& s, PadMode mode, const ChannelBl
                               std::min(MR, rows - m0), width, ep);
     }
     T* planes = grad_in + (image_group * Cg + c0) * s.H * s.W;
-    for (int64_t c = 0; c * taps < rows; ++c) scatter_plane(s, mode, cols.get() + c * taps * P, P, 1, planes + c * s.H * s.W);
+    for (int64_t c = 0; c * taps < rows; ++c) scatter_plane(s, mode, cols.get() + c * taps * P, P, planes + c * s.H * s.W);
   });
 }
 
@@ -221,7 +214,7 @@ void grad_input_pixel_rows(const Conv2dShape& s, PadMode mode, const ChannelBloc
     kern.transpose(cols, columns, by_tap, R, R, columns);
     for (int64_t n = 0; n < s.N; ++n)
       for (int64_t c = 0; c * taps < columns; ++c)
-        scatter_plane(s, mode, by_tap + c * taps * R + n * P, R, 1, grad_in + (n * s.C + g * Cg + c0 + c) * s.H * s.W);
+        scatter_plane(s, mode, by_tap + c * taps * R + n * P, R, grad_in + (n * s.C + g * Cg + c0 + c) * s.H * s.W);
   });
 }
 

@@ -154,10 +154,7 @@ void pack_grad_out(const Conv2dShape& s, bool nhwc, int64_t MR, const T* go, int
     const int64_t g = g0 + item / tiles, t = item % tiles, rows = std::min(MR, Kg - t * MR);
     const T* src = go + g * Kg + t * MR;
     T* d = a + item * P * MR;
-    for (int64_t p = 0; p < P; ++p, src += s.K, d += MR) {
-      std::copy(src, src + rows, d);
-      std::fill(d + rows, d + MR, T(0));
-    }
+    for (int64_t p = 0; p < P; ++p, src += s.K, d += MR) copy_zero_padded(src, rows, d, MR);
   });
 }
 

@@ -11,6 +11,15 @@
 
 namespace fastconv {
 
+// dst[0, width) = src[0, n) and zeros: a loop, not std::copy's call to memmove, which for
+// rows of a GEMM tile or panel (tens of values, tens of thousands of them a call) costs
+// more than the copying.
+template <class T>
+void copy_zero_padded(const T* src, int64_t n, T* dst, int64_t width) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  for (int64_t i = n; i < width; ++i) dst[i] = T(0);
+}
+
 // a: `groups` matrices of M x R, row-major one after another; group g's blocks go to dst +
 // g * ceil(M/MR) * R * MR. Each block is a transpose of its MR rows, all of them in parallel
 // (a GEMM's weights can be megabytes).
