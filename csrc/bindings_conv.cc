@@ -173,6 +173,8 @@ void conv2d_grad_input_binding(py::array grad_out, py::array w, py::array grad_i
 // Whether conv2d_grad_input takes its pixel rows (col2im_pixel_rows_suit) for N images of
 // OH x OW output pixels and Cg channels a group under a kh x kw kernel.
 bool col2im_pixel_rows_binding(int64_t N, int64_t OH, int64_t OW, int64_t Cg, int64_t kh, int64_t kw) {
+  if (N < 0 || OH < 0 || OW < 0 || Cg < 0 || kh < 0 || kw < 0 || kh > (int64_t{1} << 31) || kw > (int64_t{1} << 31))
+    throw py::value_error("sizes must be non-negative, kernel sizes at most 2**31");
   Conv2dShape s{};
   s.N = N, s.OH = OH, s.OW = OW, s.C = Cg, s.groups = 1, s.kh = kh, s.kw = kw;
   return col2im_pixel_rows_suit(s);

@@ -598,6 +598,40 @@ def test_the_algorithm_choice_binding_refuses_bad_sizes(sizes):
         fastconv._core.conv2d_auto_algorithm(*sizes, False, False)
 
 
+@pytest.mark.parametrize("sizes, wanted", [
+    ((1, 7, 7, 512, 3, 3), True), ((8, 7, 7, 512, 3, 3), True), ((8, 14, 14, 256, 3, 3), False),
+    ((4, 16, 16, 165, 5, 5), True), ((4, 16, 16, 163, 5, 5), False), ((1, 32, 33, 4096, 3, 3), False),
+    ((0, 7, 7, 64, 3, 3), True), ((1, 7, 7, 0, 3, 3), False), ((2**62, 2**62, 4, 1, 3, 3), False),
+    ((1, 1, 1, 2**62, 2**31, 2**31), False), ((1, 1, 1, 1, 2**31, 2**31), True)])
+def test_the_col2im_pixel_rows_rule(sizes, wanted):
+    """conv2d_grad_input's pixel rows: N*OH*OW at most 1024 and a quarter of Cg*kh*kw; sizes
+    whose products overflow are no shape an array holds (the sanitizer stage checks these)."""
+    assert fastconv._core.col2im_pixel_rows(*sizes) is wanted
+
+
+@pytest.mark.parametrize("sizes", [(-1, 7, 7, 64, 3, 3), (1, 7, 7, -64, 3, 3), (1, 7, 7, 64, 2**32, 3)])
+def test_the_col2im_pixel_rows_binding_refuses_bad_sizes(sizes):
+    with pytest.raises(ValueError, match="sizes"):
+        fastconv._core.col2im_pixel_rows(*sizes)
+
+
+def test_stride_1_input_gradients_of_small_maps_take_col2im(monkeypatch):
+    calls = []
+    original = fastconv._core.conv2d_grad_input
+    monkeypatch.setattr(fastconv._core, "conv2d_grad_input", lambda *args: calls.append(1) or original(*args))
+    x, w = random((2, 64, 5, 5), np.float32, 0), random((8, 64, 3, 3), np.float32, 1)
+    grad_out = random((2, 8, 5, 5), np.float32, 2)
+    got = fastconv.conv2d_backward(grad_out, x, w, padding=1, needs="input")["input"]
+    assert calls == [1]
+    want = ref.conv2d_backward(grad_out.astype(np.float64), x.astype(np.float64), w.astype(np.float64),
+                               padding=1)["input"]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    calls.clear()
+    fastconv.conv2d_backward(random((8, 8, 14, 14), np.float32, 3), random((8, 64, 14, 14), np.float32, 4), w,
+                             padding=1, needs="input")
+    assert calls == []  # 1568 pixels: the correlation
+
+
 @pytest.mark.parametrize("sizes", [(2**63 - 1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1),
                                    (1, 1, 1, 1, 1, 3, 3, 2**32, 2**32, 1, 1, 1, 1, 1)])
 def test_the_algorithm_choice_binding_takes_huge_sizes(sizes):

@@ -229,8 +229,11 @@ void conv2d_grad_input_col2im(const Conv2dShape& s, PadMode mode, const T* grad_
 }
 
 bool col2im_pixel_rows_suit(const Conv2dShape& s) {
-  const int64_t pixels = s.N * s.OH * s.OW;
-  return pixels <= kPixelRowsMax && 4 * pixels <= s.Cg() * s.kh * s.kw;
+  int64_t pixels = 0, columns = 0;
+  if (__builtin_mul_overflow(s.N, s.OH, &pixels) || __builtin_mul_overflow(pixels, s.OW, &pixels) ||
+      __builtin_mul_overflow(s.Cg(), s.kh * s.kw, &columns))
+    return false;  // sizes no array holds; kh * kw is a real kernel's
+  return pixels <= kPixelRowsMax && 4 * pixels <= columns;
 }
 
 template void conv2d_grad_input_col2im<float>(const Conv2dShape&, PadMode, const float*, const float*, float*);
