@@ -177,7 +177,8 @@ AWKWARD = {
         (3, 40, 4, 4), (6, 20, 5, 5), dict(groups=2, padding=2, padding_mode="reflect")),
     "64 channels, stride 2, dilated (col2im pixel rows)": ((1, 64, 9, 9), (5, 64, 3, 3),
                                                            dict(stride=2, dilation=2, padding=2)),
-    "300 filters: two depth blocks (col2im pixel rows)": ((1, 30, 4, 4), (300, 30, 3, 3), dict(padding=1)),
+    "300 filters (col2im pixel rows)": ((1, 30, 4, 4), (300, 30, 3, 3), dict(padding=1)),
+    "no filters (col2im pixel rows)": ((1, 64, 4, 4), (0, 64, 3, 3), dict(padding=1)),
     "1024 pixels of 165 channels: blocks of 1 or 2 channels, circular (col2im pixel rows)": (
         (4, 165, 16, 16), (4, 165, 5, 5), dict(padding=2, padding_mode="circular")),
     # small images, many: the in-place GEMM's images in fixed runs, one partial sum each

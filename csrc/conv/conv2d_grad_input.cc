@@ -65,9 +65,6 @@ ChannelBlocks choose_pixel_row_blocks(const Kernels<T>& kern, const Conv2dShape&
   return best;
 }
 
-// Depth of the pixel rows' GEMM blocks: a micro-panel of W (kPanelDepth x NR) stays in L1.
-constexpr int64_t kPanelDepth = 256;
-
 // Every block's rows of W^T in GEMM tiles: row c*taps + t of block b (channels c0 = b *
 // blocks.channels on) of group g is w[g*Kg + k][c0 + c][t] over k (the depth); block b of
 // group g at a + (g * count + b) * tiles * MR * Kg, its tiles k-major, MR rows per k, the
@@ -169,10 +166,12 @@ void grad_input_channel_rows(const Conv2dShape& s, PadMode mode, const ChannelBl
 
 // Pixel rows: colsT = grad_out_g^T (N*P x Kg) * W_g (Kg x Cg*taps) per group, the pixels of
 // every image as rows (packed in MR-row tiles once per call), W read as NR-column panels of
-// its rows, each packed by the work item that uses it; a work item is one channel block of
-// one group: its panels over every pixel tile, then its planes of every image. Same sums
-// as the channel rows' (each value a dot product over k in order, scattered in (tap, pixel)
-// order), without packing all of W^T: for small maps of many channels.
+// its rows, each packed by the work item that uses it (the whole depth Kg, in L2: depth
+// blocks of 256 ran no faster and would round differently); a work item is one channel
+// block of one group: its panels over every pixel tile, then its planes of every image.
+// Same sums as the channel rows' (each value one dot product over k in order, scattered in
+// (tap, pixel) order, bitwise the same), without packing all of W^T: for small maps of many
+// channels.
 template <class T>
 void grad_input_pixel_rows(const Conv2dShape& s, PadMode mode, const ChannelBlocks& blocks, const T* grad_out,
                            const T* w, T* grad_in) {
@@ -195,21 +194,19 @@ void grad_input_pixel_rows(const Conv2dShape& s, PadMode mode, const ChannelBloc
   });
   parallel_for_allocating(s.groups * blocks.count, s.N * s.C * taps * Kg * P, [&](int64_t item) {
     const int64_t g = item / blocks.count, c0 = item % blocks.count * blocks.channels;
-    const int64_t columns = std::min(blocks.channels, Cg - c0) * taps, panels = ceil_div(columns, NR);
-    const int64_t depth = std::min(Kg, kPanelDepth);
-    CallScratch<T> scratch(depth * panels * NR + 2 * R * columns, WorkspaceSlot::Task);
-    T* b = scratch.get();  // the columns' rows k0... of W in micro-panels (gemm_packing.h)
-    T* cols = b + depth * panels * NR;  // R x columns
-    T* by_tap = cols + R * columns;     // its transpose, for the scatter's rows
-    for (int64_t k0 = 0; k0 < Kg; k0 += depth) {
-      const int64_t kc = std::min(depth, Kg - k0);
-      for (int64_t k = 0; k < kc; ++k) {
-        const T* src = w + (g * Kg + k0 + k) * M + c0 * taps;
-        for (int64_t j0 = 0; j0 < columns; j0 += NR)
-          copy_zero_padded(src + j0, std::min(NR, columns - j0), b + (j0 * kc + k * NR), NR);
-      }
-      gemm_block(kern, MR, R, columns, Kg, k0, kc, packed_go.get() + g * tiles * MR * Kg, b, cols, columns,
-                 static_cast<const T*>(nullptr), false);
+    const int64_t columns = std::min(blocks.channels, Cg - c0) * taps;
+    CallScratch<T> scratch(Kg * NR + 2 * R * columns, WorkspaceSlot::Task);
+    T* panel = scratch.get();        // columns j0... of W's rows, k-major (gemm_packing.h)
+    T* cols = panel + Kg * NR;       // R x columns
+    T* by_tap = cols + R * columns;  // its transpose, for the scatter's rows
+    const GemmEpilogue<T> ep{false, nullptr, false, false};
+    for (int64_t j0 = 0; j0 < columns; j0 += NR) {
+      const int64_t width = std::min(NR, columns - j0);
+      const T* src = w + g * Kg * M + c0 * taps + j0;
+      for (int64_t k = 0; k < Kg; ++k) copy_zero_padded(src + k * M, width, panel + k * NR, NR);
+      for (int64_t t = 0; t < tiles; ++t)
+        kern.gemm_ukernel[MR](Kg, packed_go.get() + (g * tiles + t) * MR * Kg, panel, cols + t * MR * columns + j0,
+                              columns, std::min(MR, R - t * MR), width, ep);
     }
     kern.transpose(cols, columns, by_tap, R, R, columns);
     for (int64_t n = 0; n < s.N; ++n)

@@ -143,7 +143,10 @@ def _col2im_pays(go, weight, stride, dilation, groups, x_sizes, before, padding_
     moderate. Also small maps of many channels, where col2im reads the weights in panels
     instead of packing them whole (ResNet's 3x3 layers on 7x7 and 14x14). Not when the
     correlation runs the kernel vectorised across images, which does the padded positions'
-    work at the FMA peak (S5b: twice as fast as col2im)."""
+    work at the FMA peak (S5b: twice as fast as col2im), unless the channels are many enough
+    that col2im's panels are at least as fast (16 images of 512 channels on 5x5: 22 against
+    24 ms on one thread, 11 against 17 on two; of 256 channels on 6x6, 9.9 against 8.1 and
+    5.1 against 5.3: the correlation)."""
     if nhwc:
         return False
     (kh, kw), (oh, ow) = weight.shape[2:], go.shape[2:]
@@ -151,15 +154,15 @@ def _col2im_pays(go, weight, stride, dilation, groups, x_sizes, before, padding_
         return False
     if stride != (1, 1):
         return weight.shape[1] >= 16
-    if kh * kw > 1 and _core.col2im_pixel_rows(go.shape[0], oh, ow, weight.shape[1], kh, kw):
-        return True
+    pixels, columns = go.shape[0] * oh * ow, weight.shape[1] * kh * kw
+    pixel_rows = kh * kw > 1 and _core.col2im_pixel_rows(go.shape[0], oh, ow, weight.shape[1], kh, kw)
     pads, _ = _correlation_pads(go, weight, dilation, x_sizes, before, padding_mode, nhwc)
     out_sizes = [o + sum(pair) - d * (k - 1) for o, pair, d, k in zip((oh, ow), pads, dilation, (kh, kw))]
     correlation = _core.conv2d_auto_algorithm(go.shape[0], go.shape[1], oh, ow, weight.shape[1] * groups, kh, kw,
                                               *out_sizes, 1, 1, *dilation, groups, False, go.dtype == np.float64)
     if correlation == _conv._ALGORITHM_CODE["batched"]:
-        return False
-    return (oh + dilation[0] * (kh - 1)) * (ow + dilation[1] * (kw - 1)) >= 2 * oh * ow
+        return pixel_rows and 8 * pixels <= columns
+    return pixel_rows or (oh + dilation[0] * (kh - 1)) * (ow + dilation[1] * (kw - 1)) >= 2 * oh * ow
 
 
 def _input_grad(go, weight, x_sizes, scalars, nhwc, padding_mode):
