@@ -159,10 +159,10 @@ void grad_input_channel_rows(const Conv2dShape& s, PadMode mode, const ChannelBl
                               std::min(MR, rows - m0), width, ep);
     }
     T* planes = grad_in + (image_group * Cg + c0) * s.H * s.W;
-    for (int64_t c = 0; c * taps < rows; ++c) scatter_plane(s, mode, cols.get() + c * taps * P, P, planes + c * s.H * s.W);
+    for (int64_t c = 0; c * taps < rows; ++c)
+      scatter_plane(s, mode, cols.get() + c * taps * P, P, planes + c * s.H * s.W);
   });
 }
-
 
 // Pixel rows: colsT = grad_out_g^T (N*P x Kg) * W_g (Kg x Cg*taps) per group, the pixels of
 // every image as rows (packed in MR-row tiles once per call), W read as NR-column panels of
