@@ -616,6 +616,18 @@ def test_the_col2im_pixel_rows_binding_refuses_bad_sizes(sizes):
         fastconv._core.col2im_pixel_rows(*sizes)
 
 
+def test_col2im_packs_the_images_grad_out_a_few_at_a_time():
+    """col2im packs grad_out for as many images at a time as 8 Mi values hold: 40 filters of
+    256x256 outputs are 2.5 Mi values an image, 3 at a time, so 4 images take two rounds;
+    each image's gradient is the one it has alone."""
+    x, w = random((4, 16, 512, 512), np.float32, 0), random((40, 16, 3, 3), np.float32, 1)
+    grad_out = random((4, 40, 256, 256), np.float32, 2)
+    got = fastconv.conv2d_backward(grad_out, x, w, stride=2, padding=1, needs="input")["input"]
+    for n in range(4):
+        alone = fastconv.conv2d_backward(grad_out[n:n + 1], x[n:n + 1], w, stride=2, padding=1, needs="input")
+        np.testing.assert_array_equal(got[n:n + 1], alone["input"])
+
+
 def test_stride_1_input_gradients_of_small_maps_take_col2im(monkeypatch):
     calls = []
     original = fastconv._core.conv2d_grad_input

@@ -19,12 +19,13 @@ struct ChannelBlocks {
 };
 
 // Among the block sizes whose cols fit kColsBytes (or that fill one tile), the one whose work
-// items, dealt to the threads, compute the fewest tile rows (a tile of mr rows costing mr +
+// items (of `images` images at a time), dealt to the threads, compute the fewest tile rows (a tile of mr rows costing mr +
 // 1, as in gemm_tile_rows); the larger on ties. Smaller blocks cost nothing else worth
 // counting where grad_out's panels, read again per block, stay in L2 or L3 (S6: blocks of 1
 // and of 8 channels ran at the same speed).
 template <class T>
-ChannelBlocks choose_channel_blocks(const Kernels<T>& kern, const Conv2dShape& s, int64_t P, int threads) {
+ChannelBlocks choose_channel_blocks(const Kernels<T>& kern, const Conv2dShape& s, int64_t P, int64_t images,
+                                    int threads) {
   constexpr int64_t kColsBytes = int64_t{256} << 10;
   const int64_t taps = s.kh * s.kw, channel_bytes = std::max<int64_t>(taps * P * sizeof(T), 1);
   // at least a full tile of rows, even where its columns outgrow the budget
@@ -34,7 +35,7 @@ ChannelBlocks choose_channel_blocks(const Kernels<T>& kern, const Conv2dShape& s
   for (int64_t channels = 1; channels <= fitting; ++channels) {
     const int64_t rows = channels * taps, mr = gemm_tile_rows(kern, rows), tiles = ceil_div(rows, mr);
     const int64_t count = ceil_div(s.Cg(), channels);
-    const int64_t cost = ceil_div(s.N * s.groups * count, threads) * tiles * (mr + 1);
+    const int64_t cost = ceil_div(images * s.groups * count, threads) * tiles * (mr + 1);
     if (best.channels == 0 || cost <= best_cost) {
       best = {channels, count, mr, tiles};
       best_cost = cost;
@@ -84,6 +85,25 @@ void pack_transposed_weights(const Conv2dShape& s, const ChannelBlocks& blocks, 
   });
 }
 
+// The grad_out of `images` images (K x P each) in NR-column panels per image and group,
+// k-major (gemm_packing.h); work items of kPackRows rows, each read in one run into every
+// panel.
+template <class T>
+void pack_panels(const Conv2dShape& s, const T* grad_out, int64_t images, T* packed) {
+  constexpr int64_t kPackRows = 16;
+  const int64_t Kg = s.Kg(), P = s.OH * s.OW, NR = kernels<T>().gemm_nr, panels_size = ceil_div(P, NR) * Kg * NR;
+  const int64_t row_blocks = ceil_div(Kg, kPackRows);
+  parallel_for(images * s.groups * row_blocks, images * s.K * P, [&](int64_t item) {
+    const int64_t image_group = item / row_blocks, k0 = item % row_blocks * kPackRows;
+    T* panels = packed + image_group * panels_size;
+    for (int64_t k = k0; k < std::min(k0 + kPackRows, Kg); ++k) {
+      const T* go = grad_out + (image_group * Kg + k) * P;
+      for (int64_t j0 = 0; j0 < P; j0 += NR)
+        copy_zero_padded(go + j0, std::min(NR, P - j0), panels + (j0 * Kg + k * NR), NR);
+    }
+  });
+}
+
 // Plane `c` of grad_in from its columns: tap t = ky*kw + kx of output pixel p = oy*OW + ox,
 // at cols[t * tap_step + p], read padded position (oy*sh + ky*dh - pt, ox*sw + kx*dw - pl);
 // added in (tap, pixel) order.
@@ -120,48 +140,43 @@ void scatter_plane(const Conv2dShape& s, PadMode mode, const T* cols, int64_t ta
 }  // namespace
 
 // Channel rows: cols = W_g^T (Cg*taps x Kg) * grad_out (Kg x P) per image and group, W^T
-// packed in tiles per channel block, grad_out once per call in NR-column panels per image
-// and group; a work item is one channel block of one image and group: its GEMM over every
-// panel, then its planes.
+// packed in tiles per channel block, grad_out in NR-column panels per image and group, for
+// as many images at a time as kPackedValues holds (one at least); a work item is one channel
+// block of one image and group: its GEMM over every panel, then its planes.
 template <class T>
-void grad_input_channel_rows(const Conv2dShape& s, PadMode mode, const ChannelBlocks& blocks, const T* grad_out,
-                             const T* w, T* grad_in) {
+void grad_input_channel_rows(const Conv2dShape& s, PadMode mode, const T* grad_out, const T* w, T* grad_in) {
+  constexpr int64_t kPackedValues = int64_t{8} << 20;
   const Kernels<T>& kern = kernels<T>();
   const int64_t Cg = s.Cg(), Kg = s.Kg(), taps = s.kh * s.kw, P = s.OH * s.OW;
   const int64_t NR = kern.gemm_nr, panels = ceil_div(P, NR), panels_size = panels * Kg * NR;
+  const int64_t images = std::clamp<int64_t>(kPackedValues / std::max<int64_t>(s.groups * panels_size, 1), 1,
+                                             std::max<int64_t>(s.N, 1));
+  const ChannelBlocks blocks = choose_channel_blocks(kern, s, P, images, num_threads());
   const int64_t MR = blocks.MR, block_rows = blocks.tiles * MR;
   CallScratch<T> packed_w(s.groups * blocks.count * block_rows * Kg, WorkspaceSlot::Weights);
   pack_transposed_weights(s, blocks, w, packed_w.get());
-  CallScratch<T> packed_go(s.N * s.groups * panels_size, WorkspaceSlot::Call);
-  // Items of kPackRows rows of grad_out, each read in one run into every panel.
-  constexpr int64_t kPackRows = 16;
-  const int64_t row_blocks = ceil_div(Kg, kPackRows);
-  parallel_for(s.N * s.groups * row_blocks, s.N * s.K * P, [&](int64_t item) {
-    const int64_t image_group = item / row_blocks, k0 = item % row_blocks * kPackRows;
-    T* panels = packed_go.get() + image_group * panels_size;
-    for (int64_t k = k0; k < std::min(k0 + kPackRows, Kg); ++k) {
-      const T* go = grad_out + (image_group * Kg + k) * P;
-      for (int64_t j0 = 0; j0 < P; j0 += NR)
-        copy_zero_padded(go + j0, std::min(NR, P - j0), panels + (j0 * Kg + k * NR), NR);
-    }
-  });
+  CallScratch<T> packed_go(images * s.groups * panels_size, WorkspaceSlot::Call);
   const GemmEpilogue<T> ep{false, nullptr, false, false};
-  parallel_for_allocating(s.N * s.groups * blocks.count, s.N * s.C * taps * Kg * P, [&](int64_t item) {
-    const int64_t image_group = item / blocks.count, block = item % blocks.count;
-    const int64_t c0 = block * blocks.channels, rows = std::min(blocks.channels, Cg - c0) * taps;
-    CallScratch<T> cols(rows * P, WorkspaceSlot::Task);
-    const T* a = packed_w.get() + (image_group % s.groups * blocks.count + block) * block_rows * Kg;
-    const T* b = packed_go.get() + image_group * panels_size;
-    for (int64_t nb = 0; nb < panels; ++nb) {
-      const int64_t j0 = nb * NR, width = std::min(NR, P - j0);
-      for (int64_t m0 = 0; m0 < rows; m0 += MR)
-        kern.gemm_ukernel[MR](Kg, a + m0 * Kg, b + nb * Kg * NR, cols.get() + m0 * P + j0, P,
-                              std::min(MR, rows - m0), width, ep);
-    }
-    T* planes = grad_in + (image_group * Cg + c0) * s.H * s.W;
-    for (int64_t c = 0; c * taps < rows; ++c)
-      scatter_plane(s, mode, cols.get() + c * taps * P, P, planes + c * s.H * s.W);
-  });
+  for (int64_t n0 = 0; n0 < s.N; n0 += images) {
+    const int64_t count = std::min(images, s.N - n0);
+    pack_panels(s, grad_out + n0 * s.K * P, count, packed_go.get());
+    parallel_for_allocating(count * s.groups * blocks.count, count * s.C * taps * Kg * P, [&](int64_t item) {
+      const int64_t image_group = item / blocks.count, block = item % blocks.count;
+      const int64_t c0 = block * blocks.channels, rows = std::min(blocks.channels, Cg - c0) * taps;
+      CallScratch<T> cols(rows * P, WorkspaceSlot::Task);
+      const T* a = packed_w.get() + (image_group % s.groups * blocks.count + block) * block_rows * Kg;
+      const T* b = packed_go.get() + image_group * panels_size;
+      for (int64_t nb = 0; nb < panels; ++nb) {
+        const int64_t j0 = nb * NR, width = std::min(NR, P - j0);
+        for (int64_t m0 = 0; m0 < rows; m0 += MR)
+          kern.gemm_ukernel[MR](Kg, a + m0 * Kg, b + nb * Kg * NR, cols.get() + m0 * P + j0, P,
+                                std::min(MR, rows - m0), width, ep);
+      }
+      T* planes = grad_in + ((n0 * s.groups + image_group) * Cg + c0) * s.H * s.W;
+      for (int64_t c = 0; c * taps < rows; ++c)
+        scatter_plane(s, mode, cols.get() + c * taps * P, P, planes + c * s.H * s.W);
+    });
+  }
 }
 
 // Pixel rows: colsT = grad_out_g^T (N*P x Kg) * W_g (Kg x Cg*taps) per group, the pixels of
@@ -222,7 +237,7 @@ void conv2d_grad_input_col2im(const Conv2dShape& s, PadMode mode, const T* grad_
   if (col2im_pixel_rows_suit(s))
     grad_input_pixel_rows(s, mode, choose_pixel_row_blocks(kern, s, P, num_threads()), grad_out, w, grad_in);
   else
-    grad_input_channel_rows(s, mode, choose_channel_blocks(kern, s, P, num_threads()), grad_out, w, grad_in);
+    grad_input_channel_rows(s, mode, grad_out, w, grad_in);
 }
 
 bool col2im_pixel_rows_suit(const Conv2dShape& s) {
