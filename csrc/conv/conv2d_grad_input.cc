@@ -1,6 +1,7 @@
 #include "conv/conv2d_grad_input.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "common/parallel.h"
 #include "common/ranges.h"
@@ -18,52 +19,54 @@ struct ChannelBlocks {
   int64_t channels, count, MR, tiles;
 };
 
-// Among the block sizes whose cols fit kColsBytes (or that fill one tile), the one whose work
-// items (of `images` images at a time), dealt to the threads, compute the fewest tile rows (a tile of mr rows costing mr +
-// 1, as in gemm_tile_rows); the larger on ties. Smaller blocks cost nothing else worth
-// counting where grad_out's panels, read again per block, stay in L2 or L3 (S6: blocks of 1
-// and of 8 channels ran at the same speed).
-template <class T>
-ChannelBlocks choose_channel_blocks(const Kernels<T>& kern, const Conv2dShape& s, int64_t P, int64_t images,
-                                    int threads) {
-  constexpr int64_t kColsBytes = int64_t{256} << 10;
-  const int64_t taps = s.kh * s.kw, channel_bytes = std::max<int64_t>(taps * P * sizeof(T), 1);
-  // at least a full tile of rows, even where its columns outgrow the budget
-  const int64_t fitting = std::min(std::max(kColsBytes / channel_bytes, ceil_div(kern.gemm_mr, taps)), s.Cg());
-  ChannelBlocks best{};
-  int64_t best_cost = 0;
-  for (int64_t channels = 1; channels <= fitting; ++channels) {
-    const int64_t rows = channels * taps, mr = gemm_tile_rows(kern, rows), tiles = ceil_div(rows, mr);
-    const int64_t count = ceil_div(s.Cg(), channels);
-    const int64_t cost = ceil_div(images * s.groups * count, threads) * tiles * (mr + 1);
-    if (best.channels == 0 || cost <= best_cost) {
-      best = {channels, count, mr, tiles};
-      best_cost = cost;
-    }
+// A work item's columns (cols, and the pixel rows' transpose) fit in this much of L2.
+constexpr int64_t kColsBytes = int64_t{256} << 10;
+
+// The channel count in [1, fitting] of least cost(channels), the larger on ties.
+template <class Cost>
+int64_t cheapest_block(int64_t fitting, Cost&& cost) {
+  int64_t best = 1, best_cost = cost(1);
+  for (int64_t channels = 2; channels <= fitting; ++channels) {
+    const int64_t c = cost(channels);
+    if (c <= best_cost) best = channels, best_cost = c;
   }
   return best;
 }
 
+// Channel rows' blocks: among the block sizes whose cols fit kColsBytes (or that fill one
+// tile), the one whose work items (of `images` images at a time), dealt to the threads,
+// compute the fewest tile rows (a tile of mr rows costing mr + 1, as in gemm_tile_rows).
+// Smaller blocks cost nothing else worth counting where grad_out's panels, read again per
+// block, stay in L2 or L3 (S6: blocks of 1 and of 8 channels ran at the same speed).
+template <class T>
+ChannelBlocks choose_channel_blocks(const Kernels<T>& kern, const Conv2dShape& s, int64_t P, int64_t images,
+                                    int threads) {
+  const int64_t taps = s.kh * s.kw, channel_bytes = std::max<int64_t>(taps * P * sizeof(T), 1);
+  const int64_t fitting = std::min(std::max(kColsBytes / channel_bytes, ceil_div(kern.gemm_mr, taps)), s.Cg());
+  const auto tiling = [&](int64_t channels) {  // {mr, tiles}
+    const int64_t mr = gemm_tile_rows(kern, channels * taps);
+    return std::pair<int64_t, int64_t>{mr, ceil_div(channels * taps, mr)};
+  };
+  const int64_t channels = cheapest_block(fitting, [&](int64_t c) {
+    const auto [mr, tiles] = tiling(c);
+    return ceil_div(images * s.groups * ceil_div(s.Cg(), c), threads) * tiles * (mr + 1);
+  });
+  const auto [mr, tiles] = tiling(channels);
+  return {channels, ceil_div(s.Cg(), channels), mr, tiles};
+}
+
 // Pixel rows' blocks: MR and tiles over all N*P pixels; among the channel counts whose
 // columns (N*P x channels*taps) fit kColsBytes (or that fill one panel), the one whose work
-// items, dealt to the threads, compute the fewest NR-column panels; the larger on ties.
+// items, dealt to the threads, compute the fewest NR-column panels.
 template <class T>
-ChannelBlocks choose_pixel_row_blocks(const Kernels<T>& kern, const Conv2dShape& s, int64_t P, int threads) {
-  constexpr int64_t kColsBytes = int64_t{256} << 10;
-  const int64_t taps = s.kh * s.kw, R = s.N * P, NR = kern.gemm_nr, MR = gemm_tile_rows(kern, R);
+ChannelBlocks choose_pixel_row_blocks(const Kernels<T>& kern, const Conv2dShape& s, int threads) {
+  const int64_t taps = s.kh * s.kw, R = s.N * s.OH * s.OW, NR = kern.gemm_nr, MR = gemm_tile_rows(kern, R);
   const int64_t channel_bytes = std::max<int64_t>(taps * R * sizeof(T), 1);
   const int64_t fitting = std::min(std::max(kColsBytes / channel_bytes, ceil_div(NR, taps)), s.Cg());
-  ChannelBlocks best{};
-  int64_t best_cost = 0;
-  for (int64_t channels = 1; channels <= fitting; ++channels) {
-    const int64_t count = ceil_div(s.Cg(), channels);
-    const int64_t cost = ceil_div(s.groups * count, threads) * ceil_div(channels * taps, NR);
-    if (best.channels == 0 || cost <= best_cost) {
-      best = {channels, count, MR, ceil_div(R, MR)};
-      best_cost = cost;
-    }
-  }
-  return best;
+  const int64_t channels = cheapest_block(fitting, [&](int64_t c) {
+    return ceil_div(s.groups * ceil_div(s.Cg(), c), threads) * ceil_div(c * taps, NR);
+  });
+  return {channels, ceil_div(s.Cg(), channels), MR, ceil_div(R, MR)};
 }
 
 // Every block's rows of W^T in GEMM tiles: row c*taps + t of block b (channels c0 = b *
@@ -188,9 +191,9 @@ void grad_input_channel_rows(const Conv2dShape& s, PadMode mode, const T* grad_o
 // (tap, pixel) order, bitwise the same), without packing all of W^T: for small maps of many
 // channels.
 template <class T>
-void grad_input_pixel_rows(const Conv2dShape& s, PadMode mode, const ChannelBlocks& blocks, const T* grad_out,
-                           const T* w, T* grad_in) {
+void grad_input_pixel_rows(const Conv2dShape& s, PadMode mode, const T* grad_out, const T* w, T* grad_in) {
   const Kernels<T>& kern = kernels<T>();
+  const ChannelBlocks blocks = choose_pixel_row_blocks(kern, s, num_threads());
   const int64_t Cg = s.Cg(), Kg = s.Kg(), taps = s.kh * s.kw, M = Cg * taps, P = s.OH * s.OW, R = s.N * P;
   const int64_t NR = kern.gemm_nr, MR = blocks.MR, tiles = blocks.tiles;
   CallScratch<T> packed_go(s.groups * tiles * MR * Kg, WorkspaceSlot::Call);
@@ -232,10 +235,8 @@ void grad_input_pixel_rows(const Conv2dShape& s, PadMode mode, const ChannelBloc
 
 template <class T>
 void conv2d_grad_input_col2im(const Conv2dShape& s, PadMode mode, const T* grad_out, const T* w, T* grad_in) {
-  const Kernels<T>& kern = kernels<T>();
-  const int64_t P = s.OH * s.OW;
   if (col2im_pixel_rows_suit(s))
-    grad_input_pixel_rows(s, mode, choose_pixel_row_blocks(kern, s, P, num_threads()), grad_out, w, grad_in);
+    grad_input_pixel_rows(s, mode, grad_out, w, grad_in);
   else
     grad_input_channel_rows(s, mode, grad_out, w, grad_in);
 }
