@@ -234,8 +234,16 @@ AWKWARD = {
                                                                       dict(groups=8, padding=1)),
     # large images (weight-gradient GEMMs of 2M multiply-adds or more): fixed pixel runs with
     # a partial sum each, times groups of panels; unpadded, the panels read the input itself
-    # (NHWC pixels in place, NCHW planes of a 1x1 kernel transposed a block at a time)
-    "1x1, 40 channels, large image (planes, a part panel)": ((1, 40, 40, 40), (64, 40, 1, 1), {}),
+    # (NHWC pixels in place; NCHW planes of a 1x1 kernel transposed a block at a time, or, with
+    # at least twice as many channels as filters, read in place as the rows of the transposed
+    # GEMM G^T = X * grad_out^T: tiles of 14 channels, panels of 32 filters on AVX-512)
+    "1x1, 40 channels, large image (transposed planes, a part panel)": ((1, 40, 40, 40), (64, 40, 1, 1), {}),
+    "1x1, 80 channels, 24 filters, large image (planes as rows, part tile and panel)": ((1, 80, 45, 45),
+                                                                                        (24, 80, 1, 1), {}),
+    "1x1, three groups of 32 channels and 12 filters, 2 images (planes as rows per group)": (
+        (2, 96, 48, 48), (36, 32, 1, 1), dict(groups=3)),
+    "1x1, two groups of 15 channels and 5 filters, small images (planes as rows, image runs)": (
+        (5, 30, 9, 11), (10, 15, 1, 1), dict(groups=2)),
     "1x1, 64 channels, 2 images, odd pixels (in place, a part block)": ((2, 64, 33, 31), (48, 64, 1, 1), {}),
     "1x1, two groups of 64 channels, large image (in place per group)": ((1, 128, 40, 40), (64, 64, 1, 1),
                                                                           dict(groups=2)),
@@ -360,7 +368,8 @@ def test_an_infinite_weight_reaches_only_the_positions_it_multiplies(stride, lay
                                   "one channel, many images", "small images, many (image runs)",
                                   "window rows in image runs", "planar phases", "col2im channel blocks",
                                   "col2im pixel rows",
-                                  "large image, 1x1 (pixel runs)", "large image, 3x3 (pixel runs, groups of panels)"])
+                                  "large image, 1x1 (pixel runs)", "1x1 planes as rows, three groups",
+                                  "large image, 3x3 (pixel runs, groups of panels)"])
 def test_results_do_not_depend_on_the_thread_count(case, layout):
     # depthwise with 8 channels: whole kernels (tap_plane_dots) at 1 and 2 threads, kernel rows
     # (tap_row_dots) at 3 and 4; planar phases (stride 2): filter blocks of 6 at 1 and 2 threads,
@@ -379,6 +388,7 @@ def test_results_do_not_depend_on_the_thread_count(case, layout):
                                 "col2im channel blocks": ((1, 23, 64, 64), (5, 23, 3, 3), 1),
                                 "col2im pixel rows": ((2, 100, 8, 8), (8, 100, 3, 3), 1),
                                 "large image, 1x1 (pixel runs)": ((2, 64, 33, 31), (48, 64, 1, 1), 1),
+                                "1x1 planes as rows, three groups": ((2, 96, 48, 48), (36, 32, 1, 1), 3),
                                 "large image, 3x3 (pixel runs, groups of panels)": ((1, 64, 30, 30), (64, 64, 3, 3),
                                                                                     1)}[case]
     stride = 2 if case in ("planar phases", "col2im channel blocks") else 1
