@@ -244,6 +244,23 @@ def test_bad_input_raises_a_clear_error(call, error, match):
         call()
 
 
+@pytest.mark.parametrize("layout", ("NCHW", "NHWC"))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_backward_adds_nothing_for_the_index_minus_1(layout, dtype):
+    # outputs (channel, oy, ox) with their indices (h*4 + w); -1 (a window with no input) adds nothing
+    grad_out = np.arange(1.0, 9.0, dtype=dtype).reshape(1, 2, 2, 2)
+    indices = np.array([[[[5, -1], [5, 15]], [[-1, -1], [0, 10]]]])
+    want = np.zeros((1, 2, 4, 4), dtype)
+    want[0, 0, 1, 1] = 1.0 + 3.0
+    want[0, 0, 3, 3] = 4.0
+    want[0, 1, 0, 0] = 7.0
+    want[0, 1, 2, 2] = 8.0
+    x_shape = (1, 4, 4, 2) if layout == "NHWC" else (1, 2, 4, 4)
+    got = fastconv.max_pool2d_backward(layout_input(grad_out, layout), layout_input(indices, layout), x_shape,
+                                       layout=layout)
+    np.testing.assert_array_equal(got, layout_input(want, layout))
+
+
 def test_lp_pool2d_backward_regressions_found_by_the_fuzz():
     """float32 x = 6e-28, p = 3: the chain rule's coefficient (1e53) overflows float32 unless
     multiplied by p*x**(p-1) first; positions no window reads get 0 * p*x**(p-1), NaN where
