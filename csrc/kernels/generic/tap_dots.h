@@ -46,14 +46,21 @@ void tap_row_dots_fixed(const T* const* g, int64_t ldg, const T* x, int64_t ldx,
                         int64_t n, T* sums) {
   typename X::V acc[NF][KW];
   zero_all<X>(acc);
-  const RowSteps g_rows{ldg, rows.g_image_step}, x_rows{ldx, rows.x_image_step};
-  for_each_row_vector<X::kLanes>(rows.images, rows.rows, n, g_rows, x_rows, [&](auto masked, int64_t, int64_t go,
-                                                                                 int64_t xo, int64_t i, int64_t lanes) {
-    const T* gr[NF];
+  const T* gr[NF];  // the current row of each filter's grad_out, and of x
 #pragma GCC unroll 8
-    for (int f = 0; f < NF; ++f) gr[f] = g[f] + go;
-    tap_dots_step<T, X, KW, NF, decltype(masked)::value>(acc, gr, x + xo, dw, i, lanes);
-  });
+  for (int f = 0; f < NF; ++f) gr[f] = g[f];
+  const T* xr = x;
+  const int64_t g_image = rows.g_image_step - rows.rows * ldg, x_image = rows.x_image_step - rows.rows * ldx;
+  for_each_row_vector<X::kLanes>(
+      rows.images, rows.rows, n,
+      [&](auto masked, int64_t, int64_t i, int64_t lanes) {
+        tap_dots_step<T, X, KW, NF, decltype(masked)::value>(acc, gr, xr, dw, i, lanes);
+      },
+      [&](bool next_image) {
+#pragma GCC unroll 8
+        for (int f = 0; f < NF; ++f) gr[f] += ldg + (next_image ? g_image : 0);
+        xr += ldx + (next_image ? x_image : 0);
+      });
   add_lanes_in_order<X>(acc, sums);
 }
 

@@ -42,14 +42,19 @@ void tap_plane_dots_fixed(const T* g, int64_t ldg, const T* x, int64_t ldx, int6
                           int64_t n, T* sums) {
   typename X::V acc[KH][KW];
   zero_all<X>(acc);
-  // Input rows y of each image; grad_out's offset is its image's (the step picks the rows).
-  const RowSteps g_images{0, rows.g_image_step}, x_rows{ldx, rows.x_image_step};
-  const int64_t input_rows = rows.rows > 0 ? rows.rows + KH - 1 : 0;
-  for_each_row_vector<X::kLanes>(rows.images, input_rows, n, g_images, x_rows, [&](auto masked, int64_t y,
-                                                                                  int64_t go, int64_t xo, int64_t i,
-                                                                                  int64_t lanes) {
-    tap_plane_step<T, X, KH, KW, decltype(masked)::value>(acc, g + go, ldg, x + xo, dw, y, rows.rows, i, lanes);
-  });
+  // Input rows y of each image; grad_out advances by images only (the step picks the rows).
+  const int64_t input_rows = rows.rows > 0 ? rows.rows + KH - 1 : 0, x_image = rows.x_image_step - input_rows * ldx;
+  const T* gi = g;
+  const T* xr = x;
+  for_each_row_vector<X::kLanes>(
+      rows.images, input_rows, n,
+      [&](auto masked, int64_t y, int64_t i, int64_t lanes) {
+        tap_plane_step<T, X, KH, KW, decltype(masked)::value>(acc, gi, ldg, xr, dw, y, rows.rows, i, lanes);
+      },
+      [&](bool next_image) {
+        xr += ldx + (next_image ? x_image : 0);
+        if (next_image) gi += rows.g_image_step;
+      });
   add_lanes_in_order<X>(acc, sums);
 }
 
