@@ -249,6 +249,8 @@ AWKWARD = {
                                                                           dict(groups=2)),
     "1x1, 256 channels, 14x14, few pixels (groups of panels make the items)": ((1, 256, 14, 14),
                                                                                   (72, 256, 1, 1), {}),
+    "8 images of 32x32 pixels, 16 channels (large images in runs of images)": ((8, 16, 32, 32), (16, 16, 3, 3),
+                                                                               dict(padding=1)),
     "3x3, 32 channels, unpadded, large image (in place rows)": ((1, 32, 40, 39), (40, 32, 3, 3), {}),
     "3x3, 64 channels, padded, large image (groups of panels)": ((1, 64, 30, 30), (64, 64, 3, 3),
                                                                    dict(padding=1)),
@@ -369,6 +371,7 @@ def test_an_infinite_weight_reaches_only_the_positions_it_multiplies(stride, lay
                                   "window rows in image runs", "planar phases", "col2im channel blocks",
                                   "col2im pixel rows",
                                   "large image, 1x1 (pixel runs)", "1x1 planes as rows, three groups",
+                                  "large images in runs of images",
                                   "large image, 3x3 (pixel runs, groups of panels)"])
 def test_results_do_not_depend_on_the_thread_count(case, layout):
     # depthwise with 8 channels: whole kernels (tap_plane_dots) at 1 and 2 threads, kernel rows
@@ -389,6 +392,7 @@ def test_results_do_not_depend_on_the_thread_count(case, layout):
                                 "col2im pixel rows": ((2, 100, 8, 8), (8, 100, 3, 3), 1),
                                 "large image, 1x1 (pixel runs)": ((2, 64, 33, 31), (48, 64, 1, 1), 1),
                                 "1x1 planes as rows, three groups": ((2, 96, 48, 48), (36, 32, 1, 1), 3),
+                                "large images in runs of images": ((8, 16, 32, 32), (16, 16, 3, 3), 1),
                                 "large image, 3x3 (pixel runs, groups of panels)": ((1, 64, 30, 30), (64, 64, 3, 3),
                                                                                     1)}[case]
     stride = 2 if case in ("planar phases", "col2im channel blocks") else 1
