@@ -685,8 +685,9 @@ void conv2d_grad_weight(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
   }
   // G: (group, filter, tap, channel), taps (kx, ky) with windows; grad_w itself for 1x1.
   const bool one_tap = taps == 1;
-  HeapVector<T> G_values(one_tap ? 0 : s.K * Cg * taps);
-  T* G = one_tap ? grad_w : G_values.data();
+  // (kept memory: a fresh 9.4 MB for 512 channels 3x3 page-faulted on every call)
+  CallScratch<T> G_values(one_tap ? 0 : s.K * Cg * taps, WorkspaceSlot::Call);
+  T* G = one_tap ? grad_w : G_values.get();
   const Kernels<T>& kern = kernels<T>();
   const int64_t NR = kern.gemm_nr;
   const bool gather = gather_columns(s, NR), windows = !gather && window_rows_pay(s, NR);
