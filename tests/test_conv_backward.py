@@ -233,22 +233,23 @@ AWKWARD = {
     "8 groups of 2 channels and 2 filters (whole kernels by rows)": ((2, 16, 9, 10), (16, 2, 3, 3),
                                                                       dict(groups=8, padding=1)),
     # large images (weight-gradient GEMMs of 2M multiply-adds or more): fixed pixel runs with
-    # a partial sum each, times groups of panels; unpadded, the panels read the input itself
+    # a partial sum each, times groups of panels (8 images or more of 1,024 pixels or more: runs
+    # of images, as small images); unpadded, the panels read the input itself
     # (NHWC pixels in place; NCHW planes of a 1x1 kernel transposed a block at a time, or, with
     # at least twice as many channels as filters, read in place as the rows of the transposed
     # GEMM G^T = X * grad_out^T: tiles of 14 channels, panels of 32 filters on AVX-512)
     "1x1, 40 channels, large image (transposed planes, a part panel)": ((1, 40, 40, 40), (64, 40, 1, 1), {}),
     "1x1, 80 channels, 24 filters, large image (planes as rows, part tile and panel)": ((1, 80, 45, 45),
                                                                                         (24, 80, 1, 1), {}),
-    "1x1, three groups of 32 channels and 12 filters, 2 images (planes as rows per group)": (
-        (2, 96, 48, 48), (36, 32, 1, 1), dict(groups=3)),
-    "1x1, two groups of 15 channels and 5 filters, small images (planes as rows, image runs)": (
-        (5, 30, 9, 11), (10, 15, 1, 1), dict(groups=2)),
+    "1x1, three groups of 48 channels and 12 filters, 2 images (planes as rows per group)": (
+        (2, 144, 48, 48), (36, 48, 1, 1), dict(groups=3)),
+    "1x1, two groups of 40 channels and 5 filters, small images (planes as rows, image runs)": (
+        (5, 80, 9, 11), (10, 40, 1, 1), dict(groups=2)),
     "1x1, 64 channels, 2 images, odd pixels (in place, a part block)": ((2, 64, 33, 31), (48, 64, 1, 1), {}),
-    "1x1, two groups of 64 channels, large image (in place per group)": ((1, 128, 40, 40), (64, 64, 1, 1),
-                                                                          dict(groups=2)),
+    "1x1, two groups of 64 channels, large image (transposed planes per group)": ((1, 128, 40, 40),
+                                                                                  (96, 64, 1, 1), dict(groups=2)),
     "1x1, 256 channels, 14x14, few pixels (groups of panels make the items)": ((1, 256, 14, 14),
-                                                                                  (72, 256, 1, 1), {}),
+                                                                                  (144, 256, 1, 1), {}),
     "8 images of 32x32 pixels, 16 channels (large images in runs of images)": ((8, 16, 32, 32), (16, 16, 3, 3),
                                                                                dict(padding=1)),
     "3x3, 32 channels, unpadded, large image (in place rows)": ((1, 32, 40, 39), (40, 32, 3, 3), {}),
@@ -391,7 +392,7 @@ def test_results_do_not_depend_on_the_thread_count(case, layout):
                                 "col2im channel blocks": ((1, 23, 64, 64), (5, 23, 3, 3), 1),
                                 "col2im pixel rows": ((2, 100, 8, 8), (8, 100, 3, 3), 1),
                                 "large image, 1x1 (pixel runs)": ((2, 64, 33, 31), (48, 64, 1, 1), 1),
-                                "1x1 planes as rows, three groups": ((2, 96, 48, 48), (36, 32, 1, 1), 3),
+                                "1x1 planes as rows, three groups": ((2, 144, 48, 48), (36, 48, 1, 1), 3),
                                 "large images in runs of images": ((8, 16, 32, 32), (16, 16, 3, 3), 1),
                                 "large image, 3x3 (pixel runs, groups of panels)": ((1, 64, 30, 30), (64, 64, 3, 3),
                                                                                     1)}[case]

@@ -19,7 +19,9 @@
 // padded into a channels-last copy, NR consecutive columns of one tap are NR adjacent
 // values of that copy, so B is read in place (Kernels::gemm_ukernel_offsets) with one
 // offset per pixel (an unpadded NHWC input in place; the planes of an unpadded 1x1 NCHW
-// input transposed into packed blocks instead); grad_out is packed into tiles of MR filters.
+// input transposed into packed blocks instead, or, with many more channels than filters, read
+// in place as the rows of the transposed GEMM: grad_weight_planes); grad_out is packed into
+// tiles of MR filters.
 // With few channels (a segment much narrower than NR), B is gathered into packed panels
 // instead (grad_weight_gathered), or, for one image, read as whole windows from a copy that
 // interleaves each output row's input rows (copy_window_rows). Small images are summed in
@@ -219,9 +221,9 @@ struct ImageSplit {
 
   // Runs: enough for kImageItems items with the fewest panel groups, at most one per block
   // of pixels, fewer if their partials would outgrow kPartialBytes; then as many groups as
-  // make up the items, or more, up to a multiple of the threads in items (the static schedule
-  // then gives each thread as many panels: S7's 3 runs of 3 groups took 10% longer on two
-  // threads than 3 runs of 4).
+  // make up the items, or more, until the items are a multiple of the threads or each group is
+  // one panel (the static schedule then gives each thread as many panels: S7's 3 runs of 3
+  // groups took 10% longer on two threads than 3 runs of 4).
   ImageSplit(int64_t pixels, int64_t block_pixels, int64_t panels, int64_t G_bytes, int64_t threads)
       : runs(std::clamp(ceil_div(kImageItems, ceil_div(panels, kGroupPanels)), int64_t{1},
                         std::max(int64_t{1}, pixels / block_pixels))) {
@@ -236,11 +238,69 @@ struct ImageSplit {
   static constexpr int64_t kPartialBytes = 32 << 20;  // memory for the runs' partial gradients, at most
 };
 
+// Whether a weight-gradient GEMM sums its images in runs of images, each run holding a copy
+// of `copy_values` of its own (only for copies of moderate size): small images, or kImageRuns
+// images or more of kRunImagePixels pixels or more (one parallel loop for the batch instead of
+// a few per image: S7 on two threads 10.1-10.7 -> 9.2-9.5 ms). Not for fewer pixels: each
+// image then adds little to a run's partial gradient, which it reads and writes whole (8
+// images of 256 channels on 14x14 ran 10% slower in runs).
+bool sum_in_image_runs(const Conv2dShape& s, int64_t image_work, int64_t copy_values) {
+  const bool runs = image_work < kSmallImageWork || (s.N >= kImageRuns && s.OH * s.OW >= kRunImagePixels);
+  return runs && copy_values <= kSmallImageWork;
+}
+
+// G (G_size values) as the sum over every image of a GEMM of depth OH*OW whose `units`
+// (panels or tiles; which one computes a sum does not change it) are divided among work
+// items: in up to kImageRuns fixed runs of images (image_runs), each with a partial G of its
+// own, or image by image, each divided into ImageSplit's pixel runs times groups of units.
+// The partials are added in run order: the order depends on the shape only.
+// prepare(n, scratch) readies image n in `scratch_values` of scratch (a run's own, or the
+// call's) and returns what sweep needs of it; sweep(image, p_begin, p_end, first_unit,
+// end_unit, partial, accumulate) adds pixels [p_begin, p_end) of units [first_unit, end_unit)
+// to a partial (overwriting it unless `accumulate`).
+template <class T, class Prepare, class Sweep>
+void sum_over_images(const Conv2dShape& s, bool image_runs, int64_t units, int64_t image_work, int64_t scratch_values,
+                     T* G, int64_t G_size, Prepare&& prepare, Sweep&& sweep) {
+  const int64_t P = s.OH * s.OW;
+  if (image_runs) {
+    const int64_t runs = std::min(s.N, kImageRuns);
+    sum_runs(runs, runs * image_work, G, G_size, [&](int64_t run, T* g_run) {
+      CallScratch<T> scratch(scratch_values, WorkspaceSlot::Task);
+      const int64_t first = run * s.N / runs, end = (run + 1) * s.N / runs;
+      for (int64_t n = first; n < end; ++n) sweep(prepare(n, scratch.get()), 0, P, 0, units, g_run, n > first);
+    });
+    return;
+  }
+  const ImageSplit split(P, std::min(P, kBlockPixels), units, G_size * int64_t{sizeof(T)}, num_threads());
+  CallScratch<T> scratch(scratch_values, WorkspaceSlot::Weights);
+  Partials<T> partials(split.runs, G, G_size);
+  for (int64_t n = 0; n < s.N; ++n) {
+    const auto image = prepare(n, scratch.get());
+    parallel_for_allocating(split.runs * split.groups, image_work, [&](int64_t item) {
+      const int64_t r = item / split.groups, q = item % split.groups;
+      sweep(image, r * P / split.runs, (r + 1) * P / split.runs, q * units / split.groups,
+            (q + 1) * units / split.groups, partials[r], n > 0);
+    });
+  }
+  partials.add_in_order();
+}
+
+// Whether the GEMM's B columns are the input's planes as they lie: an unpadded 1x1 stride-1
+// NCHW convolution (column c, channel c at every pixel, is plane c).
+bool planes_unpadded(const Conv2dShape& s, const PaddedGrid& grid, bool nhwc) {
+  return !nhwc && s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && grid.is_input(s);
+}
+
+// What a GEMM's sweep reads of one image: B's source (the input, or its padded copy) and the
+// packed grad_out.
+template <class T>
+struct PreparedImage {
+  const T* read;
+  const T* packed;
+};
+
 // G[g] (Kg x kh*kw*Cg, (ky, kx, c) columns, or (kx, ky, c) with windows: window_rows_pay)
-// accumulated over every image. A large image is divided into work items (ImageSplit); images
-// too small for that to pay (under kSmallImageWork multiply-adds) are summed in up to
-// kImageRuns fixed runs of images instead. Either way each run has a partial G of its own and
-// the partials are added in run order: the order depends on the shape only.
+// accumulated over every image (sum_over_images, the units being B's panels).
 template <class T>
 void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, bool windows, const T* x,
                       const T* grad_out, T* G) {
@@ -257,27 +317,27 @@ void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, bo
   const int64_t image_work = s.groups * Kg * Rc * P, G_size = s.groups * Kg * Rc;
   // Without padding, the panels read the input itself: channels-last pixels in place when no
   // panel reads past its segment; the planes of a 1x1 stride-1 convolution (where
-  // grad_weight_planes does not pay) transposed into the copy a block at a time.
-  const bool unpadded = !windows && grid.is_input(s);
-  const bool read_input = unpadded && nhwc && seg.length % NR == 0;
-  const bool read_planes = unpadded && !nhwc && s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1;
-  const int64_t input_values = read_input || read_planes ? 0 : padded_values + window_values + NR;
-  // Image n's grad_out packed, and what its panels read (returned): the input, or its
-  // padded copy (and window rows) in `padded`.
-  const auto prepare = [&](int64_t n, T* padded, T* packed) -> const T* {
+  // grad_weight_planes does not pay) transposed into a packed block at a time.
+  const bool read_input = !windows && grid.is_input(s) && nhwc && seg.length % NR == 0;
+  const bool read_planes = !windows && planes_unpadded(s, grid, nhwc);
+  const int64_t input_values = read_input || read_planes ? 0 : ceil_div(padded_values + window_values + NR, 16) * 16;
+  // Scratch: the padded copy (and window rows), unless the panels read the input, then image
+  // n's packed grad_out (from a multiple of 16 values: 64-byte aligned).
+  const auto prepare = [&](int64_t n, T* scratch) {
+    T* packed = scratch + input_values;
     pack_grad_out(s, nhwc, MR, grad_out + n * s.K * P, 0, s.groups, packed);
-    if (input_values == 0) return x + n * s.C * s.H * s.W;
-    T* read = padded + (windows ? padded_values : 0);
-    pad_channels_last(s, grid, pad, nhwc, x + n * s.C * s.H * s.W, padded);
-    if (windows) copy_window_rows(s, grid, padded, read);
+    if (input_values == 0) return PreparedImage<T>{x + n * s.C * s.H * s.W, packed};
+    T* read = scratch + (windows ? padded_values : 0);
+    pad_channels_last(s, grid, pad, nhwc, x + n * s.C * s.H * s.W, scratch);
+    if (windows) copy_window_rows(s, grid, scratch, read);
     std::fill(read + read_values, read + read_values + NR, T(0));
-    return read;
+    return PreparedImage<T>{read, packed};
   };
-  // Pixels [p_begin, p_end) of panels [first_panel, end_panel) into c_run, added to it with
-  // `accumulate`; copy: KC x NR values of packed B (written by the first tile, or the
+  // copy (the work item's own): KC x NR values of packed B, written by the first tile (or the
   // transposed planes), that the other tiles read.
-  const auto sweep = [&](const T* read, const T* packed, int64_t p_begin, int64_t p_end, int64_t first_panel,
-                         int64_t end_panel, T* c_run, bool accumulate, T* copy) {
+  const auto sweep = [&](const PreparedImage<T>& image, int64_t p_begin, int64_t p_end, int64_t first_panel,
+                         int64_t end_panel, T* c_run, bool accumulate) {
+    T* copy = workspace_as<T>(KC * NR, WorkspaceSlot::Input);
     const int64_t pixels = p_end - p_begin, blocks = ceil_div(pixels, KC);  // of even depths, at most KC
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t k0 = p_begin + b * pixels / blocks, kc = p_begin + (b + 1) * pixels / blocks - k0;
@@ -285,13 +345,13 @@ void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, bo
       for (int64_t item = first_panel; item < end_panel; ++item) {
         const int64_t g = item / (seg.count * panels_per_segment), i = (item / panels_per_segment) % seg.count;
         const int64_t j0 = (item % panels_per_segment) * NR, cols = std::min(NR, seg.length - j0);
-        const T* base = read + seg.offset(s, grid, i) + g * s.Cg() + j0;
-        const T* a_g = packed + g * tiles * P * MR + k0 * MR;
+        const T* base = image.read + seg.offset(s, grid, i) + g * s.Cg() + j0;
+        const T* a_g = image.packed + g * tiles * P * MR + k0 * MR;
         T* c = c_run + g * Kg * Rc + i * seg.length + j0;
         if (read_planes) {  // channels g*Cg + j0... of pixels k0... as kc rows of NR
           if (cols < NR)
             for (int64_t p = 0; p < kc; ++p) std::fill(copy + p * NR + cols, copy + (p + 1) * NR, T(0));
-          kern.transpose(read + (g * s.Cg() + j0) * P + k0, P, copy, NR, cols, kc);
+          kern.transpose(image.read + (g * s.Cg() + j0) * P + k0, P, copy, NR, cols, kc);
           for (int64_t t = 0; t < tiles; ++t)
             kern.gemm_ukernel[MR](kc, a_g + t * P * MR, copy, c + t * MR * Rc, Rc, std::min(MR, Kg - t * MR), cols,
                                   ep);
@@ -308,68 +368,40 @@ void grad_weight_gemm(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, bo
       }
     }
   };
-  // Small images, or kImageRuns images or more of kRunImagePixels pixels or more, are summed in
-  // runs of images, each run holding a copy at once (only for copies of moderate size): one
-  // parallel loop for the batch instead of three per image (S7 on two threads: 10.1-10.7 ->
-  // 9.2-9.5 ms). Not for fewer pixels: each image then adds little to a run's partial gradient,
-  // which it reads and writes whole (8 images of 256 channels on 14x14: 10% slower).
-  const bool image_runs = image_work < kSmallImageWork || (s.N >= kImageRuns && P >= kRunImagePixels);
-  if (image_runs && padded_values + window_values <= kSmallImageWork) {
-    const int64_t runs = std::min(s.N, kImageRuns);
-    sum_runs(runs, runs * image_work, G, G_size, [&](int64_t run, T* g_run) {
-      CallScratch<T> scratch(input_values + packed_values + KC * NR, WorkspaceSlot::Task);
-      T* packed = scratch.get() + input_values;
-      const int64_t first = run * s.N / runs, end = (run + 1) * s.N / runs;
-      for (int64_t n = first; n < end; ++n) {
-        const T* read = prepare(n, scratch.get(), packed);
-        sweep(read, packed, 0, P, 0, panels, g_run, n > first, packed + packed_values);
-      }
-    });
-    return;
-  }
-  const ImageSplit split(P, KC, panels, G_size * int64_t{sizeof(T)}, num_threads());
-  CallScratch<T> scratch(input_values, WorkspaceSlot::Input);
-  CallScratch<T> packed(packed_values, WorkspaceSlot::Weights);
-  Partials<T> partials(split.runs, G, G_size);
-  for (int64_t n = 0; n < s.N; ++n) {
-    const T* read = prepare(n, scratch.get(), packed.get());
-    parallel_for_allocating(split.runs * split.groups, image_work, [&](int64_t item) {
-      const int64_t r = item / split.groups, q = item % split.groups;
-      sweep(read, packed.get(), r * P / split.runs, (r + 1) * P / split.runs, q * panels / split.groups,
-            (q + 1) * panels / split.groups, partials[r], n > 0, workspace_as<T>(KC * NR));
-    });
-  }
-  partials.add_in_order();
+  sum_over_images(s, sum_in_image_runs(s, image_work, padded_values + window_values), panels, image_work,
+                  input_values + packed_values, G, G_size, prepare, sweep);
 }
 
-// Whether the input's planes are read as the rows of the transposed GEMM: an unpadded 1x1
-// stride-1 NCHW convolution (B's column c, channel c at every pixel, is plane c), where that
-// pays. Measured against the GEMM of transposed planes on ResNet-50's 1x1 layers: 10-20%
-// faster with 2-4x as many channels as filters (256 -> 64 on 56x56, 512 -> 128 on 28x28,
-// 8 images of 1024 -> 256 on 14x14; AVX-512 and AVX2), 8-30% slower on AVX-512 with fewer
-// channels than filters, and with fewer pixels than filters (2048 -> 512 on 7x7: transposing
-// G^T costs more than the planes did).
+// Whether the input's planes are read as the rows of the transposed GEMM where B's columns
+// are the planes (planes_unpadded), where that pays. Measured against the GEMM of transposed
+// planes on ResNet-50's 1x1 layers: 10-20% faster with 2-4x as many channels as filters
+// (256 -> 64 on 56x56, 512 -> 128 on 28x28, 8 images of 1024 -> 256 on 14x14; AVX-512 and
+// AVX2), 8-30% slower on AVX-512 with fewer channels than filters, and with fewer pixels than
+// filters (2048 -> 512 on 7x7: transposing G^T costs more than the planes did). (A 1x1 of
+// at most NR channels takes the planar path before this.)
 bool planes_are_rows(const Conv2dShape& s, PadMode mode, bool nhwc) {
   const bool pays = s.Cg() >= 2 * s.Kg() && s.N * s.OH * s.OW >= s.Kg();
-  return pays && !nhwc && s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && PaddedGrid(s, mode).is_input(s);
+  return pays && planes_unpadded(s, PaddedGrid(s, mode), nhwc);
 }
 
 // The weight gradient where planes_are_rows, as the transposed GEMM G[g]^T (Cg x Kg) =
 // X_g (Cg x pixels) * grad_out_g^T: A's rows are the input's planes, read in place by
 // Kernels::gemm_ukernel_taps (one tap whose channels are a block of pixels), B is grad_out
 // packed NR filters per pixel, and G^T is transposed into grad_w at the end (the planes
-// needed no transposing). Runs and work items as in grad_weight_gemm, a unit being a tile of
-// MR channels of one group.
+// needed no transposing). Summed by sum_over_images, a unit being a tile of MR channels of
+// one group.
 template <class T>
 void grad_weight_planes(const Conv2dShape& s, const T* x, const T* grad_out, T* grad_w) {
   const Kernels<T>& kern = kernels<T>();
   const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr, Cg = s.Cg(), Kg = s.Kg(), P = s.OH * s.OW;
   const int64_t KC = std::min(P, kBlockPixels), G_size = s.groups * Cg * Kg, image_work = G_size * P;
   const int64_t row_tiles = ceil_div(Cg, MR), panels = ceil_div(Kg, NR), units = s.groups * row_tiles;
-  const int64_t packed_values = s.groups * panels * NR * P;
-  // Pixels [p_begin, p_end) of image n's units [first, end) into c_run (G^T's layout), added
-  // to it with `accumulate`.
-  const auto sweep = [&](int64_t n, const T* packed, int64_t p_begin, int64_t p_end, int64_t first, int64_t end,
+  const auto prepare = [&](int64_t n, T* packed) {
+    pack_grad_out(s, false, NR, grad_out + n * s.K * P, 0, s.groups, packed);
+    return PreparedImage<T>{x + n * s.C * P, packed};
+  };
+  // G^T's layout in c_run.
+  const auto sweep = [&](const PreparedImage<T>& image, int64_t p_begin, int64_t p_end, int64_t first, int64_t end,
                          T* c_run, bool accumulate) {
     const int64_t pixels = p_end - p_begin, blocks = ceil_div(pixels, KC);  // of even depths, at most KC
     const T* rows[Kernels<T>::kMaxGemmRows];
@@ -379,39 +411,16 @@ void grad_weight_planes(const Conv2dShape& s, const T* x, const T* grad_out, T* 
       for (int64_t u = first; u < end; ++u) {
         const int64_t g = u / row_tiles, c0 = (u % row_tiles) * MR, m = std::min(MR, Cg - c0);
         for (int64_t i = 0; i < MR; ++i)  // the rows past m read the tile's first (computed, discarded)
-          rows[i] = x + (n * s.C + g * Cg + c0 + (i < m ? i : 0)) * P;
+          rows[i] = image.read + (g * Cg + c0 + (i < m ? i : 0)) * P;
         for (int64_t j = 0; j < panels; ++j)
-          kern.gemm_ukernel_taps(1, kc, rows, k0, packed + ((g * panels + j) * P + k0) * NR,
+          kern.gemm_ukernel_taps(1, kc, rows, k0, image.packed + ((g * panels + j) * P + k0) * NR,
                                  c_run + (g * Cg + c0) * Kg + j * NR, Kg, m, std::min(NR, Kg - j * NR), ep);
       }
     }
   };
-  const auto pack = [&](int64_t n, T* packed) { pack_grad_out(s, false, NR, grad_out + n * s.K * P, 0, s.groups, packed); };
   CallScratch<T> GT(G_size, WorkspaceSlot::Call);
-  if (image_work < kSmallImageWork) {
-    const int64_t runs = std::min(s.N, kImageRuns);
-    sum_runs(runs, runs * image_work, GT.get(), G_size, [&](int64_t run, T* c_run) {
-      CallScratch<T> packed(packed_values, WorkspaceSlot::Task);
-      const int64_t first = run * s.N / runs, end = (run + 1) * s.N / runs;
-      for (int64_t n = first; n < end; ++n) {
-        pack(n, packed.get());
-        sweep(n, packed.get(), 0, P, 0, units, c_run, n > first);
-      }
-    });
-  } else {
-    const ImageSplit split(P, KC, units, G_size * int64_t{sizeof(T)}, num_threads());
-    CallScratch<T> packed(packed_values, WorkspaceSlot::Weights);
-    Partials<T> partials(split.runs, GT.get(), G_size);
-    for (int64_t n = 0; n < s.N; ++n) {
-      pack(n, packed.get());
-      parallel_for(split.runs * split.groups, image_work, [&](int64_t item) {
-        const int64_t r = item / split.groups, q = item % split.groups;
-        sweep(n, packed.get(), r * P / split.runs, (r + 1) * P / split.runs, q * units / split.groups,
-              (q + 1) * units / split.groups, partials[r], n > 0);
-      });
-    }
-    partials.add_in_order();
-  }
+  sum_over_images(s, sum_in_image_runs(s, image_work, 0), units, image_work, s.groups * panels * NR * P, GT.get(),
+                  G_size, prepare, sweep);
   for (int64_t g = 0; g < s.groups; ++g) kern.transpose(GT.get() + g * Cg * Kg, Kg, grad_w + g * Kg * Cg, Cg, Cg, Kg);
 }
 

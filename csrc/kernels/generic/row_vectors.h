@@ -50,6 +50,20 @@ template <int L, class Step, class NextRow>
   }
 }
 
+// A row's address, advanced by whole rows: an integer, since after the last row it steps past
+// its array, where a pointer may not go (it is not read there).
+template <class T>
+class RowAddress {
+ public:
+  RowAddress() = default;
+  explicit RowAddress(const T* p) : address_(reinterpret_cast<uintptr_t>(p)) {}
+  const T* get() const { return reinterpret_cast<const T*>(address_); }
+  void advance(int64_t values) { address_ += static_cast<uintptr_t>(values) * sizeof(T); }
+
+ private:
+  uintptr_t address_ = 0;
+};
+
 // Every vector of acc set to zero (the loops unrolled, as for add_lanes_in_order).
 template <class X, int A, int B>
 [[gnu::always_inline]] inline void zero_all(typename X::V (&acc)[A][B]) {

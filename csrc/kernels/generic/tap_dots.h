@@ -46,20 +46,25 @@ void tap_row_dots_fixed(const T* const* g, int64_t ldg, const T* x, int64_t ldx,
                         int64_t n, T* sums) {
   typename X::V acc[NF][KW];
   zero_all<X>(acc);
-  const T* gr[NF];  // the current row of each filter's grad_out, and of x
+  // The current row of each filter's grad_out, and of x, as addresses: after the last row they
+  // step past their arrays, where pointers may not go.
+  RowAddress<T> gr[NF];
 #pragma GCC unroll 8
-  for (int f = 0; f < NF; ++f) gr[f] = g[f];
-  const T* xr = x;
+  for (int f = 0; f < NF; ++f) gr[f] = RowAddress<T>(g[f]);
+  RowAddress<T> xr(x);
   const int64_t g_image = rows.g_image_step - rows.rows * ldg, x_image = rows.x_image_step - rows.rows * ldx;
   for_each_row_vector<X::kLanes>(
       rows.images, rows.rows, n,
       [&](auto masked, int64_t, int64_t i, int64_t lanes) {
-        tap_dots_step<T, X, KW, NF, decltype(masked)::value>(acc, gr, xr, dw, i, lanes);
+        const T* g_rows[NF];
+#pragma GCC unroll 8
+        for (int f = 0; f < NF; ++f) g_rows[f] = gr[f].get();
+        tap_dots_step<T, X, KW, NF, decltype(masked)::value>(acc, g_rows, xr.get(), dw, i, lanes);
       },
       [&](bool next_image) {
 #pragma GCC unroll 8
-        for (int f = 0; f < NF; ++f) gr[f] += ldg + (next_image ? g_image : 0);
-        xr += ldx + (next_image ? x_image : 0);
+        for (int f = 0; f < NF; ++f) gr[f].advance(ldg + (next_image ? g_image : 0));
+        xr.advance(ldx + (next_image ? x_image : 0));
       });
   add_lanes_in_order<X>(acc, sums);
 }

@@ -44,16 +44,16 @@ void tap_plane_dots_fixed(const T* g, int64_t ldg, const T* x, int64_t ldx, int6
   zero_all<X>(acc);
   // Input rows y of each image; grad_out advances by images only (the step picks the rows).
   const int64_t input_rows = rows.rows > 0 ? rows.rows + KH - 1 : 0, x_image = rows.x_image_step - input_rows * ldx;
-  const T* gi = g;
-  const T* xr = x;
+  RowAddress<T> gi(g), xr(x);  // (addresses: see tap_row_dots)
   for_each_row_vector<X::kLanes>(
       rows.images, input_rows, n,
       [&](auto masked, int64_t y, int64_t i, int64_t lanes) {
-        tap_plane_step<T, X, KH, KW, decltype(masked)::value>(acc, gi, ldg, xr, dw, y, rows.rows, i, lanes);
+        tap_plane_step<T, X, KH, KW, decltype(masked)::value>(acc, gi.get(), ldg, xr.get(), dw, y, rows.rows, i,
+                                                              lanes);
       },
       [&](bool next_image) {
-        xr += ldx + (next_image ? x_image : 0);
-        if (next_image) gi += rows.g_image_step;
+        xr.advance(ldx + (next_image ? x_image : 0));
+        if (next_image) gi.advance(rows.g_image_step);
       });
   add_lanes_in_order<X>(acc, sums);
 }
