@@ -37,7 +37,7 @@ constexpr int64_t kImageRuns = 8;
 // parallel work items (S5b: 0.15 M, where two threads took 3x one thread's time): its images
 // run in parallel instead.
 constexpr int64_t kSmallImageWork = int64_t{1} << 21;
-constexpr int64_t kRunImagePixels = 4 * kBlockPixels;  // see grad_weight_gemm's image runs
+constexpr int64_t kRunImagePixels = 4 * kBlockPixels;  // see sum_in_image_runs
 constexpr int64_t kMaxTapDotsWidth = 7;  // the widest kernel row Kernels::tap_row_dots takes
 constexpr int64_t kPlanarFilters = 6;    // filters per work item of the planar path, at most
 // A planar work item pads its channel's planes itself up to this many values (256 KB of float).

@@ -52,7 +52,7 @@ bool max_backward_slice(const T* go, const int64_t* idx, T* gin, int64_t in_plan
                         const Slice& s) {
   zero_slice(gin, in_plane, s);
   bool in_range = true;
-  if (s.C == 1) {  // an NCHW plane: one index per output, -1 for none
+  if (s.C == 1) {  // one channel a pixel (an NCHW plane): one index per output, -1 for none
     for (int64_t i = 0; i < out_plane; ++i) {
       const int64_t j = idx[i];
       if (static_cast<uint64_t>(j) < static_cast<uint64_t>(in_plane))
