@@ -179,6 +179,31 @@ def test_nchw_runs_through_nhwc_bands(wshape, kw, padding_mode, threads, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "circular"])
+@pytest.mark.parametrize("xshape, wshape, kw", [
+    ((3, 32, 7, 7), (40, 32, 3, 3), dict(padding=1, bias=True)),
+    ((2, 16, 9, 8), (34, 8, 3, 3), dict(stride=(1, 2), padding=(2, 1), groups=2, activation="relu")),
+    ((5, 24, 15, 15), (33, 24, 3, 3), dict(stride=2, padding=1, dilation=(1, 2), bias=True)),
+    ((17, 4096, 8, 8), (32, 4096, 1, 1), {}),
+], ids=["7x7", "groups-stride-wide-padding", "stride-2-to-8x8", "blocks-of-images"])
+def test_nchw_small_images_run_through_nhwc_whole(xshape, wshape, kw, padding_mode, threads, dtype):
+    """im2col_nhwc on a batch of NCHW images of at most 64 output pixels transposes whole
+    images to NHWC, in blocks of images that fit 16 MB (the last case: 17 images of 1 MB in
+    float32 make two blocks, in float64 three), and runs the NHWC GEMM on each block, its
+    tiles spanning images: equal bit for bit to the NHWC layout's GEMM, and to the reference
+    within rounding."""
+    options = {k: v for k, v in kw.items() if k != "bias"}
+    x, w, b = make(xshape, wshape, dtype, bias=kw.get("bias", False))
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    with num_threads(threads):
+        got = check(x, w, b, padding_mode=padding_mode, algorithm="im2col_nhwc", **options)
+        nhwc = fastconv.conv2d(x_nhwc, w, b, padding_mode=padding_mode, layout="NHWC", algorithm="im2col", **options)
+    assert got.shape[2] * got.shape[3] <= 64
+    np.testing.assert_array_equal(got, nhwc.transpose(0, 3, 1, 2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("xshape, wshape", [((1, 4, 7, 7), (96, 4, 3, 3)), ((1, 3, 5, 13), (70, 3, 3, 3))],
                          ids=["7x7", "5x13"])
 def test_im2col_splits_small_images_into_parts_of_whole_micro_panels(xshape, wshape, dtype):

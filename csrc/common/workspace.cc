@@ -12,7 +12,7 @@ struct ThreadBuffer {
   ~ThreadBuffer() { std::free(data); }
 };
 
-thread_local ThreadBuffer buffers[4];
+thread_local ThreadBuffer buffers[5];
 
 }  // namespace
 

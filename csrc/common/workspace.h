@@ -13,8 +13,9 @@ namespace fastconv {
 // Call for what one operator call keeps across its parallel loops (on the calling thread,
 // which also runs work items, so the two must differ), Weights for a call's repacked or
 // transformed weights (alongside its Call scratch), Input for a kernel's padded copy of
-// its input (which may be a caller's Call scratch).
-enum class WorkspaceSlot : int { Task = 0, Call = 1, Weights = 2, Input = 3 };
+// its input (which may be a caller's Call scratch), GemmWeights for the pixel GEMM's packed
+// weights (which a Winograd call that falls back to the GEMM takes while holding its Weights).
+enum class WorkspaceSlot : int { Task = 0, Call = 1, Weights = 2, Input = 3, GemmWeights = 4 };
 
 // Returns at least `bytes` of 64-byte-aligned memory private to the calling thread.
 // The pointer stays valid until the next workspace() call for the same slot on the same thread.

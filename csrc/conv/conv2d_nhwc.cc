@@ -95,7 +95,7 @@ template <class T>
 PixelGemm<T>::PixelGemm(const Conv2dShape& s, const T* w)
     : s_(s),
       panels_(ceil_div(s.Kg(), kernels<T>().gemm_nr)),
-      b_packed_(s.groups * panels_ * s.kh * s.kw * s.Cg() * kernels<T>().gemm_nr) {
+      b_packed_(s.groups * panels_ * s.kh * s.kw * s.Cg() * kernels<T>().gemm_nr, WorkspaceSlot::GemmWeights) {
   pack_b_weights(s, w, kernels<T>().gemm_nr, b_packed_.get());
 }
 

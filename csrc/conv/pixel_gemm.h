@@ -7,8 +7,8 @@
 #pragma once
 #include <cstdint>
 
-#include "common/aligned.h"
 #include "common/ranges.h"
+#include "common/workspace.h"
 #include "conv/conv2d.h"
 #include "conv/nhwc_taps.h"
 
@@ -55,7 +55,7 @@ class PixelGemm {
 
   Conv2dShape s_;
   int64_t panels_;
-  AlignedBuffer<T> b_packed_;
+  CallScratch<T> b_packed_;  // kept memory: 9.4 MB for 512 channels 3x3 page-faulted on every call
 };
 
 }  // namespace fastconv
