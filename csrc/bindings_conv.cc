@@ -7,6 +7,8 @@
 #include "conv/conv2d_grad_weight.h"
 #include "conv/conv_transpose2d.h"
 #include "conv/flipped_weights.h"
+#include "conv/row_class_tiles.h"
+#include "kernels/kernel_table.h"
 
 namespace fastconv::bind {
 namespace {
@@ -180,6 +182,17 @@ bool col2im_pixel_rows_binding(int64_t N, int64_t OH, int64_t OW, int64_t Cg, in
   return col2im_pixel_rows_suit(s);
 }
 
+// Whether the NHWC GEMM (and the NCHW batch of small images through it) cuts its tiles by
+// row classes under zero padding with finite weights (row_classes_pay), on the active backend.
+bool row_classes_binding(int64_t N, int64_t H, int64_t OH, int64_t OW, int64_t kh, int64_t sh, int64_t dh,
+                         int64_t pt, bool float64) {
+  if (N < 0 || H < 0 || OH < 0 || OW < 0 || kh < 0 || sh <= 0 || dh <= 0 || pt < 0 || OH > (int64_t{1} << 31))
+    throw py::value_error("sizes and padding must be non-negative, stride and dilation positive");
+  Conv2dShape s{};
+  s.N = N, s.H = H, s.OH = OH, s.OW = OW, s.kh = kh, s.sh = sh, s.dh = dh, s.pt = pt;
+  return row_classes_pay(s, float64 ? kernels<double>().gemm_mr : kernels<float>().gemm_mr);
+}
+
 // x (N,C,H,W), w (C,K/groups,kh,kw), out (N,K,OH,OW).
 void conv_transpose2d_binding(py::array x, py::array w, py::object bias, py::array out, int64_t sh, int64_t sw,
                               int64_t dh, int64_t dw, int64_t ph, int64_t pw, int64_t groups) {
@@ -217,6 +230,8 @@ void bind_conv(py::module_& m) {
         py::arg("pr"), py::arg("groups"), py::arg("pad_mode"), py::arg("fill"), py::arg("nhwc"));
   m.def("col2im_pixel_rows", &col2im_pixel_rows_binding, py::arg("N"), py::arg("OH"), py::arg("OW"), py::arg("Cg"),
         py::arg("kh"), py::arg("kw"));
+  m.def("row_classes", &row_classes_binding, py::arg("N"), py::arg("H"), py::arg("OH"), py::arg("OW"), py::arg("kh"),
+        py::arg("sh"), py::arg("dh"), py::arg("pt"), py::arg("float64"));
   m.def("conv2d_auto_algorithm", &conv2d_auto_algorithm, py::arg("N"), py::arg("C"), py::arg("H"), py::arg("W"),
         py::arg("K"), py::arg("kh"), py::arg("kw"), py::arg("OH"), py::arg("OW"), py::arg("sh"), py::arg("sw"),
         py::arg("dh"), py::arg("dw"), py::arg("groups"), py::arg("nhwc"), py::arg("float64"));

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from conftest import DTYPES, assert_close, random
+from conftest import DTYPES, assert_close, num_threads, random
 from conftest import conv_check as check
 from conftest import conv_inputs as make
 from fastconv import reference as ref
@@ -206,3 +206,53 @@ def test_weights_larger_than_the_cache(xshape, wshape, padding, stride, layout, 
     magnitude = ref.conv2d(np.abs(x), np.abs(w), np.abs(b), **kw)
     assert_close(got, expected, magnitude, terms=int(np.prod(wshape[1:])) + 1)
     assert (got > 0).any() and (got == 0).any()
+
+
+ROW_CLASS_CASES = [
+    ("7x7-bias-relu", (4, 16, 7, 7), (40, 16, 3, 3), dict(padding=1, bias=True, activation="relu")),
+    ("5x3-stride-wide", (8, 8, 6, 9), (33, 8, 5, 3), dict(padding=(2, 1), stride=(1, 2))),
+    ("groups-taps", (4, 12, 7, 7), (36, 6, 3, 3), dict(padding=1, groups=2, bias=True)),
+    ("rows-all-padding", (3, 8, 5, 5), (32, 8, 3, 3), dict(padding=3, bias=True, activation="relu")),
+    ("dilated-stride-2", (8, 8, 9, 9), (32, 8, 3, 3), dict(padding=2, dilation=2, stride=2)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("xshape, wshape, kw", [c[1:] for c in ROW_CLASS_CASES], ids=[c[0] for c in ROW_CLASS_CASES])
+def test_gemm_tiles_by_row_classes_skip_padding_rows(xshape, wshape, kw, dtype):
+    """Where row classes pay (checked on the active backend), the pixel GEMM cuts its tiles
+    class by class and skips the kernel rows on zero padding: first and last rows of small
+    maps, a wide kernel with stride, groups (taps one by one), rows whose every kernel row is
+    padding (the bias alone, then relu), dilation. The reference within rounding; bit for bit
+    on one and two threads, and NCHW data (im2col_nhwc: whole small images through the NHWC
+    GEMM) equal to NHWC data."""
+    options = {k: v for k, v in kw.items() if k != "bias"}
+    x, w, b = make(xshape, wshape, dtype, bias=kw.get("bias", False))
+    got = fastconv.conv2d(nhwc(x), w, b, layout="NHWC", algorithm="im2col", **options)
+    oh, ow = got.shape[1:3]
+    sh, dh = (options.get(k, 1) for k in ("stride", "dilation"))
+    sh, dh = (v[0] if isinstance(v, tuple) else v for v in (sh, dh))
+    pad = options["padding"][0] if isinstance(options["padding"], tuple) else options["padding"]
+    assert fastconv._core.row_classes(xshape[0], xshape[2], oh, ow, wshape[2], sh, dh, pad, dtype == np.float64)
+    expected = check(nhwc(x), w, b, layout="NHWC", algorithm="im2col", **options)
+    np.testing.assert_array_equal(got, expected)
+    with num_threads(2):
+        two = fastconv.conv2d(nhwc(x), w, b, layout="NHWC", algorithm="im2col", **options)
+        nchw = fastconv.conv2d(x, w, b, algorithm="im2col_nhwc", **options)
+    np.testing.assert_array_equal(two, got)
+    np.testing.assert_array_equal(nchw, got.transpose(0, 3, 1, 2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("value", [np.inf, np.nan], ids=["inf", "nan"])
+def test_gemm_row_classes_keep_padding_rows_of_nonfinite_weights(value, dtype):
+    """A weight that is not finite makes its padding rows' products NaN in the reference's
+    zero-padded sum: the GEMM then runs every kernel row, as the reference does."""
+    x, w, _ = make((4, 16, 7, 7), (40, 16, 3, 3), dtype)
+    w[3, 5, 0, 1] = value
+    assert fastconv._core.row_classes(4, 7, 7, 7, 3, 1, 1, 1, dtype == np.float64)
+    got = fastconv.conv2d(nhwc(x), w, layout="NHWC", algorithm="im2col", padding=1)
+    expected = nhwc(ref.conv2d(x, w, padding=1))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(expected))
+    assert np.isnan(got[:, 0, :, 3]).all()  # the first output row meets the inf on padding

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/aligned.h"
+#include "common/heap_vector.h"
 #include "common/parallel.h"
 #include "common/ranges.h"
 #include "common/workspace.h"
@@ -10,6 +11,7 @@
 #include "conv/nhwc_taps.h"
 #include "conv/padding.h"
 #include "conv/pixel_gemm.h"
+#include "conv/row_class_tiles.h"
 #include "kernels/kernel_table.h"
 
 namespace fastconv {
@@ -36,53 +38,91 @@ void pad_columns_nhwc(const Conv2dShape& s, const Padding<T>& pad, const IndexMa
 // in micro-panels of NR output channels, each R deep: group g's panel nb is at
 // (g * panels + nb) * R * NR. Per panel (in parallel), its filters' rows of (c, t) are
 // transposed into scratch rows of NR in (c, t) order, which are then copied in (t, c) order.
+// Returns whether every weight is finite (known only with taps > 1: false for 1x1).
 template <class T>
-void pack_b_weights(const Conv2dShape& s, const T* w, int64_t NR, T* dst) {
+bool pack_b_weights(const Conv2dShape& s, const T* w, int64_t NR, T* dst) {
   const int64_t Kg = s.Kg(), Cg = s.Cg(), taps = s.kh * s.kw, R = taps * Cg, panels = ceil_div(Kg, NR);
   const Kernels<T>& kern = kernels<T>();
+  HeapVector<char> finite(s.groups * panels, 0);
   parallel_for(s.groups * panels, s.groups * panels * NR * R, [&](int64_t item) {
     const int64_t g = item / panels, nb = item % panels, filters = std::min(NR, Kg - nb * NR);
     T* panel = dst + item * R * NR;
     T* by_channel = taps == 1 ? panel : workspace_as<T>(R * NR);
     if (filters < NR) std::fill(by_channel, by_channel + R * NR, T(0));
     kern.transpose(w + (g * Kg + nb * NR) * R, R, by_channel, NR, filters, R);
-    if (taps > 1)  // read in order, written to `taps` streams
-      for (int64_t c = 0; c < Cg; ++c)
-        for (int64_t t = 0; t < taps; ++t) {
-          const T* from = by_channel + (c * taps + t) * NR;
-          T* to = panel + (t * Cg + c) * NR;
-          for (int64_t j = 0; j < NR; ++j) to[j] = from[j];  // NR values: a loop, not a call
+    if (taps == 1) return;
+    // lanes[j] gathers v - v of lane j's weights: NaN once one is not finite.
+    HeapVector<T> lanes(NR, T(0));
+    for (int64_t c = 0; c < Cg; ++c)  // read in order, written to `taps` streams
+      for (int64_t t = 0; t < taps; ++t) {
+        const T* from = by_channel + (c * taps + t) * NR;
+        T* to = panel + (t * Cg + c) * NR;
+        for (int64_t j = 0; j < NR; ++j) {  // NR values: a loop, not a call
+          to[j] = from[j];
+          lanes[j] += from[j] - from[j];
         }
+      }
+    finite[item] = std::all_of(lanes.begin(), lanes.end(), [](T v) { return v == v; });
   });
+  return std::all_of(finite.begin(), finite.end(), [](char f) { return f != 0; });
 }
 
-// The A rows of one tile: output pixels [p0, p0 + m) of the flattened (N*OH*OW) output, each
-// as its tap pointers (rows past m up to MR read the fill row). With row_taps, a tile whose
-// windows all lie on input columns (`inner`) takes a pixel's kh window rows as its taps
-// (NhwcTaps::window_rows); others take their kh*kw taps. Returns whether it took window rows.
-template <class T>
-bool tile_taps(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, int64_t p0, int64_t m, int64_t MR,
+// Output pixels of a tile as (image, row, column), one after another: pixel_at(i) ascends
+// (a run of consecutive pixels, or a class's in RowClassTiles), so the tile is consecutive if
+// its last pixel is m - 1 past its first, and then each next pixel is found by counting on.
+template <class PixelAt>
+class PixelCursor {
+ public:
+  PixelCursor(const Conv2dShape& s, PixelAt at, int64_t m)
+      : consecutive(at(m - 1) == at(0) + m - 1), s_(s), at_(at) {
+    go(at(0));
+  }
+  void next(int64_t i) {  // to pixel i, from pixel i - 1
+    if (!consecutive) return go(at_(i));
+    if (++ox == s_.OW) {
+      ox = 0;
+      if (++oy == s_.OH) oy = 0, ++n;
+    }
+  }
+
+  const bool consecutive;
+  int64_t n = 0, oy = 0, ox = 0;
+
+ private:
+  void go(int64_t p) { n = p / (s_.OH * s_.OW), oy = p / s_.OW % s_.OH, ox = p % s_.OW; }
+  const Conv2dShape& s_;
+  PixelAt at_;
+};
+
+// The A rows of one tile: output pixels pixel_at(0), ..., pixel_at(m - 1) of the flattened
+// (N*OH*OW) output (PixelCursor), each as its tap pointers (rows past m up to MR read the fill
+// row). With row_taps, a tile whose windows all lie on input columns (`inner`) takes a
+// pixel's kh window rows as its taps (NhwcTaps::window_rows); others take their kh*kw taps.
+// Returns whether it took window rows.
+template <class T, class PixelAt>
+bool tile_taps(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, PixelAt pixel_at, int64_t m, int64_t MR,
                bool row_taps, Range inner, const T** taps) {
-  const int64_t P = s.OH * s.OW, image_size = s.H * s.W * s.C;
-  int64_t n = p0 / P, oy = (p0 % P) / s.OW, ox = p0 % s.OW;
+  const int64_t image_size = s.H * s.W * s.C;
   bool whole_rows = row_taps;
-  for (int64_t i = 0, col = ox; i < m && whole_rows; ++i, col = col + 1 == s.OW ? 0 : col + 1)
-    whole_rows = col >= inner.begin && col < inner.end;
+  PixelCursor<PixelAt> check(s, pixel_at, m);
+  for (int64_t i = 0; i < m && whole_rows; ++i) {
+    if (i > 0) check.next(i);
+    whole_rows = check.ox >= inner.begin && check.ox < inner.end;
+  }
   const int64_t per_pixel = whole_rows ? s.kh : s.kh * s.kw;
-  if (whole_rows && ox + m <= s.OW) {  // one output row: pixel i's windows are pixel 0's, i*sw pixels on
-    where.window_rows(x + n * image_size, oy, ox, taps);
+  PixelCursor<PixelAt> at(s, pixel_at, m);
+  if (whole_rows && at.consecutive && at.ox + m <= s.OW) {
+    // one output row: pixel i's windows are pixel 0's, i*sw pixels on
+    where.window_rows(x + at.n * image_size, at.oy, at.ox, taps);
     for (int64_t i = 1; i < m; ++i)
       for (int64_t ky = 0; ky < s.kh; ++ky) taps[i * s.kh + ky] = taps[ky] + i * s.sw * s.C;
   } else {
     for (int64_t i = 0; i < m; ++i) {
+      if (i > 0) at.next(i);
       if (whole_rows)
-        where.window_rows(x + n * image_size, oy, ox, taps + i * per_pixel);
+        where.window_rows(x + at.n * image_size, at.oy, at.ox, taps + i * per_pixel);
       else
-        where.pixel(x + n * image_size, oy, ox, taps + i * per_pixel);
-      if (++ox == s.OW) {
-        ox = 0;
-        if (++oy == s.OH) oy = 0, ++n;
-      }
+        where.pixel(x + at.n * image_size, at.oy, at.ox, taps + i * per_pixel);
     }
   }
   std::fill(taps + m * per_pixel, taps + MR * per_pixel, where.fill_row());
@@ -96,7 +136,7 @@ PixelGemm<T>::PixelGemm(const Conv2dShape& s, const T* w)
     : s_(s),
       panels_(ceil_div(s.Kg(), kernels<T>().gemm_nr)),
       b_packed_(s.groups * panels_ * s.kh * s.kw * s.Cg() * kernels<T>().gemm_nr, WorkspaceSlot::GemmWeights) {
-  pack_b_weights(s, w, kernels<T>().gemm_nr, b_packed_.get());
+  weights_finite_ = pack_b_weights(s, w, kernels<T>().gemm_nr, b_packed_.get());
 }
 
 template <class T>
@@ -120,13 +160,50 @@ void PixelGemm<T>::run(const Conv2dShape& s, const NhwcTaps<T>& where, const T* 
   const Range inner = where.interior_columns();
   for (int64_t p0 = p_begin; p0 < p_end; p0 += MR) {
     const int64_t m = std::min(MR, p_end - p0);
-    const bool whole_rows = tile_taps(s, where, x, p0, m, MR, row_taps, inner, taps);
+    const bool whole_rows = tile_taps(s, where, x, [&](int64_t i) { return p0 + i; }, m, MR, row_taps, inner, taps);
     const int64_t a_taps = whole_rows ? s.kh : s.kh * s.kw, a_channels = whole_rows ? s.kw * Cg : Cg;
     for (int64_t gp = panels.begin; gp < panels.end; ++gp) {
       const int64_t g = gp / panels_, nb = gp % panels_, k0 = first_channel(gp);
       kern.gemm_ukernel_taps(a_taps, a_channels, taps, g * Cg, panel(g, nb), out + p0 * s.K + k0, s.K, m,
                              std::min(NR, Kg - nb * NR),
                              GemmEpilogue<T>{false, bias != nullptr ? bias + k0 : nullptr, relu, true});
+    }
+  }
+}
+
+// As run, on tiles [t_begin, t_end) of a RowClassTiles plan: each tile runs its class's kernel
+// rows only (the B rows of kernel row ky start ky window rows, or ky*kw taps, in), and a tile
+// whose pixels are not consecutive writes through a tile of scratch.
+template <class T>
+void PixelGemm<T>::run_tiles(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, const T* bias, T* out,
+                             bool relu, const RowClassTiles& plan, int64_t t_begin, int64_t t_end, const T** taps,
+                             Range panels) const {
+  const Kernels<T>& kern = kernels<T>();
+  const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr, Kg = s.Kg(), Cg = s.Cg();
+  const bool row_taps = takes_window_rows(s);
+  const Range inner = where.interior_columns();
+  const T** kept = taps + taps_scratch();  // the tile's taps of its class's kernel rows
+  HeapVector<T> tile_out(MR * NR);
+  for (int64_t t = t_begin; t < t_end; ++t) {
+    const RowClassTiles::Tile& tile = plan.tiles[t];
+    const int64_t* pixels = plan.order.data() + tile.first;
+    const bool whole_rows =
+        tile_taps(s, where, x, [&](int64_t i) { return pixels[i]; }, tile.m, MR, row_taps, inner, taps);
+    const int64_t per_row = whole_rows ? 1 : s.kw, per_pixel = s.kh * per_row;
+    const int64_t a_taps = (tile.ky_end - tile.ky_begin) * per_row, a_channels = whole_rows ? s.kw * Cg : Cg;
+    for (int64_t i = 0; i < MR; ++i)
+      for (int64_t j = 0; j < a_taps; ++j) kept[i * a_taps + j] = taps[i * per_pixel + tile.ky_begin * per_row + j];
+    const bool in_place = pixels[tile.m - 1] == pixels[0] + tile.m - 1;
+    for (int64_t gp = panels.begin; gp < panels.end; ++gp) {
+      const int64_t g = gp / panels_, nb = gp % panels_, k0 = first_channel(gp), n = std::min(NR, Kg - nb * NR);
+      const T* b = panel(g, nb) + tile.ky_begin * per_row * a_channels * NR;
+      const GemmEpilogue<T> ep{false, bias != nullptr ? bias + k0 : nullptr, relu, true};
+      if (in_place) {
+        kern.gemm_ukernel_taps(a_taps, a_channels, kept, g * Cg, b, out + pixels[0] * s.K + k0, s.K, tile.m, n, ep);
+        continue;
+      }
+      kern.gemm_ukernel_taps(a_taps, a_channels, kept, g * Cg, b, tile_out.data(), NR, tile.m, n, ep);
+      for (int64_t i = 0; i < tile.m; ++i) std::copy_n(tile_out.data() + i * NR, n, out + pixels[i] * s.K + k0);
     }
   }
 }
@@ -175,16 +252,22 @@ void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, c
     return conv2d_nhwc_gemm(padded, pad, copy.get(), w, bias, out, relu);
   }
   const PixelGemm<T> gemm(s, w);
+  // Tiles of consecutive pixels, or of a RowClassTiles plan where skipping pays.
+  const RowClassTiles plan = row_class_tiles(s, pad, MR, gemm.weights_finite());
+  const bool classes = !plan.tiles.empty();
   // Too few tiles of pixels for four items a thread (a small image): the output channels are
   // split too, split-major, so that each thread streams only its share of the weights.
-  const int64_t tiles = ceil_div(M, MR), splits = gemm.channel_splits(tiles, 4, M * s.K * R);
-  const int64_t MB = MR * std::clamp<int64_t>(tiles * splits / (4 * num_threads()), 1, kBlockM);
-  const int64_t blocks = ceil_div(M, MB);
+  const int64_t tiles = classes ? static_cast<int64_t>(plan.tiles.size()) : ceil_div(M, MR);
+  const int64_t splits = gemm.channel_splits(tiles, 4, M * s.K * R);
+  const int64_t TB = std::clamp<int64_t>(tiles * splits / (4 * num_threads()), 1, kBlockM);
+  const int64_t blocks = ceil_div(tiles, TB);
   parallel_for(splits * blocks, M * s.K * R, [&](int64_t task) {
-    const int64_t split = task / blocks, item = task % blocks;
-    const T** taps = static_cast<const T**>(workspace(gemm.taps_scratch() * sizeof(T*)));
-    gemm.run(s, where, x, bias, out, relu, item * MB, std::min(M, (item + 1) * MB), taps,
-             gemm.split_panels(split, splits));
+    const int64_t split = task / blocks, t0 = task % blocks * TB, t1 = std::min(tiles, t0 + TB);
+    const T** taps = static_cast<const T**>(workspace(2 * gemm.taps_scratch() * sizeof(T*)));
+    if (classes)
+      gemm.run_tiles(s, where, x, bias, out, relu, plan, t0, t1, taps, gemm.split_panels(split, splits));
+    else
+      gemm.run(s, where, x, bias, out, relu, t0 * MR, std::min(M, t1 * MR), taps, gemm.split_panels(split, splits));
   });
 }
 

@@ -11,6 +11,7 @@
 #include "common/workspace.h"
 #include "conv/conv2d.h"
 #include "conv/nhwc_taps.h"
+#include "conv/row_class_tiles.h"
 
 namespace fastconv {
 
@@ -33,6 +34,8 @@ class PixelGemm {
   // and the first output channel of micro-panel gp (K for the end of the range).
   Range all_panels() const { return {0, s_.groups * panels_}; }
   int64_t first_channel(int64_t gp) const;
+  // Whether every weight is known finite (see pack_b_weights; false for 1x1 kernels).
+  bool weights_finite() const { return weights_finite_; }
 
   // Parts to split the micro-panels into so that `items` work items (of total_work
   // multiply-adds in all) make at least `per_thread` a thread: 1 when parallel_for would run
@@ -48,6 +51,10 @@ class PixelGemm {
   // fused; only the output channels of micro-panels `panels`.
   void run(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, const T* bias, T* out, bool relu,
            int64_t p_begin, int64_t p_end, const T** taps, Range panels) const;
+  // The same on tiles [t_begin, t_end) of `plan`, each running its class's kernel rows only;
+  // taps: twice taps_scratch().
+  void run_tiles(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, const T* bias, T* out, bool relu,
+                 const RowClassTiles& plan, int64_t t_begin, int64_t t_end, const T** taps, Range panels) const;
 
  private:
   // Group g's micro-panel nb: NR output channels, kh*kw*Cg deep.
@@ -55,6 +62,7 @@ class PixelGemm {
 
   Conv2dShape s_;
   int64_t panels_;
+  bool weights_finite_;
   CallScratch<T> b_packed_;  // kept memory: 9.4 MB for 512 channels 3x3 page-faulted on every call
 };
 
