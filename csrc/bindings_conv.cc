@@ -183,14 +183,18 @@ bool col2im_pixel_rows_binding(int64_t N, int64_t OH, int64_t OW, int64_t Cg, in
 }
 
 // Whether the NHWC GEMM (and the NCHW batch of small images through it) cuts its tiles by
-// row classes under zero padding with finite weights (row_classes_pay), on the active backend.
-bool row_classes_binding(int64_t N, int64_t H, int64_t OH, int64_t OW, int64_t kh, int64_t sh, int64_t dh,
-                         int64_t pt, bool float64) {
-  if (N < 0 || H < 0 || OH < 0 || OW < 0 || kh < 0 || sh <= 0 || dh <= 0 || pt < 0 || OH > (int64_t{1} << 31))
-    throw py::value_error("sizes and padding must be non-negative, stride and dilation positive");
+// row classes (row_class_tiles) for this geometry under zero padding, on the active backend,
+// given finite weights (1x1 kernels never: their packing does not check the weights).
+bool row_classes_binding(int64_t N, int64_t H, int64_t OH, int64_t OW, int64_t kh, int64_t kw, int64_t sh,
+                         int64_t dh, int64_t pt, bool float64) {
+  constexpr int64_t kLimit = int64_t{1} << 31;
+  if (N < 0 || H < 0 || OH < 0 || OW < 0 || kh < 0 || kw < 0 || sh <= 0 || dh <= 0 || pt < 0 || N > kLimit ||
+      OH > kLimit || OW > kLimit || kh > kLimit || (OH > 0 && OW > 0 && N > INT64_MAX / OH / OW))
+    throw py::value_error("sizes and padding must be non-negative and below 2**31, stride and dilation positive");
+  if (kh * kw <= 1) return false;
   Conv2dShape s{};
-  s.N = N, s.H = H, s.OH = OH, s.OW = OW, s.kh = kh, s.sh = sh, s.dh = dh, s.pt = pt;
-  return row_classes_pay(s, float64 ? kernels<double>().gemm_mr : kernels<float>().gemm_mr);
+  s.N = N, s.H = H, s.OH = OH, s.OW = OW, s.kh = kh, s.kw = kw, s.sh = sh, s.dh = dh, s.pt = pt;
+  return row_classes_pay(s, RowClasses(s), float64 ? kernels<double>().gemm_mr : kernels<float>().gemm_mr);
 }
 
 // x (N,C,H,W), w (C,K/groups,kh,kw), out (N,K,OH,OW).
@@ -231,7 +235,7 @@ void bind_conv(py::module_& m) {
   m.def("col2im_pixel_rows", &col2im_pixel_rows_binding, py::arg("N"), py::arg("OH"), py::arg("OW"), py::arg("Cg"),
         py::arg("kh"), py::arg("kw"));
   m.def("row_classes", &row_classes_binding, py::arg("N"), py::arg("H"), py::arg("OH"), py::arg("OW"), py::arg("kh"),
-        py::arg("sh"), py::arg("dh"), py::arg("pt"), py::arg("float64"));
+        py::arg("kw"), py::arg("sh"), py::arg("dh"), py::arg("pt"), py::arg("float64"));
   m.def("conv2d_auto_algorithm", &conv2d_auto_algorithm, py::arg("N"), py::arg("C"), py::arg("H"), py::arg("W"),
         py::arg("K"), py::arg("kh"), py::arg("kw"), py::arg("OH"), py::arg("OW"), py::arg("sh"), py::arg("sw"),
         py::arg("dh"), py::arg("dw"), py::arg("groups"), py::arg("nhwc"), py::arg("float64"));

@@ -227,10 +227,11 @@ def test_im2col_splits_small_images_into_parts_of_whole_micro_panels(xshape, wsh
     ((1, 16, 20, 7), (64, 16, 3, 3), dict(padding=1)),
 ], ids=["7x7", "3x5-two-images", "3x3-grouped", "9x9-stride", "bands-and-split"])
 def test_small_images_split_output_channels_over_threads(xshape, wshape, kw, layout, dtype):
-    """With too few pixel tiles (NHWC) or bands (NCHW) to keep two threads busy, the pixel-row
-    GEMM splits the output channels between work items (micro-panels of NR; counts that leave
-    the last one partial, groups; several bands of a 20-row image, each split): the same
-    answer as the reference, and bit for bit as on one thread."""
+    """With too few pixel tiles (NHWC, and NCHW batches of small images, which go through it
+    whole) or bands (one NCHW image) to keep two threads busy, the pixel-row GEMM splits the
+    output channels between work items (micro-panels of NR; counts that leave the last one
+    partial, groups; several bands of a 20-row image, each split): the same answer as the
+    reference, and bit for bit as on one thread."""
     options = {k: v for k, v in kw.items() if k != "bias"}
     x, w, b = make(xshape, wshape, dtype, bias=kw.get("bias", False))
     if layout == "NHWC":

@@ -233,7 +233,8 @@ def test_gemm_tiles_by_row_classes_skip_padding_rows(xshape, wshape, kw, dtype):
     sh, dh = (options.get(k, 1) for k in ("stride", "dilation"))
     sh, dh = (v[0] if isinstance(v, tuple) else v for v in (sh, dh))
     pad = options["padding"][0] if isinstance(options["padding"], tuple) else options["padding"]
-    assert fastconv._core.row_classes(xshape[0], xshape[2], oh, ow, wshape[2], sh, dh, pad, dtype == np.float64)
+    assert fastconv._core.row_classes(xshape[0], xshape[2], oh, ow, wshape[2], wshape[3], sh, dh, pad,
+                                      dtype == np.float64)
     expected = check(nhwc(x), w, b, layout="NHWC", algorithm="im2col", **options)
     np.testing.assert_array_equal(got, expected)
     with num_threads(2):
@@ -250,7 +251,7 @@ def test_gemm_row_classes_keep_padding_rows_of_nonfinite_weights(value, dtype):
     zero-padded sum: the GEMM then runs every kernel row, as the reference does."""
     x, w, _ = make((4, 16, 7, 7), (40, 16, 3, 3), dtype)
     w[3, 5, 0, 1] = value
-    assert fastconv._core.row_classes(4, 7, 7, 7, 3, 1, 1, 1, dtype == np.float64)
+    assert fastconv._core.row_classes(4, 7, 7, 7, 3, 3, 1, 1, 1, dtype == np.float64)
     got = fastconv.conv2d(nhwc(x), w, layout="NHWC", algorithm="im2col", padding=1)
     expected = nhwc(ref.conv2d(x, w, padding=1))
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))

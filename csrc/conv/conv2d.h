@@ -20,8 +20,8 @@ struct Conv2dShape {
   int64_t Kg() const { return K / groups; }
 };
 
-// Im2colNhwc: NCHW data through the NHWC GEMM on transposed bands (conv2d_via_nhwc.cc); with
-// NHWC data it is Im2col. Winograd: F(4x4, 3x3) (conv2d_winograd.cc), for the shapes
+// Im2colNhwc: NCHW data through the NHWC GEMM on transposed bands, or a batch of small images
+// transposed whole (conv2d_via_nhwc.cc); with NHWC data it is Im2col. Winograd: F(4x4, 3x3) (conv2d_winograd.cc), for the shapes
 // winograd_applies to; NCHW data goes through NHWC copies.
 enum class ConvAlgorithm : int { Auto = 0, Direct = 1, Im2col = 2, Im2colNhwc = 3, Winograd = 4, Batched = 5 };
 
@@ -45,8 +45,8 @@ template <class T>
 void conv2d_by_image_nhwc(const Conv2dShape& s, const T* x, T* out,
                           const std::function<void(const T*, T*)>& conv_image);
 
-// The NHWC GEMM on NCHW data, a band of output rows at a time transposed to NHWC and back
-// (see conv2d_via_nhwc.cc).
+// The NHWC GEMM on NCHW data, a band of output rows at a time (or a block of small images)
+// transposed to NHWC and back (see conv2d_via_nhwc.cc).
 template <class T>
 void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                      bool relu);

@@ -52,7 +52,7 @@ bool pack_b_weights(const Conv2dShape& s, const T* w, int64_t NR, T* dst) {
     kern.transpose(w + (g * Kg + nb * NR) * R, R, by_channel, NR, filters, R);
     if (taps == 1) return;
     // lanes[j] gathers v - v of lane j's weights: NaN once one is not finite.
-    HeapVector<T> lanes(NR, T(0));
+    T lanes[Kernels<T>::kMaxGemmCols] = {};
     for (int64_t c = 0; c < Cg; ++c)  // read in order, written to `taps` streams
       for (int64_t t = 0; t < taps; ++t) {
         const T* from = by_channel + (c * taps + t) * NR;
@@ -62,7 +62,7 @@ bool pack_b_weights(const Conv2dShape& s, const T* w, int64_t NR, T* dst) {
           lanes[j] += from[j] - from[j];
         }
       }
-    finite[item] = std::all_of(lanes.begin(), lanes.end(), [](T v) { return v == v; });
+    finite[item] = std::all_of(lanes, lanes + NR, [](T v) { return v == v; });
   });
   return std::all_of(finite.begin(), finite.end(), [](char f) { return f != 0; });
 }
@@ -183,7 +183,7 @@ void PixelGemm<T>::run_tiles(const Conv2dShape& s, const NhwcTaps<T>& where, con
   const bool row_taps = takes_window_rows(s);
   const Range inner = where.interior_columns();
   const T** kept = taps + taps_scratch();  // the tile's taps of its class's kernel rows
-  HeapVector<T> tile_out(MR * NR);
+  alignas(64) T tile_out[Kernels<T>::kMaxGemmRows * Kernels<T>::kMaxGemmCols];
   for (int64_t t = t_begin; t < t_end; ++t) {
     const RowClassTiles::Tile& tile = plan.tiles[t];
     const int64_t* pixels = plan.order.data() + tile.first;
@@ -202,8 +202,8 @@ void PixelGemm<T>::run_tiles(const Conv2dShape& s, const NhwcTaps<T>& where, con
         kern.gemm_ukernel_taps(a_taps, a_channels, kept, g * Cg, b, out + pixels[0] * s.K + k0, s.K, tile.m, n, ep);
         continue;
       }
-      kern.gemm_ukernel_taps(a_taps, a_channels, kept, g * Cg, b, tile_out.data(), NR, tile.m, n, ep);
-      for (int64_t i = 0; i < tile.m; ++i) std::copy_n(tile_out.data() + i * NR, n, out + pixels[i] * s.K + k0);
+      kern.gemm_ukernel_taps(a_taps, a_channels, kept, g * Cg, b, tile_out, NR, tile.m, n, ep);
+      for (int64_t i = 0; i < tile.m; ++i) std::copy_n(tile_out + i * NR, n, out + pixels[i] * s.K + k0);
     }
   }
 }
@@ -263,7 +263,7 @@ void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, c
   const int64_t blocks = ceil_div(tiles, TB);
   parallel_for(splits * blocks, M * s.K * R, [&](int64_t task) {
     const int64_t split = task / blocks, t0 = task % blocks * TB, t1 = std::min(tiles, t0 + TB);
-    const T** taps = static_cast<const T**>(workspace(2 * gemm.taps_scratch() * sizeof(T*)));
+    const T** taps = static_cast<const T**>(workspace((classes ? 2 : 1) * gemm.taps_scratch() * sizeof(T*)));
     if (classes)
       gemm.run_tiles(s, where, x, bias, out, relu, plan, t0, t1, taps, gemm.split_panels(split, splits));
     else

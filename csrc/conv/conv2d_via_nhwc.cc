@@ -229,8 +229,8 @@ void conv2d_nhwc_by_nchw(const Conv2dShape& s, const Padding<T>& pad, const T* x
                          bool relu) {
   if (s.K == 1) return conv2d(s, pad, ConvAlgorithm::Auto, x, w, bias, out, relu);
   const int64_t out_pixels = s.OH * s.OW, image = s.K * out_pixels;
-  // One input channel: auto never picks Winograd (never automatic), whose NCHW path takes Call
-  // scratch too.
+  // One input channel: auto never picks Winograd (never automatic) or Im2colNhwc (8 channels a
+  // group at least), whose NCHW paths take Call scratch too.
   const CallScratch<T> out_nchw(s.N * image);
   conv2d(s, pad, ConvAlgorithm::Auto, x, w, bias, out_nchw.get(), relu);
   transpose_matrices(out_nchw.get(), s.N, s.K, out_pixels, out);

@@ -51,10 +51,9 @@ struct RowClasses {
 
 // Whether tiles of MR pixels cut class by class run at most 19/20 of the kernel rows that
 // tiles of consecutive pixels do, under zero padding (partial tiles at each class's end can
-// cost more than the skipped rows: one 7x7 image in tiles of 14).
-inline bool row_classes_pay(const Conv2dShape& s, int64_t MR) {
+// cost more than the skipped rows: one 7x7 image in tiles of 14, not in tiles of 4).
+inline bool row_classes_pay(const Conv2dShape& s, const RowClasses& classes, int64_t MR) {
   if (s.N * s.OH * s.OW == 0) return false;
-  const RowClasses classes(s);
   int64_t skipping = 0;
   for (int64_t c = 0; c < classes.count(); ++c)
     skipping += ceil_div(s.N * classes.rows(c) * s.OW, MR) * classes.kernel_rows[c].size();
@@ -67,8 +66,9 @@ inline bool row_classes_pay(const Conv2dShape& s, int64_t MR) {
 template <class T>
 RowClassTiles row_class_tiles(const Conv2dShape& s, const Padding<T>& pad, int64_t MR, bool weights_finite) {
   RowClassTiles plan;
-  if (pad.mode != PadMode::Constant || pad.fill != T(0) || !weights_finite || !row_classes_pay(s, MR)) return plan;
+  if (pad.mode != PadMode::Constant || pad.fill != T(0) || !weights_finite) return plan;
   const RowClasses classes(s);
+  if (!row_classes_pay(s, classes, MR)) return plan;
   plan.order.reserve(s.N * s.OH * s.OW);
   for (int64_t c = 0; c < classes.count(); ++c) {
     const int64_t first = static_cast<int64_t>(plan.order.size());

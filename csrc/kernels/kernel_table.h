@@ -16,6 +16,7 @@ struct Kernels {
   // tile of every height mr from gemm_mr_min to gemm_mr (gemm_ukernel[mr]), so that a GEMM
   // of M rows can pick the one that pads M least (gemm_tile_rows).
   static constexpr int kMaxGemmRows = 14;
+  static constexpr int kMaxGemmCols = 32;  // the widest gemm_nr (AVX-512 float: 2 vectors of 16)
   int64_t gemm_mr, gemm_mr_min, gemm_nr;
   void (*gemm_ukernel[kMaxGemmRows + 1])(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
                                           int64_t n, const GemmEpilogue<T>& ep);

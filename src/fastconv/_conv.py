@@ -124,7 +124,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, p
     activation : None or "relu", fused into the output write
     algorithm : "auto", "direct", "im2col", "im2col_nhwc", "batched" or "winograd"
         "im2col_nhwc" runs NCHW data through the NHWC GEMM, a band of output rows at a time
-        transposed to channels-last and back (the same as "im2col" for layout="NHWC"). "batched" is a direct convolution
+        (a batch of images of at most 64 output pixels: blocks of whole images) transposed to
+        channels-last and back (the same as "im2col" for layout="NHWC"). "batched" is a direct convolution
         vectorised across images (interleaved copies of blocks of 8 or 16 images), for batches
         of small images or few filters. With layout="NHWC", "direct" is the
         depthwise kernel (groups == C == K only). "winograd" (Winograd's F(4x4, 3x3), 3x3 kernel,

@@ -54,6 +54,7 @@ template <class T>
 void fill(Kernels<T>& k) {
   constexpr int MR = 4, NR = 8;
   k.gemm_mr = MR;
+  static_assert(NR <= Kernels<T>::kMaxGemmCols);
   k.gemm_nr = NR;
   k.gemm_mr_min = MR;
   k.gemm_ukernel[MR] = gemm_packed<T, MR, NR>;

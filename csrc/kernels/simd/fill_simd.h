@@ -36,6 +36,7 @@ template <class T, int MR, int MinMR = MR>
 void fill_simd_tile_kernels(Kernels<T>& k) {
   k.gemm_mr = MR;
   k.gemm_mr_min = MinMR;
+  static_assert(2 * Vec<T>::kLanes <= Kernels<T>::kMaxGemmCols);
   k.gemm_nr = 2 * Vec<T>::kLanes;
   fill_gemm_tiles<T, MR, MinMR>(k);
   k.gemm_ukernel_taps = gemm_taps<T, MR>;
