@@ -149,62 +149,66 @@ int64_t PixelGemm<T>::taps_scratch() const {
   return kernels<T>().gemm_mr * s_.kh * s_.kw;
 }
 
-// Tiles of MR pixels, each run over every micro-panel of output channels while its windows
-// are in L1; tiles whose windows lie on input columns take window rows (takes_window_rows).
+// One tile: output pixels pixel_at(0), ..., pixel_at(m - 1), over kernel rows `rows` (all of
+// them, or a RowClassTiles class's: the B rows of kernel row ky start ky window rows, or ky*kw
+// taps, in), run over every micro-panel of `panels` while its windows are in L1. Tiles whose
+// windows lie on input columns take window rows (takes_window_rows). A tile whose pixels are
+// not consecutive writes through a tile of scratch. inner: where.interior_columns(); taps:
+// twice taps_scratch() where `rows` is not all of them.
 template <class T>
-void PixelGemm<T>::run(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, const T* bias, T* out,
-                      bool relu, int64_t p_begin, int64_t p_end, const T** taps, Range panels) const {
+template <class PixelAt>
+void PixelGemm<T>::run_tile(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, const T* bias, T* out,
+                            bool relu, PixelAt pixel_at, int64_t m, Range rows, Range inner, const T** taps,
+                            Range panels) const {
   const Kernels<T>& kern = kernels<T>();
   const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr, Kg = s.Kg(), Cg = s.Cg();
-  const bool row_taps = takes_window_rows(s);
-  const Range inner = where.interior_columns();
-  for (int64_t p0 = p_begin; p0 < p_end; p0 += MR) {
-    const int64_t m = std::min(MR, p_end - p0);
-    const bool whole_rows = tile_taps(s, where, x, [&](int64_t i) { return p0 + i; }, m, MR, row_taps, inner, taps);
-    const int64_t a_taps = whole_rows ? s.kh : s.kh * s.kw, a_channels = whole_rows ? s.kw * Cg : Cg;
-    for (int64_t gp = panels.begin; gp < panels.end; ++gp) {
-      const int64_t g = gp / panels_, nb = gp % panels_, k0 = first_channel(gp);
-      kern.gemm_ukernel_taps(a_taps, a_channels, taps, g * Cg, panel(g, nb), out + p0 * s.K + k0, s.K, m,
-                             std::min(NR, Kg - nb * NR),
-                             GemmEpilogue<T>{false, bias != nullptr ? bias + k0 : nullptr, relu, true});
+  const bool whole_rows = tile_taps(s, where, x, pixel_at, m, MR, takes_window_rows(s), inner, taps);
+  const int64_t per_row = whole_rows ? 1 : s.kw, a_taps = rows.size() * per_row;
+  const int64_t a_channels = whole_rows ? s.kw * Cg : Cg;
+  const T** a = taps;
+  if (rows.size() < s.kh) {  // the tile's taps of its kernel rows, past the full ones
+    a = taps + taps_scratch();
+    for (int64_t i = 0; i < MR; ++i)
+      for (int64_t j = 0; j < a_taps; ++j) a[i * a_taps + j] = taps[(i * s.kh + rows.begin) * per_row + j];
+  }
+  const int64_t p0 = pixel_at(0);
+  const bool in_place = pixel_at(m - 1) == p0 + m - 1;
+  alignas(64) T tile_out[Kernels<T>::kMaxGemmRows * Kernels<T>::kMaxGemmCols];
+  for (int64_t gp = panels.begin; gp < panels.end; ++gp) {
+    const int64_t g = gp / panels_, nb = gp % panels_, k0 = first_channel(gp), n = std::min(NR, Kg - nb * NR);
+    const T* b = panel(g, nb) + rows.begin * per_row * a_channels * NR;
+    const GemmEpilogue<T> ep{false, bias != nullptr ? bias + k0 : nullptr, relu, true};
+    if (in_place) {
+      kern.gemm_ukernel_taps(a_taps, a_channels, a, g * Cg, b, out + p0 * s.K + k0, s.K, m, n, ep);
+      continue;
     }
+    kern.gemm_ukernel_taps(a_taps, a_channels, a, g * Cg, b, tile_out, NR, m, n, ep);
+    for (int64_t i = 0; i < m; ++i) std::copy_n(tile_out + i * NR, n, out + pixel_at(i) * s.K + k0);
   }
 }
 
-// As run, on tiles [t_begin, t_end) of a RowClassTiles plan: each tile runs its class's kernel
-// rows only (the B rows of kernel row ky start ky window rows, or ky*kw taps, in), and a tile
-// whose pixels are not consecutive writes through a tile of scratch.
+// Tiles of MR consecutive pixels, all kernel rows.
+template <class T>
+void PixelGemm<T>::run(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, const T* bias, T* out,
+                       bool relu, int64_t p_begin, int64_t p_end, const T** taps, Range panels) const {
+  const int64_t MR = kernels<T>().gemm_mr;
+  const Range inner = where.interior_columns();
+  for (int64_t p0 = p_begin; p0 < p_end; p0 += MR)
+    run_tile(s, where, x, bias, out, relu, [&](int64_t i) { return p0 + i; }, std::min(MR, p_end - p0),
+             Range{0, s.kh}, inner, taps, panels);
+}
+
+// Tiles [t_begin, t_end) of a RowClassTiles plan, each over its class's kernel rows.
 template <class T>
 void PixelGemm<T>::run_tiles(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, const T* bias, T* out,
                              bool relu, const RowClassTiles& plan, int64_t t_begin, int64_t t_end, const T** taps,
                              Range panels) const {
-  const Kernels<T>& kern = kernels<T>();
-  const int64_t MR = kern.gemm_mr, NR = kern.gemm_nr, Kg = s.Kg(), Cg = s.Cg();
-  const bool row_taps = takes_window_rows(s);
   const Range inner = where.interior_columns();
-  const T** kept = taps + taps_scratch();  // the tile's taps of its class's kernel rows
-  alignas(64) T tile_out[Kernels<T>::kMaxGemmRows * Kernels<T>::kMaxGemmCols];
   for (int64_t t = t_begin; t < t_end; ++t) {
     const RowClassTiles::Tile& tile = plan.tiles[t];
     const int64_t* pixels = plan.order.data() + tile.first;
-    const bool whole_rows =
-        tile_taps(s, where, x, [&](int64_t i) { return pixels[i]; }, tile.m, MR, row_taps, inner, taps);
-    const int64_t per_row = whole_rows ? 1 : s.kw, per_pixel = s.kh * per_row;
-    const int64_t a_taps = (tile.ky_end - tile.ky_begin) * per_row, a_channels = whole_rows ? s.kw * Cg : Cg;
-    for (int64_t i = 0; i < MR; ++i)
-      for (int64_t j = 0; j < a_taps; ++j) kept[i * a_taps + j] = taps[i * per_pixel + tile.ky_begin * per_row + j];
-    const bool in_place = pixels[tile.m - 1] == pixels[0] + tile.m - 1;
-    for (int64_t gp = panels.begin; gp < panels.end; ++gp) {
-      const int64_t g = gp / panels_, nb = gp % panels_, k0 = first_channel(gp), n = std::min(NR, Kg - nb * NR);
-      const T* b = panel(g, nb) + tile.ky_begin * per_row * a_channels * NR;
-      const GemmEpilogue<T> ep{false, bias != nullptr ? bias + k0 : nullptr, relu, true};
-      if (in_place) {
-        kern.gemm_ukernel_taps(a_taps, a_channels, kept, g * Cg, b, out + pixels[0] * s.K + k0, s.K, tile.m, n, ep);
-        continue;
-      }
-      kern.gemm_ukernel_taps(a_taps, a_channels, kept, g * Cg, b, tile_out, NR, tile.m, n, ep);
-      for (int64_t i = 0; i < tile.m; ++i) std::copy_n(tile_out + i * NR, n, out + pixels[i] * s.K + k0);
-    }
+    run_tile(s, where, x, bias, out, relu, [&](int64_t i) { return pixels[i]; }, tile.m,
+             Range{tile.ky_begin, tile.ky_end}, inner, taps, panels);
   }
 }
 

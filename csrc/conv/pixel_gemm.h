@@ -59,6 +59,9 @@ class PixelGemm {
  private:
   // Group g's micro-panel nb: NR output channels, kh*kw*Cg deep.
   const T* panel(int64_t g, int64_t nb) const;
+  template <class PixelAt>
+  void run_tile(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, const T* bias, T* out, bool relu,
+                PixelAt pixel_at, int64_t m, Range rows, Range inner, const T** taps, Range panels) const;
 
   Conv2dShape s_;
   int64_t panels_;
