@@ -172,6 +172,35 @@ void conv2d_grad_input_binding(py::array grad_out, py::array w, py::array grad_i
   });
 }
 
+// dL/dx of a stride-1 NCHW conv2d under zero padding of at most the kernel's reach
+// ((kh - 1) * dh, (kw - 1) * dw) on each side, as the correlation of grad_out by the flipped,
+// transposed weights through the NHWC GEMM (conv2d_grad_input_via_nhwc); grad_in has x's
+// shape. Returns whether it was written: not for weights with a non-finite value, a 1x1
+// kernel or no work.
+bool conv2d_grad_input_via_nhwc_binding(py::array grad_out, py::array w, py::array grad_in, int64_t dh, int64_t dw,
+                                        int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t groups) {
+  check_array(grad_in, "grad_in", grad_out, 4, true);
+  check_array(grad_out, "grad_out", grad_out, 4);
+  const Conv2dShape s =
+      checked_conv_shape(grad_in, w, "weight", grad_out, "grad_out", 1, 1, dh, dw, pt, pb, pl, pr, groups, false);
+  const int64_t reach_y = (s.kh - 1) * dh, reach_x = (s.kw - 1) * dw;
+  if (pt > reach_y || pb > reach_y || pl > reach_x || pr > reach_x)
+    throw py::value_error("padding must be at most the kernel's reach, (kernel size - 1) * dilation");
+  check_no_overlap(grad_in, "grad_in", grad_out, "grad_out");
+  check_no_overlap(grad_in, "grad_in", w, "weight");
+  // The correlation: grad_out (N, K, OH, OW) in, grad_in (N, C, H, W) out.
+  const Conv2dShape corr{s.N, s.K, s.OH, s.OW, s.C, s.kh, s.kw, s.H, s.W, 1, 1, dh, dw,
+                         reach_y - pt, reach_x - pl, groups};
+  bool written = false;
+  dispatch_float(grad_out, "grad_out", grad_in, [&](auto tag) {
+    using T = decltype(tag);
+    T* gi = mutable_ptr<T>(grad_in);
+    py::gil_scoped_release release;
+    written = conv2d_grad_input_via_nhwc<T>(corr, ptr<T>(grad_out), ptr<T>(w), gi);
+  });
+  return written;
+}
+
 // Whether conv2d_grad_input takes its pixel rows (col2im_pixel_rows_suit) for N images of
 // OH x OW output pixels and Cg channels a group under a kh x kw kernel.
 bool col2im_pixel_rows_binding(int64_t N, int64_t OH, int64_t OW, int64_t Cg, int64_t kh, int64_t kw) {
@@ -229,6 +258,9 @@ void bind_conv(py::module_& m) {
   m.def("conv2d_grad_input", &conv2d_grad_input_binding, py::arg("grad_out"), py::arg("weight"), py::arg("grad_in"),
         py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("pt"), py::arg("pb"), py::arg("pl"),
         py::arg("pr"), py::arg("groups"), py::arg("pad_mode"));
+  m.def("conv2d_grad_input_via_nhwc", &conv2d_grad_input_via_nhwc_binding, py::arg("grad_out"), py::arg("weight"),
+        py::arg("grad_in"), py::arg("dh"), py::arg("dw"), py::arg("pt"), py::arg("pb"), py::arg("pl"), py::arg("pr"),
+        py::arg("groups"));
   m.def("conv2d_grad_weight", &conv2d_grad_weight_binding, py::arg("x"), py::arg("grad_out"), py::arg("grad_w"),
         py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"), py::arg("pt"), py::arg("pb"), py::arg("pl"),
         py::arg("pr"), py::arg("groups"), py::arg("pad_mode"), py::arg("fill"), py::arg("nhwc"));

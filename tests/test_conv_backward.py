@@ -644,11 +644,13 @@ def test_col2im_packs_the_images_grad_out_a_few_at_a_time():
 
 
 def test_stride_1_input_gradients_of_small_maps_take_col2im(monkeypatch):
+    """One image of a small map takes col2im; a batch of them the correlation through the
+    NHWC GEMM (the test below)."""
     calls = []
     original = fastconv._core.conv2d_grad_input
     monkeypatch.setattr(fastconv._core, "conv2d_grad_input", lambda *args: calls.append(1) or original(*args))
-    x, w = random((2, 64, 5, 5), np.float32, 0), random((8, 64, 3, 3), np.float32, 1)
-    grad_out = random((2, 8, 5, 5), np.float32, 2)
+    x, w = random((1, 64, 5, 5), np.float32, 0), random((8, 64, 3, 3), np.float32, 1)
+    grad_out = random((1, 8, 5, 5), np.float32, 2)
     got = fastconv.conv2d_backward(grad_out, x, w, padding=1, needs="input")["input"]
     assert calls == [1]
     want = ref.conv2d_backward(grad_out.astype(np.float64), x.astype(np.float64), w.astype(np.float64),
@@ -658,6 +660,89 @@ def test_stride_1_input_gradients_of_small_maps_take_col2im(monkeypatch):
     fastconv.conv2d_backward(random((8, 8, 14, 14), np.float32, 3), random((8, 64, 14, 14), np.float32, 4), w,
                              padding=1, needs="input")
     assert calls == []  # 1568 pixels: the correlation
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("xshape, wshape, kw, before", [
+    ((2, 64, 5, 5), (8, 64, 3, 3), dict(padding=1), (1, 1, 1, 1)),
+    ((2, 48, 7, 7), (40, 48, 3, 3), dict(padding="same"), (1, 1, 1, 1)),
+    ((4, 64, 12, 10), (64, 32, 3, 3), dict(padding=(2, 1), dilation=(2, 1), groups=2), (2, 2, 1, 1)),
+    ((2, 40, 9, 9), (36, 40, 5, 5), dict(padding=(1, 3)), (1, 1, 3, 3)),
+    ((2, 32, 8, 8), (48, 32, 4, 2), dict(padding="same"), (1, 2, 0, 1)),
+    ((5, 32, 3, 3), (32, 32, 3, 3), dict(padding=2), (2, 2, 2, 2)),
+    ((2, 32, 6, 7), (33, 32, 3, 3), dict(padding=0), (0, 0, 0, 0)),
+], ids=["few-filters", "same", "groups-dilation", "5x5-uneven-padding", "even-kernel-same", "padding-at-reach",
+        "no-padding-odd-filters"])
+def test_stride_1_input_gradients_of_image_batches_pack_the_flipped_weights(monkeypatch, xshape, wshape, kw, before,
+                                                                            threads, dtype):
+    """A batch's stride-1 input gradient under zero padding of at most the kernel's reach runs
+    conv2d_grad_input_via_nhwc: the correlation of grad_out through the NHWC GEMM, its panels
+    packed from the weights as they are, flipped and transposed on the way (WeightsOrder::
+    FlippedTransposed). Equal bit for bit to the same GEMM on the flipped copy, and close to
+    the reference; small maps (a batch in blocks of whole images) and larger ones (bands).
+    before: the padding (top, bottom, left, right)."""
+    calls = []
+    original = fastconv._core.conv2d_grad_input_via_nhwc
+    monkeypatch.setattr(fastconv._core, "conv2d_grad_input_via_nhwc",
+                        lambda *args: calls.append(1) or original(*args))
+    x, w = random(xshape, dtype, 0), random(wshape, dtype, 1)
+    groups, dilation = kw.get("groups", 1), kw.get("dilation", (1, 1))
+    grad_out = random(fastconv.conv2d(x, w, **kw).shape, dtype, 2)
+    with num_threads(threads):
+        got = fastconv.conv2d_backward(grad_out, x, w, needs="input", **kw)["input"]
+    assert calls == [1]
+    # the correlation by the flipped copy, padded so that its output is the input's gradient
+    reach = [d * (k - 1) for d, k in zip(dilation, wshape[2:])]
+    pads = ((reach[0] - before[0], reach[0] - before[1]), (reach[1] - before[2], reach[1] - before[3]))
+    flipped = w.reshape(groups, -1, *wshape[1:]).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    flipped = np.ascontiguousarray(flipped.reshape(-1, wshape[0] // groups, *wshape[2:]))
+    with num_threads(threads):
+        by_copy = fastconv.conv2d(grad_out, flipped, padding=pads, dilation=dilation, groups=groups,
+                                  algorithm="im2col_nhwc")
+    np.testing.assert_array_equal(got, by_copy)
+    f64 = [a.astype(np.float64) for a in (grad_out, x, w)]
+    want = ref.conv2d_backward(*f64, **kw)["input"]
+    magnitude = ref.conv2d_backward(*[np.abs(a) for a in f64], **kw)["input"]
+    assert_close(got, want.astype(dtype), magnitude, terms=wshape[0] // groups * wshape[2] * wshape[3])
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_the_flipped_weights_input_gradient_leaves_nonfinite_weights_to_the_transposed_convolution(bad):
+    """With a non-finite weight, conv2d_grad_input_via_nhwc writes nothing and says so (its
+    correlation would multiply the zeros around grad_out by it: NaN where no product exists),
+    and conv2d_backward's input gradient is the transposed convolution's, as the reference's."""
+    x, w = random((2, 64, 5, 5), np.float64, 0), random((40, 64, 3, 3), np.float64, 1)
+    w[3, 5, 0, 2] = bad
+    grad_out = random((2, 40, 5, 5), np.float64, 2)
+    grad_in = np.full(x.shape, 7.0)
+    assert not fastconv._core.conv2d_grad_input_via_nhwc(grad_out, w, grad_in, 1, 1, 1, 1, 1, 1, 1)
+    assert (grad_in == 7.0).all()
+    got = fastconv.conv2d_backward(grad_out, x, w, padding=1, needs="input")["input"]
+    want = ref.conv2d_backward(grad_out, x, w, padding=1)["input"]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    finite = np.isfinite(want)
+    np.testing.assert_array_equal(got[~finite & ~np.isnan(want)], want[~finite & ~np.isnan(want)])
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(pt=3), "at most the kernel's reach"),
+    (dict(pr=3), "at most the kernel's reach"),
+    (dict(groups=3), "groups"),
+    (dict(dh=0), "positive"),
+])
+def test_the_flipped_weights_input_gradient_binding_checks_its_arguments(kw, match):
+    """conv2d_grad_input_via_nhwc (3x3 kernel, dilation 1: reach 2) refuses padding past the
+    reach (whose correlation output would not be the gradient) and inconsistent shapes."""
+    args = dict(dh=1, dw=1, pt=1, pb=1, pl=1, pr=1, groups=1)
+    args.update(kw)
+    H = 5 + args["pt"] + args["pb"] - 2 * args["dh"] if args["dh"] > 0 else 5
+    W = 5 + args["pl"] + args["pr"] - 2
+    grad_out = np.zeros((2, 4, H, W), np.float32)
+    with pytest.raises(ValueError, match=match):
+        fastconv._core.conv2d_grad_input_via_nhwc(grad_out, np.zeros((4, 6, 3, 3), np.float32),
+                                                  np.zeros((2, 6, 5, 5), np.float32), **args)
 
 
 @pytest.mark.parametrize("sizes", [(2**63 - 1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1),

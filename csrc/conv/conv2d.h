@@ -51,6 +51,17 @@ template <class T>
 void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                      bool relu);
 
+// The input gradient of a stride-1 NCHW convolution whose zero padding leaves the gradient
+// the correlation's whole output: grad_in = the correlation of grad_out by the flipped,
+// transposed weights, through the NHWC GEMM as conv2d_via_nhwc, the GEMM's panels packed
+// straight from the convolution's weights w (WeightsOrder::FlippedTransposed). s is the
+// correlation's shape (grad_out its input, K its output channels: the convolution's C).
+// Returns false, having written nothing, unless the weights are all finite (a correlation
+// multiplies the zeros around grad_out by every weight: 0 * inf would be NaN), the kernel
+// has two taps at least (the packing checks finiteness only then) and there is work.
+template <class T>
+bool conv2d_grad_input_via_nhwc(const Conv2dShape& s, const T* grad_out, const T* w, T* grad_in);
+
 // Winograd F(4x4, 3x3) on NCHW (through NHWC copies) or NHWC data; the shape must satisfy
 // winograd_applies (see conv2d_winograd.cc).
 template <class T>

@@ -67,6 +67,37 @@ bool pack_b_weights(const Conv2dShape& s, const T* w, int64_t NR, T* dst) {
   return std::all_of(finite.begin(), finite.end(), [](char f) { return f != 0; });
 }
 
+// The same panels from weights (groups*Cg, Kg, kh, kw) of the convolution whose input
+// gradient this is: B[r][k] = w[g*Cg + c][k][taps - 1 - t]. Per panel, each input channel c's
+// NR output channels' kernels are one run of w, transposed into taps rows of NR that are
+// copied to the rows (taps - 1 - t)*Cg + c: the weights are read once, with no flipped copy.
+template <class T>
+bool pack_b_flipped_weights(const Conv2dShape& s, const T* w, int64_t NR, T* dst) {
+  const int64_t Kg = s.Kg(), Cg = s.Cg(), taps = s.kh * s.kw, R = taps * Cg, panels = ceil_div(Kg, NR);
+  const Kernels<T>& kern = kernels<T>();
+  HeapVector<char> finite(s.groups * panels, 0);
+  parallel_for(s.groups * panels, s.groups * panels * NR * R, [&](int64_t item) {
+    const int64_t g = item / panels, nb = item % panels, filters = std::min(NR, Kg - nb * NR);
+    T* panel = dst + item * R * NR;
+    T* by_tap = workspace_as<T>(taps * NR);
+    if (filters < NR) std::fill(by_tap, by_tap + taps * NR, T(0));
+    T lanes[Kernels<T>::kMaxGemmCols] = {};  // as in pack_b_weights
+    for (int64_t c = 0; c < Cg; ++c) {
+      kern.transpose(w + ((g * Cg + c) * Kg + nb * NR) * taps, taps, by_tap, NR, filters, taps);
+      for (int64_t t = 0; t < taps; ++t) {
+        const T* from = by_tap + t * NR;
+        T* to = panel + ((taps - 1 - t) * Cg + c) * NR;
+        for (int64_t j = 0; j < NR; ++j) {
+          to[j] = from[j];
+          lanes[j] += from[j] - from[j];
+        }
+      }
+    }
+    finite[item] = std::all_of(lanes, lanes + NR, [](T v) { return v == v; });
+  });
+  return taps > 1 && std::all_of(finite.begin(), finite.end(), [](char f) { return f != 0; });
+}
+
 // Output pixels of a tile as (image, row, column), one after another: pixel_at(i) ascends
 // (a run of consecutive pixels, or a class's in RowClassTiles), so the tile is consecutive if
 // its last pixel is m - 1 past its first, and then each next pixel is found by counting on.
@@ -132,11 +163,13 @@ bool tile_taps(const Conv2dShape& s, const NhwcTaps<T>& where, const T* x, Pixel
 }  // namespace
 
 template <class T>
-PixelGemm<T>::PixelGemm(const Conv2dShape& s, const T* w)
+PixelGemm<T>::PixelGemm(const Conv2dShape& s, const T* w, WeightsOrder order)
     : s_(s),
       panels_(ceil_div(s.Kg(), kernels<T>().gemm_nr)),
       b_packed_(s.groups * panels_ * s.kh * s.kw * s.Cg() * kernels<T>().gemm_nr, WorkspaceSlot::GemmWeights) {
-  weights_finite_ = pack_b_weights(s, w, kernels<T>().gemm_nr, b_packed_.get());
+  const int64_t NR = kernels<T>().gemm_nr;
+  weights_finite_ = order == WeightsOrder::Filters ? pack_b_weights(s, w, NR, b_packed_.get())
+                                                   : pack_b_flipped_weights(s, w, NR, b_packed_.get());
 }
 
 template <class T>
@@ -235,7 +268,7 @@ template class PixelGemm<double>;
 template <class T>
 void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                       bool relu) {
-  const int64_t MR = kernels<T>().gemm_mr, R = s.kh * s.kw * s.Cg(), M = s.N * s.OH * s.OW;
+  const int64_t R = s.kh * s.kw * s.Cg(), M = s.N * s.OH * s.OW;
   if (M * s.K == 0) return;
   if (R == 0) {  // no input channels: the bias alone
     for (int64_t p = 0; p < M; ++p)
@@ -245,17 +278,24 @@ void conv2d_nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, c
       }
     return;
   }
+  nhwc_gemm(s, pad, x, PixelGemm<T>(s, w), bias, out, relu);
+}
+
+template <class T>
+void nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, const PixelGemm<T>& gemm, const T* bias,
+               T* out, bool relu) {
+  const int64_t MR = kernels<T>().gemm_mr, R = s.kh * s.kw * s.Cg(), M = s.N * s.OH * s.OW;
   const NhwcTaps<T> where(s, pad);
   if (takes_window_rows(s) && s.Cg() < kPadColumnsBelowChannels && where.interior_columns().size() < s.OW) {
-    // A copy with its columns padded, on which every tile takes window rows.
+    // A copy with its columns padded, on which every tile takes window rows (the same
+    // packed weights: they depend on the window and channels only).
     Conv2dShape padded = s;
     padded.W = static_cast<int64_t>(where.columns().size());
     padded.pl = 0;
     const CallScratch<T> copy(s.N * s.H * padded.W * s.C, WorkspaceSlot::Input);
     pad_columns_nhwc(s, pad, where.columns(), valid_range(padded.W, 1, -s.pl, s.W), x, copy.get());
-    return conv2d_nhwc_gemm(padded, pad, copy.get(), w, bias, out, relu);
+    return nhwc_gemm(padded, pad, copy.get(), gemm, bias, out, relu);
   }
-  const PixelGemm<T> gemm(s, w);
   // Tiles of consecutive pixels, or of a RowClassTiles plan where skipping pays.
   const RowClassTiles plan = row_class_tiles(s, pad, MR, gemm.weights_finite());
   const bool classes = !plan.tiles.empty();
@@ -337,6 +377,10 @@ void conv2d_nhwc(const Conv2dShape& s, const Padding<T>& pad, ConvAlgorithm algo
     conv2d_nhwc_gemm(s, pad, x, w, bias, out, relu);
 }
 
+template void nhwc_gemm<float>(const Conv2dShape&, const Padding<float>&, const float*, const PixelGemm<float>&,
+                               const float*, float*, bool);
+template void nhwc_gemm<double>(const Conv2dShape&, const Padding<double>&, const double*, const PixelGemm<double>&,
+                                const double*, double*, bool);
 template void conv2d_nhwc<float>(const Conv2dShape&, const Padding<float>&, ConvAlgorithm, const float*,
                                  const float*, const float*, float*, bool);
 template void conv2d_nhwc<double>(const Conv2dShape&, const Padding<double>&, ConvAlgorithm, const double*,

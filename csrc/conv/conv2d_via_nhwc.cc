@@ -123,8 +123,8 @@ constexpr int64_t kBatchBytes = int64_t{16} << 20;
 // conv2d_via_nhwc for small images: each block of images transposed to NHWC, the NHWC GEMM
 // run on the block (its tiles spanning images), its output transposed back.
 template <class T>
-void conv2d_batch_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias,
-                           T* out, bool relu) {
+void conv2d_batch_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, const PixelGemm<T>& gemm,
+                           const T* bias, T* out, bool relu) {
   const int64_t in_image = s.C * s.H * s.W, out_image = s.K * s.OH * s.OW;
   const int64_t block = std::clamp<int64_t>(kBatchBytes / ((in_image + out_image) * int64_t{sizeof(T)}), 1, s.N);
   const CallScratch<T> scratch(block * (in_image + out_image));
@@ -134,24 +134,8 @@ void conv2d_batch_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T*
     Conv2dShape part = s;
     part.N = std::min(block, s.N - n0);
     transpose_matrices(x + n0 * in_image, part.N, s.C, s.H * s.W, x_nhwc);
-    conv2d_nhwc(part, pad, ConvAlgorithm::Im2col, x_nhwc, w, bias, out_nhwc, relu);
+    nhwc_gemm(part, pad, x_nhwc, gemm, bias, out_nhwc, relu);
     transpose_matrices(out_nhwc, part.N, s.OH * s.OW, s.K, out + n0 * out_image);
-  }
-}
-
-}  // namespace
-
-template <class T>
-void conv2d_by_image_nhwc(const Conv2dShape& s, const T* x, T* out,
-                          const std::function<void(const T*, T*)>& conv_image) {
-  const int64_t in_pixels = s.H * s.W, out_pixels = s.OH * s.OW;
-  const CallScratch<T> scratch(s.C * in_pixels + s.K * out_pixels);
-  T* x_nhwc = scratch.get();
-  T* out_nhwc = x_nhwc + s.C * in_pixels;
-  for (int64_t n = 0; n < s.N; ++n) {
-    transpose_matrices(x + n * s.C * in_pixels, 1, s.C, in_pixels, x_nhwc);
-    conv_image(x_nhwc, out_nhwc);
-    transpose_matrices(out_nhwc, 1, out_pixels, s.K, out + n * s.K * out_pixels);
   }
 }
 
@@ -165,12 +149,10 @@ void conv2d_by_image_nhwc(const Conv2dShape& s, const T* x, T* out,
 // memory (measured: prefetching the output lines too gained nothing). Neighbouring bands
 // each transpose the rows they share.
 template <class T>
-void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
-                     bool relu) {
+void via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, const PixelGemm<T>& gemm, const T* bias,
+              T* out, bool relu) {
   const int64_t P = s.OH * s.OW, work = s.N * P * s.K * s.Cg() * s.kh * s.kw;
-  if (s.N * s.K * P == 0) return;
-  if (s.Cg() == 0) return conv2d_im2col(s, pad, x, w, bias, out, relu);  // the bias alone
-  if (s.N > 1 && P <= kBatchImagePixels) return conv2d_batch_via_nhwc(s, pad, x, w, bias, out, relu);
+  if (s.N > 1 && P <= kBatchImagePixels) return conv2d_batch_via_nhwc(s, pad, x, gemm, bias, out, relu);
   const int64_t padded_cols = (s.OW - 1) * s.sw + (s.kw - 1) * s.dw + 1;
   const IndexMap rows = pad_index_map((s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1, 1, -s.pt, s.H, pad.mode);
   const IndexMap cols = pad_index_map(padded_cols, 1, -s.pl, s.W, pad.mode);
@@ -188,7 +170,6 @@ void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, co
   band.W = padded_cols;
   band.pt = band.pl = 0;
   const NhwcTaps<T> where(band, pad);
-  const PixelGemm<T> gemm(s, w);
   // Scratch: the band's input rows, its output rows, then (pointer-aligned) the GEMM's taps.
   const int64_t in_values = band.H * band.W * s.C, out_values = rows_per_band * s.OW * s.K;
   const int64_t taps_at = round_up((in_values + out_values) * sizeof(T), sizeof(T*));
@@ -224,6 +205,39 @@ void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, co
   });
 }
 
+}  // namespace
+
+template <class T>
+void conv2d_by_image_nhwc(const Conv2dShape& s, const T* x, T* out,
+                          const std::function<void(const T*, T*)>& conv_image) {
+  const int64_t in_pixels = s.H * s.W, out_pixels = s.OH * s.OW;
+  const CallScratch<T> scratch(s.C * in_pixels + s.K * out_pixels);
+  T* x_nhwc = scratch.get();
+  T* out_nhwc = x_nhwc + s.C * in_pixels;
+  for (int64_t n = 0; n < s.N; ++n) {
+    transpose_matrices(x + n * s.C * in_pixels, 1, s.C, in_pixels, x_nhwc);
+    conv_image(x_nhwc, out_nhwc);
+    transpose_matrices(out_nhwc, 1, out_pixels, s.K, out + n * s.K * out_pixels);
+  }
+}
+
+template <class T>
+void conv2d_via_nhwc(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
+                     bool relu) {
+  if (s.N * s.K * s.OH * s.OW == 0) return;
+  if (s.Cg() == 0) return conv2d_im2col(s, pad, x, w, bias, out, relu);  // the bias alone
+  via_nhwc(s, pad, x, PixelGemm<T>(s, w), bias, out, relu);
+}
+
+template <class T>
+bool conv2d_grad_input_via_nhwc(const Conv2dShape& s, const T* grad_out, const T* w, T* grad_in) {
+  if (s.N * s.K * s.OH * s.OW == 0 || s.Cg() == 0 || s.kh * s.kw < 2) return false;
+  const PixelGemm<T> gemm(s, w, WeightsOrder::FlippedTransposed);
+  if (!gemm.weights_finite()) return false;
+  via_nhwc<T>(s, Padding<T>{PadMode::Constant, T(0)}, grad_out, gemm, nullptr, grad_in, false);
+  return true;
+}
+
 template <class T>
 void conv2d_nhwc_by_nchw(const Conv2dShape& s, const Padding<T>& pad, const T* x, const T* w, const T* bias, T* out,
                          bool relu) {
@@ -244,6 +258,8 @@ template void conv2d_via_nhwc<float>(const Conv2dShape&, const Padding<float>&, 
                                      const float*, float*, bool);
 template void conv2d_via_nhwc<double>(const Conv2dShape&, const Padding<double>&, const double*, const double*,
                                       const double*, double*, bool);
+template bool conv2d_grad_input_via_nhwc<float>(const Conv2dShape&, const float*, const float*, float*);
+template bool conv2d_grad_input_via_nhwc<double>(const Conv2dShape&, const double*, const double*, double*);
 template void conv2d_nhwc_by_nchw<float>(const Conv2dShape&, const Padding<float>&, const float*, const float*,
                                          const float*, float*, bool);
 template void conv2d_nhwc_by_nchw<double>(const Conv2dShape&, const Padding<double>&, const double*, const double*,

@@ -20,12 +20,19 @@ namespace fastconv {
 // with one group and unit horizontal dilation.
 inline bool takes_window_rows(const Conv2dShape& s) { return s.groups == 1 && s.dw == 1 && s.kw > 1; }
 
+// How PixelGemm reads its weights: as the convolution's (K, Cg, kh, kw), or as the weights
+// of the convolution whose input gradient this one is, (Cg, K, kh, kw) per group (each of
+// s's output channels one of their input channels, every kernel rotated by 180 degrees).
+enum class WeightsOrder { Filters, FlippedTransposed };
+
 template <class T>
 class PixelGemm {
  public:
   // Packs w, (K, Cg, kh, kw), for every shape with s's K, groups, channels and window:
-  // B[r][k] = w[g*Kg + k][c][t] with r = t*Cg + c.
-  PixelGemm(const Conv2dShape& s, const T* w);
+  // B[r][k] = w[g*Kg + k][c][t] with r = t*Cg + c. FlippedTransposed: w is (groups*Cg, Kg, kh,
+  // kw) and B[r][k] = w[g*Cg + c][k][taps - 1 - t], the same B as Filters on the weights
+  // flipped_transposed_weights makes of it.
+  PixelGemm(const Conv2dShape& s, const T* w, WeightsOrder order = WeightsOrder::Filters);
 
   // Tap pointers of scratch run() needs.
   int64_t taps_scratch() const;
@@ -68,5 +75,11 @@ class PixelGemm {
   bool weights_finite_;
   CallScratch<T> b_packed_;  // kept memory: 9.4 MB for 512 channels 3x3 page-faulted on every call
 };
+
+// out (N*OH*OW x K, NHWC) = the convolution of NHWC x by gemm's weights, bias and relu
+// fused (conv2d_nhwc.cc; s with at least one input channel and one output value).
+template <class T>
+void nhwc_gemm(const Conv2dShape& s, const Padding<T>& pad, const T* x, const PixelGemm<T>& gemm, const T* bias,
+               T* out, bool relu);
 
 }  // namespace fastconv

@@ -140,8 +140,9 @@ def _col2im_pays(go, weight, stride, dilation, groups, x_sizes, before, padding_
     padded position, more than twice as many when the maps are small, or the stride phases'
     small correlations and interleaving when there are channels enough for a GEMM (S6); NCHW
     only, and while one image's column matrix (C/groups * kh * kw rows of OH * OW) stays
-    moderate. Also small maps of many channels, where col2im reads the weights in panels
-    instead of packing them whole (ResNet's 3x3 layers on 7x7 and 14x14). Not when the
+    moderate. Also one image of a small map of many channels, where col2im reads the weights
+    in panels instead of packing them whole (ResNet's 3x3 layers on 7x7 and 14x14); a batch of
+    them runs the correlation through the NHWC GEMM (`_correlation_via_nhwc`). Not when the
     correlation runs the kernel vectorised across images, which does the padded positions'
     work at the FMA peak (S5b: twice as fast as col2im), unless the channels are many enough
     that col2im's panels are at least as fast (16 images of 512 channels on 5x5: 22 against
@@ -156,23 +157,53 @@ def _col2im_pays(go, weight, stride, dilation, groups, x_sizes, before, padding_
         return weight.shape[1] >= 16
     pixels, columns = go.shape[0] * oh * ow, weight.shape[1] * kh * kw
     pixel_rows = kh * kw > 1 and _core.col2im_pixel_rows(go.shape[0], oh, ow, weight.shape[1], kh, kw)
-    pads, _ = _correlation_pads(go, weight, dilation, x_sizes, before, padding_mode, nhwc)
-    out_sizes = [o + sum(pair) - d * (k - 1) for o, pair, d, k in zip((oh, ow), pads, dilation, (kh, kw))]
-    correlation = _core.conv2d_auto_algorithm(go.shape[0], go.shape[1], oh, ow, weight.shape[1] * groups, kh, kw,
-                                              *out_sizes, 1, 1, *dilation, groups, False, go.dtype == np.float64)
+    correlation = _correlation_algorithm(go, weight, dilation, groups, x_sizes, before, padding_mode, nhwc)
     if correlation == _conv._ALGORITHM_CODE["batched"]:
         return pixel_rows and 8 * pixels <= columns
+    if pixel_rows and go.shape[0] > 1 and _correlation_via_nhwc(go, weight, dilation, groups, x_sizes, before,
+                                                                 padding_mode, nhwc, correlation):
+        return False
     return pixel_rows or (oh + dilation[0] * (kh - 1)) * (ow + dilation[1] * (kw - 1)) >= 2 * oh * ow
+
+
+def _correlation_algorithm(go, weight, dilation, groups, x_sizes, before, padding_mode, nhwc):
+    """The algorithm conv2d's auto picks for the stride-1 input gradient's correlation."""
+    (kh, kw), (oh, ow) = weight.shape[2:], go.shape[2:]
+    pads, _ = _correlation_pads(go, weight, dilation, x_sizes, before, padding_mode, nhwc)
+    out_sizes = [o + sum(pair) - d * (k - 1) for o, pair, d, k in zip((oh, ow), pads, dilation, (kh, kw))]
+    return _core.conv2d_auto_algorithm(go.shape[0], go.shape[1], oh, ow, weight.shape[1] * groups, kh, kw,
+                                       *out_sizes, 1, 1, *dilation, groups, False, go.dtype == np.float64)
+
+
+def _correlation_via_nhwc(go, weight, dilation, groups, x_sizes, before, padding_mode, nhwc, correlation=None):
+    """Whether the stride-1 input gradient's correlation runs as conv2d_grad_input_via_nhwc:
+    NCHW data whose correlation auto runs through the NHWC GEMM and yields the gradient
+    itself (zero padding); the GEMM then packs the flipped weights straight from the
+    convolution's, with no flipped copy, and gives the same bits as the correlation by that
+    copy. Against col2im's pixel rows (`_col2im_pays`), measured on ResNet's 3x3 layers of
+    2-16 images (512 channels on 7x7, 256 on 7x7, 8x8 and 14x14, 128 on 8x8 and 28x28): 1.13-1.39x
+    as fast on one thread, 1.04-1.25x on two; single images stay with col2im (1 x 512 on 7x7:
+    0.74x). correlation: _correlation_algorithm's answer, if known."""
+    if nhwc or not _correlation_pads(go, weight, dilation, x_sizes, before, padding_mode, nhwc)[1]:
+        return False
+    if correlation is None:
+        correlation = _correlation_algorithm(go, weight, dilation, groups, x_sizes, before, padding_mode, nhwc)
+    return correlation == _conv._ALGORITHM_CODE["im2col_nhwc"]
 
 
 def _input_grad(go, weight, x_sizes, scalars, nhwc, padding_mode):
     """dL/dx of a batched conv2d (x spatial sizes ``x_sizes``) from kernel-ready grad_out."""
-    sh, sw, dh, dw, pt, _, pl, _, groups = scalars[:9]
+    sh, sw, dh, dw, pt, pb, pl, pr, groups = scalars[:9]
     ya, xa = _SPATIAL_AXES[nhwc]
     if _col2im_pays(go, weight, (sh, sw), (dh, dw), groups, x_sizes, (pt, pl), padding_mode, nhwc):
         grad = _common.new_array((go.shape[0], weight.shape[1] * groups) + tuple(x_sizes), go.dtype)
         _core.conv2d_grad_input(go, weight, grad, *scalars[:10])
         return grad
+    if (sh, sw) == (1, 1) and _correlation_via_nhwc(go, weight, (dh, dw), groups, x_sizes, (pt, pl), padding_mode,
+                                                    nhwc):
+        grad = _common.new_array((go.shape[0], weight.shape[1] * groups) + tuple(x_sizes), go.dtype)
+        if _core.conv2d_grad_input_via_nhwc(go, weight, grad, dh, dw, pt, pb, pl, pr, groups):
+            return grad  # (not written with a non-finite weight: below)
     if not np.isfinite(weight).all():
         # A correlation would multiply the zeros around grad_out by an infinite weight (NaN
         # where no product exists); the transposed convolution adds only the real products.
