@@ -34,68 +34,68 @@ void pad_columns_nhwc(const Conv2dShape& s, const Padding<T>& pad, const IndexMa
   });
 }
 
-// Weights (K, Cg, kh, kw) as GEMM B per group, B[r][k] = w[g*Kg + k][c][t] with r = t*Cg + c,
-// in micro-panels of NR output channels, each R deep: group g's panel nb is at
-// (g * panels + nb) * R * NR. Per panel (in parallel), its filters' rows of (c, t) are
-// transposed into scratch rows of NR in (c, t) order, which are then copied in (t, c) order.
-// Returns whether every weight is finite (known only with taps > 1: false for 1x1).
-template <class T>
-bool pack_b_weights(const Conv2dShape& s, const T* w, int64_t NR, T* dst) {
-  const int64_t Kg = s.Kg(), Cg = s.Cg(), taps = s.kh * s.kw, R = taps * Cg, panels = ceil_div(Kg, NR);
-  const Kernels<T>& kern = kernels<T>();
+// Every micro-panel of GEMM B (group g's panel nb of NR output channels, R deep, at
+// (g * panels + nb) * R * NR), in parallel: fill(g, nb, filters, panel, copy_row) writes one,
+// moving its values through copy_row(from, to) (NR values) wherever it is to check them.
+// Returns whether every panel moved values that way and all of them were finite.
+template <class T, class Fill>
+bool pack_b_panels(const Conv2dShape& s, int64_t NR, T* dst, Fill&& fill) {
+  const int64_t Kg = s.Kg(), R = s.kh * s.kw * s.Cg(), panels = ceil_div(Kg, NR);
   HeapVector<char> finite(s.groups * panels, 0);
   parallel_for(s.groups * panels, s.groups * panels * NR * R, [&](int64_t item) {
-    const int64_t g = item / panels, nb = item % panels, filters = std::min(NR, Kg - nb * NR);
-    T* panel = dst + item * R * NR;
+    // lanes[j] gathers v - v of lane j's values: NaN once one is not finite.
+    T lanes[Kernels<T>::kMaxGemmCols] = {};
+    bool checked = false;
+    const auto copy_row = [&](const T* from, T* to) {
+      for (int64_t j = 0; j < NR; ++j) {  // NR values: a loop, not a call
+        to[j] = from[j];
+        lanes[j] += from[j] - from[j];
+      }
+      checked = true;
+    };
+    const int64_t nb = item % panels;
+    fill(item / panels, nb, std::min(NR, Kg - nb * NR), dst + item * R * NR, copy_row);
+    finite[item] = checked && std::all_of(lanes, lanes + NR, [](T v) { return v == v; });
+  });
+  return std::all_of(finite.begin(), finite.end(), [](char f) { return f != 0; });
+}
+
+// Weights (K, Cg, kh, kw) as GEMM B per group, B[r][k] = w[g*Kg + k][c][t] with r = t*Cg + c,
+// in micro-panels of NR output channels (pack_b_panels). Per panel, its filters' rows of
+// (c, t) are transposed into scratch rows of NR in (c, t) order, which are then copied in
+// (t, c) order. Returns whether every weight is finite (known only with taps > 1: false for
+// 1x1, whose transpose is the panel).
+template <class T>
+bool pack_b_weights(const Conv2dShape& s, const T* w, int64_t NR, T* dst) {
+  const int64_t Kg = s.Kg(), Cg = s.Cg(), taps = s.kh * s.kw, R = taps * Cg;
+  const Kernels<T>& kern = kernels<T>();
+  return pack_b_panels(s, NR, dst, [&](int64_t g, int64_t nb, int64_t filters, T* panel, auto&& copy_row) {
     T* by_channel = taps == 1 ? panel : workspace_as<T>(R * NR);
     if (filters < NR) std::fill(by_channel, by_channel + R * NR, T(0));
     kern.transpose(w + (g * Kg + nb * NR) * R, R, by_channel, NR, filters, R);
     if (taps == 1) return;
-    // lanes[j] gathers v - v of lane j's weights: NaN once one is not finite.
-    T lanes[Kernels<T>::kMaxGemmCols] = {};
     for (int64_t c = 0; c < Cg; ++c)  // read in order, written to `taps` streams
-      for (int64_t t = 0; t < taps; ++t) {
-        const T* from = by_channel + (c * taps + t) * NR;
-        T* to = panel + (t * Cg + c) * NR;
-        for (int64_t j = 0; j < NR; ++j) {  // NR values: a loop, not a call
-          to[j] = from[j];
-          lanes[j] += from[j] - from[j];
-        }
-      }
-    finite[item] = std::all_of(lanes, lanes + NR, [](T v) { return v == v; });
+      for (int64_t t = 0; t < taps; ++t) copy_row(by_channel + (c * taps + t) * NR, panel + (t * Cg + c) * NR);
   });
-  return std::all_of(finite.begin(), finite.end(), [](char f) { return f != 0; });
 }
 
 // The same panels from weights (groups*Cg, Kg, kh, kw) of the convolution whose input
 // gradient this is: B[r][k] = w[g*Cg + c][k][taps - 1 - t]. Per panel, each input channel c's
 // NR output channels' kernels are one run of w, transposed into taps rows of NR that are
 // copied to the rows (taps - 1 - t)*Cg + c: the weights are read once, with no flipped copy.
+// Returns whether every weight is finite.
 template <class T>
 bool pack_b_flipped_weights(const Conv2dShape& s, const T* w, int64_t NR, T* dst) {
-  const int64_t Kg = s.Kg(), Cg = s.Cg(), taps = s.kh * s.kw, R = taps * Cg, panels = ceil_div(Kg, NR);
+  const int64_t Kg = s.Kg(), Cg = s.Cg(), taps = s.kh * s.kw;
   const Kernels<T>& kern = kernels<T>();
-  HeapVector<char> finite(s.groups * panels, 0);
-  parallel_for(s.groups * panels, s.groups * panels * NR * R, [&](int64_t item) {
-    const int64_t g = item / panels, nb = item % panels, filters = std::min(NR, Kg - nb * NR);
-    T* panel = dst + item * R * NR;
+  return pack_b_panels(s, NR, dst, [&](int64_t g, int64_t nb, int64_t filters, T* panel, auto&& copy_row) {
     T* by_tap = workspace_as<T>(taps * NR);
     if (filters < NR) std::fill(by_tap, by_tap + taps * NR, T(0));
-    T lanes[Kernels<T>::kMaxGemmCols] = {};  // as in pack_b_weights
     for (int64_t c = 0; c < Cg; ++c) {
       kern.transpose(w + ((g * Cg + c) * Kg + nb * NR) * taps, taps, by_tap, NR, filters, taps);
-      for (int64_t t = 0; t < taps; ++t) {
-        const T* from = by_tap + t * NR;
-        T* to = panel + ((taps - 1 - t) * Cg + c) * NR;
-        for (int64_t j = 0; j < NR; ++j) {
-          to[j] = from[j];
-          lanes[j] += from[j] - from[j];
-        }
-      }
+      for (int64_t t = 0; t < taps; ++t) copy_row(by_tap + t * NR, panel + ((taps - 1 - t) * Cg + c) * NR);
     }
-    finite[item] = std::all_of(lanes, lanes + NR, [](T v) { return v == v; });
   });
-  return taps > 1 && std::all_of(finite.begin(), finite.end(), [](char f) { return f != 0; });
 }
 
 // Output pixels of a tile as (image, row, column), one after another: pixel_at(i) ascends

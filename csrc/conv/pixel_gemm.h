@@ -41,7 +41,8 @@ class PixelGemm {
   // and the first output channel of micro-panel gp (K for the end of the range).
   Range all_panels() const { return {0, s_.groups * panels_}; }
   int64_t first_channel(int64_t gp) const;
-  // Whether every weight is known finite (see pack_b_weights; false for 1x1 kernels).
+  // Whether every weight is known finite (false for 1x1 kernels in filter order, whose
+  // packing does not look: pack_b_weights).
   bool weights_finite() const { return weights_finite_; }
 
   // Parts to split the micro-panels into so that `items` work items (of total_work
