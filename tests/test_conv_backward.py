@@ -370,7 +370,7 @@ def test_an_infinite_weight_reaches_only_the_positions_it_multiplies(stride, lay
 @pytest.mark.parametrize("case", ["dense", "depthwise", "depthwise, 8 channels", "grouped", "one channel",
                                   "one channel, many images", "small images, many (image runs)",
                                   "window rows in image runs", "planar phases", "col2im channel blocks",
-                                  "col2im pixel rows",
+                                  "col2im pixel rows", "flipped weights packed, small images",
                                   "large image, 1x1 (pixel runs)", "1x1 planes as rows, three groups",
                                   "large images in runs of images",
                                   "large image, 3x3 (pixel runs, groups of panels)"])
@@ -379,7 +379,8 @@ def test_results_do_not_depend_on_the_thread_count(case, layout):
     # (tap_row_dots) at 3 and 4; planar phases (stride 2): filter blocks of 6 at 1 and 2 threads,
     # 4 at 3, 3 at 4 (on AVX-512); col2im: channel blocks and tile heights that depend on the
     # threads (float32 on AVX-512: 1, 4, 4 and 6 channels, 9 to 14 rows), and with pixel rows
-    # (NCHW only: NHWC takes the correlation)
+    # (one image, NCHW only: NHWC takes the correlation, and so does a batch of small NCHW
+    # images, through the NHWC GEMM with the flipped weights packed from w)
     x_shape, w_shape, groups = {"dense": ((3, 24, 21, 23), (40, 24, 3, 3), 1),
                                 "depthwise": ((3, 20, 21, 23), (20, 1, 3, 3), 20),
                                 "depthwise, 8 channels": ((3, 8, 21, 23), (8, 1, 3, 3), 8),
@@ -390,7 +391,8 @@ def test_results_do_not_depend_on_the_thread_count(case, layout):
                                 "window rows in image runs": ((4, 6, 14, 14), (6, 6, 7, 7), 1),
                                 "planar phases": ((2, 1, 30, 31), (16, 1, 3, 7), 1),
                                 "col2im channel blocks": ((1, 23, 64, 64), (5, 23, 3, 3), 1),
-                                "col2im pixel rows": ((2, 100, 8, 8), (8, 100, 3, 3), 1),
+                                "col2im pixel rows": ((1, 100, 8, 8), (8, 100, 3, 3), 1),
+                                "flipped weights packed, small images": ((3, 36, 7, 7), (40, 36, 3, 3), 1),
                                 "large image, 1x1 (pixel runs)": ((2, 64, 33, 31), (48, 64, 1, 1), 1),
                                 "1x1 planes as rows, three groups": ((2, 144, 48, 48), (36, 48, 1, 1), 3),
                                 "large images in runs of images": ((8, 16, 32, 32), (16, 16, 3, 3), 1),
@@ -671,9 +673,10 @@ def test_stride_1_input_gradients_of_small_maps_take_col2im(monkeypatch):
     ((2, 40, 9, 9), (36, 40, 5, 5), dict(padding=(1, 3)), (1, 1, 3, 3)),
     ((2, 32, 8, 8), (48, 32, 4, 2), dict(padding="same"), (1, 2, 0, 1)),
     ((5, 32, 3, 3), (32, 32, 3, 3), dict(padding=2), (2, 2, 2, 2)),
-    ((2, 32, 6, 7), (33, 32, 3, 3), dict(padding=0), (0, 0, 0, 0)),
+    ((2, 36, 6, 7), (33, 36, 3, 3), dict(padding=0), (0, 0, 0, 0)),
+    ((3, 64, 7, 7), (48, 32, 3, 3), dict(padding=1, groups=2), (1, 1, 1, 1)),
 ], ids=["few-filters", "same", "groups-dilation", "5x5-uneven-padding", "even-kernel-same", "padding-at-reach",
-        "no-padding-odd-filters"])
+        "no-padding-odd-sizes", "groups-unequal"])
 def test_stride_1_input_gradients_of_image_batches_pack_the_flipped_weights(monkeypatch, xshape, wshape, kw, before,
                                                                             threads, dtype):
     """A batch's stride-1 input gradient under zero padding of at most the kernel's reach runs
@@ -691,7 +694,10 @@ def test_stride_1_input_gradients_of_image_batches_pack_the_flipped_weights(monk
     grad_out = random(fastconv.conv2d(x, w, **kw).shape, dtype, 2)
     with num_threads(threads):
         got = fastconv.conv2d_backward(grad_out, x, w, needs="input", **kw)["input"]
-    assert calls == [1]
+    with num_threads(3 - threads):
+        other = fastconv.conv2d_backward(grad_out, x, w, needs="input", **kw)["input"]
+    assert calls == [1, 1]
+    np.testing.assert_array_equal(got, other)
     # the correlation by the flipped copy, padded so that its output is the input's gradient
     reach = [d * (k - 1) for d, k in zip(dilation, wshape[2:])]
     pads = ((reach[0] - before[0], reach[0] - before[1]), (reach[1] - before[2], reach[1] - before[3]))
@@ -708,7 +714,7 @@ def test_stride_1_input_gradients_of_image_batches_pack_the_flipped_weights(monk
 
 
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
-def test_the_flipped_weights_input_gradient_leaves_nonfinite_weights_to_the_transposed_convolution(bad):
+def test_the_flipped_weights_input_gradient_leaves_nonfinite_weights_to_the_transposed_convolution(monkeypatch, bad):
     """With a non-finite weight, conv2d_grad_input_via_nhwc writes nothing and says so (its
     correlation would multiply the zeros around grad_out by it: NaN where no product exists),
     and conv2d_backward's input gradient is the transposed convolution's, as the reference's."""
@@ -718,7 +724,12 @@ def test_the_flipped_weights_input_gradient_leaves_nonfinite_weights_to_the_tran
     grad_in = np.full(x.shape, 7.0)
     assert not fastconv._core.conv2d_grad_input_via_nhwc(grad_out, w, grad_in, 1, 1, 1, 1, 1, 1, 1)
     assert (grad_in == 7.0).all()
+    answers = []
+    original = fastconv._core.conv2d_grad_input_via_nhwc
+    monkeypatch.setattr(fastconv._core, "conv2d_grad_input_via_nhwc",
+                        lambda *args: answers.append(original(*args)) or answers[-1])
     got = fastconv.conv2d_backward(grad_out, x, w, padding=1, needs="input")["input"]
+    assert answers == [False]  # tried, and left to the transposed convolution
     want = ref.conv2d_backward(grad_out, x, w, padding=1)["input"]
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     finite = np.isfinite(want)
@@ -728,9 +739,12 @@ def test_the_flipped_weights_input_gradient_leaves_nonfinite_weights_to_the_tran
 
 @pytest.mark.parametrize("kw, match", [
     (dict(pt=3), "at most the kernel's reach"),
+    (dict(pb=3), "at most the kernel's reach"),
+    (dict(pl=3), "at most the kernel's reach"),
     (dict(pr=3), "at most the kernel's reach"),
     (dict(groups=3), "groups"),
     (dict(dh=0), "positive"),
+    (dict(pt=-1), "non-negative"),
 ])
 def test_the_flipped_weights_input_gradient_binding_checks_its_arguments(kw, match):
     """conv2d_grad_input_via_nhwc (3x3 kernel, dilation 1: reach 2) refuses padding past the
@@ -739,10 +753,24 @@ def test_the_flipped_weights_input_gradient_binding_checks_its_arguments(kw, mat
     args.update(kw)
     H = 5 + args["pt"] + args["pb"] - 2 * args["dh"] if args["dh"] > 0 else 5
     W = 5 + args["pl"] + args["pr"] - 2
-    grad_out = np.zeros((2, 4, H, W), np.float32)
+    grad_out = np.zeros((2, 4, max(H, 1), W), np.float32)
     with pytest.raises(ValueError, match=match):
         fastconv._core.conv2d_grad_input_via_nhwc(grad_out, np.zeros((4, 6, 3, 3), np.float32),
                                                   np.zeros((2, 6, 5, 5), np.float32), **args)
+
+
+def test_the_flipped_weights_input_gradient_binding_refuses_other_dtypes_and_overlaps():
+    """Arrays of two dtypes are a TypeError; a gradient written over grad_out or the weights a
+    ValueError, before anything is written."""
+    grad_out, w = np.ones((2, 4, 5, 5), np.float32), np.ones((4, 6, 3, 3), np.float32)
+    with pytest.raises(TypeError):
+        fastconv._core.conv2d_grad_input_via_nhwc(grad_out, w.astype(np.float64), np.zeros((2, 6, 5, 5), np.float32),
+                                                  1, 1, 1, 1, 1, 1, 1)
+    shared = np.ones(2 * 6 * 25 + 50, np.float32)
+    with pytest.raises(ValueError, match="overlap"):
+        fastconv._core.conv2d_grad_input_via_nhwc(shared[:200].reshape(2, 4, 5, 5), w,
+                                                  shared[50:].reshape(2, 6, 5, 5), 1, 1, 1, 1, 1, 1, 1)
+    assert (shared == 1).all()
 
 
 @pytest.mark.parametrize("sizes", [(2**63 - 1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1),

@@ -17,7 +17,9 @@ void conv2d_grad_input_col2im(const Conv2dShape& s, PadMode mode, const T* grad_
 // Whether conv2d_grad_input_col2im takes the pixels of all images as the GEMM's rows (W read
 // in panels, not packed whole): small maps of many channels, N*OH*OW at most kPixelRowsMax
 // and a quarter of Cg*kh*kw (ResNet's 3x3 layers on 7x7 and 14x14: 1.1-7x faster than the
-// correlation their stride-1 input gradients ran before). Else the channels' rows of W^T.
+// correlation by a flipped copy of the weights; a batch of such maps now runs the
+// correlation with the weights packed flipped, conv2d_grad_input_via_nhwc, where it may).
+// Else the channels' rows of W^T.
 constexpr int64_t kPixelRowsMax = 1024;
 bool col2im_pixel_rows_suit(const Conv2dShape& s);
 

@@ -2,8 +2,9 @@
 // W per group, with im2col never formed, the microkernel reading each pixel's window in place
 // through tap pointers. The weights are packed once (B, per group, in micro-panels of NR
 // output channels); any range of output pixels then runs on the calling thread, so callers
-// choose their own work items (conv2d_nhwc.cc: tiles of the whole batch; conv2d_via_nhwc.cc:
-// bands of NCHW images transposed to NHWC).
+// choose their own work items (conv2d_nhwc.cc, nhwc_gemm: tiles of the whole batch;
+// conv2d_via_nhwc.cc: bands of NCHW images transposed to NHWC, or blocks of whole small
+// images through nhwc_gemm, on weights packed once a call).
 #pragma once
 #include <cstdint>
 

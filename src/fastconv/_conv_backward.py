@@ -142,7 +142,8 @@ def _col2im_pays(go, weight, stride, dilation, groups, x_sizes, before, padding_
     only, and while one image's column matrix (C/groups * kh * kw rows of OH * OW) stays
     moderate. Also one image of a small map of many channels, where col2im reads the weights
     in panels instead of packing them whole (ResNet's 3x3 layers on 7x7 and 14x14); a batch of
-    them runs the correlation through the NHWC GEMM (`_correlation_via_nhwc`). Not when the
+    them runs the correlation through the NHWC GEMM where `_correlation_via_nhwc` takes it
+    (zero padding within the kernel's reach, channel counts auto runs through NHWC). Not when the
     correlation runs the kernel vectorised across images, which does the padded positions'
     work at the FMA peak (S5b: twice as fast as col2im), unless the channels are many enough
     that col2im's panels are at least as fast (16 images of 512 channels on 5x5: 22 against
@@ -182,8 +183,10 @@ def _correlation_via_nhwc(go, weight, dilation, groups, x_sizes, before, padding
     convolution's, with no flipped copy, and gives the same bits as the correlation by that
     copy. Against col2im's pixel rows (`_col2im_pays`), measured on ResNet's 3x3 layers of
     2-16 images (512 channels on 7x7, 256 on 7x7, 8x8 and 14x14, 128 on 8x8 and 28x28): 1.13-1.39x
-    as fast on one thread, 1.04-1.25x on two; single images stay with col2im (1 x 512 on 7x7:
-    0.74x). correlation: _correlation_algorithm's answer, if known."""
+    as fast on one thread, 0.97-1.25x on two (2 images of 512 channels on 7x7: 0.97-1.04x), and
+    1.5-5x with a quarter as many filters as channels; single images stay with col2im (1 x 512
+    on 7x7: 0.74x). The rule reads shapes only, never the thread count, so that the gradient
+    is the same for any. correlation: _correlation_algorithm's answer, if known."""
     if nhwc or not _correlation_pads(go, weight, dilation, x_sizes, before, padding_mode, nhwc)[1]:
         return False
     if correlation is None:
