@@ -134,7 +134,7 @@ def _correlation_pads(go, weight, dilation, x_sizes, before, padding_mode, nhwc)
     return (exact if direct else tuple((r, r) for r in reach)), direct
 
 
-def _col2im_pays(go, weight, stride, dilation, groups, x_sizes, before, padding_mode, nhwc):
+def _col2im_pays(go, weight, stride, dilation, nhwc, correlation, via_nhwc):
     """Whether the input gradient is cheaper as a GEMM per image and a scatter (col2im): one
     multiply-add per (filter, tap, channel, output pixel), against the correlation's per
     padded position, more than twice as many when the maps are small, or the stride phases'
@@ -148,7 +148,8 @@ def _col2im_pays(go, weight, stride, dilation, groups, x_sizes, before, padding_
     work at the FMA peak (S5b: twice as fast as col2im), unless the channels are many enough
     that col2im's panels are at least as fast (16 images of 512 channels on 5x5: 22 against
     24 ms on one thread, 11 against 17 on two; of 256 channels on 6x6, 9.9 against 8.1 and
-    5.1 against 5.3: the correlation)."""
+    5.1 against 5.3: the correlation). correlation: `_correlation_algorithm`'s answer (stride
+    1, NCHW), via_nhwc: `_correlation_via_nhwc`'s."""
     if nhwc:
         return False
     (kh, kw), (oh, ow) = weight.shape[2:], go.shape[2:]
@@ -158,11 +159,9 @@ def _col2im_pays(go, weight, stride, dilation, groups, x_sizes, before, padding_
         return weight.shape[1] >= 16
     pixels, columns = go.shape[0] * oh * ow, weight.shape[1] * kh * kw
     pixel_rows = kh * kw > 1 and _core.col2im_pixel_rows(go.shape[0], oh, ow, weight.shape[1], kh, kw)
-    correlation = _correlation_algorithm(go, weight, dilation, groups, x_sizes, before, padding_mode, nhwc)
     if correlation == _conv._ALGORITHM_CODE["batched"]:
         return pixel_rows and 8 * pixels <= columns
-    if pixel_rows and go.shape[0] > 1 and _correlation_via_nhwc(go, weight, dilation, groups, x_sizes, before,
-                                                                 padding_mode, nhwc, correlation):
+    if pixel_rows and go.shape[0] > 1 and via_nhwc:
         return False
     return pixel_rows or (oh + dilation[0] * (kh - 1)) * (ow + dilation[1] * (kw - 1)) >= 2 * oh * ow
 
@@ -176,7 +175,7 @@ def _correlation_algorithm(go, weight, dilation, groups, x_sizes, before, paddin
                                        *out_sizes, 1, 1, *dilation, groups, False, go.dtype == np.float64)
 
 
-def _correlation_via_nhwc(go, weight, dilation, groups, x_sizes, before, padding_mode, nhwc, correlation=None):
+def _correlation_via_nhwc(go, weight, dilation, x_sizes, before, padding_mode, correlation):
     """Whether the stride-1 input gradient's correlation runs as conv2d_grad_input_via_nhwc:
     NCHW data whose correlation auto runs through the NHWC GEMM and yields the gradient
     itself (zero padding); the GEMM then packs the flipped weights straight from the
@@ -186,24 +185,26 @@ def _correlation_via_nhwc(go, weight, dilation, groups, x_sizes, before, padding
     as fast on one thread, 0.97-1.25x on two (2 images of 512 channels on 7x7: 0.97-1.04x), and
     1.5-5x with a quarter as many filters as channels; single images stay with col2im (1 x 512
     on 7x7: 0.74x). The rule reads shapes only, never the thread count, so that the gradient
-    is the same for any. correlation: _correlation_algorithm's answer, if known."""
-    if nhwc or not _correlation_pads(go, weight, dilation, x_sizes, before, padding_mode, nhwc)[1]:
+    is the same for any. correlation: `_correlation_algorithm`'s answer, None unless stride 1
+    and NCHW."""
+    if correlation != _conv._ALGORITHM_CODE["im2col_nhwc"]:
         return False
-    if correlation is None:
-        correlation = _correlation_algorithm(go, weight, dilation, groups, x_sizes, before, padding_mode, nhwc)
-    return correlation == _conv._ALGORITHM_CODE["im2col_nhwc"]
+    return _correlation_pads(go, weight, dilation, x_sizes, before, padding_mode, False)[1]
 
 
 def _input_grad(go, weight, x_sizes, scalars, nhwc, padding_mode):
     """dL/dx of a batched conv2d (x spatial sizes ``x_sizes``) from kernel-ready grad_out."""
     sh, sw, dh, dw, pt, pb, pl, pr, groups = scalars[:9]
     ya, xa = _SPATIAL_AXES[nhwc]
-    if _col2im_pays(go, weight, (sh, sw), (dh, dw), groups, x_sizes, (pt, pl), padding_mode, nhwc):
+    correlation = None
+    if (sh, sw) == (1, 1) and not nhwc:
+        correlation = _correlation_algorithm(go, weight, (dh, dw), groups, x_sizes, (pt, pl), padding_mode, nhwc)
+    via_nhwc = _correlation_via_nhwc(go, weight, (dh, dw), x_sizes, (pt, pl), padding_mode, correlation)
+    if _col2im_pays(go, weight, (sh, sw), (dh, dw), nhwc, correlation, via_nhwc):
         grad = _common.new_array((go.shape[0], weight.shape[1] * groups) + tuple(x_sizes), go.dtype)
         _core.conv2d_grad_input(go, weight, grad, *scalars[:10])
         return grad
-    if (sh, sw) == (1, 1) and _correlation_via_nhwc(go, weight, (dh, dw), groups, x_sizes, (pt, pl), padding_mode,
-                                                    nhwc):
+    if via_nhwc:
         grad = _common.new_array((go.shape[0], weight.shape[1] * groups) + tuple(x_sizes), go.dtype)
         if _core.conv2d_grad_input_via_nhwc(go, weight, grad, dh, dw, pt, pb, pl, pr, groups):
             return grad  # (not written with a non-finite weight: below)
