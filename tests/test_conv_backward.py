@@ -245,7 +245,8 @@ AWKWARD = {
         (2, 144, 48, 48), (36, 48, 1, 1), dict(groups=3)),
     "1x1, two groups of 40 channels and 5 filters, small images (planes as rows, image runs)": (
         (5, 80, 9, 11), (10, 40, 1, 1), dict(groups=2)),
-    "1x1, 64 channels, 2 images, odd pixels (in place, a part block)": ((2, 64, 33, 31), (48, 64, 1, 1), {}),
+    "1x1, 64 channels, 2 images, odd pixels (in place, pixel runs of two blocks)": ((2, 64, 47, 45),
+                                                                                     (48, 64, 1, 1), {}),
     "1x1, two groups of 64 channels, large image (transposed planes per group)": ((1, 128, 40, 40),
                                                                                   (96, 64, 1, 1), dict(groups=2)),
     "1x1, 256 channels, 14x14, few pixels (groups of panels make the items)": ((1, 256, 14, 14),
@@ -253,8 +254,8 @@ AWKWARD = {
     "8 images of 32x32 pixels, 16 channels (large images in runs of images)": ((8, 16, 32, 32), (16, 16, 3, 3),
                                                                                dict(padding=1)),
     "3x3, 32 channels, unpadded, large image (in place rows)": ((1, 32, 40, 39), (40, 32, 3, 3), {}),
-    "3x3, 64 channels, padded, large image (groups of panels)": ((1, 64, 30, 30), (64, 64, 3, 3),
-                                                                   dict(padding=1)),
+    "3x3, 64 channels, padded, large image (groups of panels, pixel runs of two blocks)": (
+        (1, 64, 46, 46), (64, 64, 3, 3), dict(padding=1)),
     # small maps and a batch that fills the SIMD lanes: the input gradient's correlation runs
     # across images (batched) on the SIMD backends, col2im on the portable one
     "small maps, 5x5 kernel, 24 images (correlation across images)": ((24, 6, 12, 12), (16, 6, 5, 5), {}),
@@ -393,10 +394,10 @@ def test_results_do_not_depend_on_the_thread_count(case, layout):
                                 "col2im channel blocks": ((1, 23, 64, 64), (5, 23, 3, 3), 1),
                                 "col2im pixel rows": ((1, 100, 8, 8), (8, 100, 3, 3), 1),
                                 "flipped weights packed, small images": ((3, 36, 7, 7), (40, 36, 3, 3), 1),
-                                "large image, 1x1 (pixel runs)": ((2, 64, 33, 31), (48, 64, 1, 1), 1),
+                                "large image, 1x1 (pixel runs)": ((2, 64, 47, 45), (48, 64, 1, 1), 1),
                                 "1x1 planes as rows, three groups": ((2, 144, 48, 48), (36, 48, 1, 1), 3),
                                 "large images in runs of images": ((8, 16, 32, 32), (16, 16, 3, 3), 1),
-                                "large image, 3x3 (pixel runs, groups of panels)": ((1, 64, 30, 30), (64, 64, 3, 3),
+                                "large image, 3x3 (pixel runs, groups of panels)": ((1, 64, 46, 46), (64, 64, 3, 3),
                                                                                     1)}[case]
     stride = 2 if case in ("planar phases", "col2im channel blocks") else 1
     kwargs = dict(padding=0 if w_shape[2] == 1 else 1, stride=stride, groups=groups, layout=layout)

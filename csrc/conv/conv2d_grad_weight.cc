@@ -29,7 +29,12 @@
 namespace fastconv {
 namespace {
 
-constexpr int64_t kBlockPixels = 256;  // reduction depth of one GEMM block
+// Reduction depth of one GEMM block, and the fewest pixels a pixel run of one image takes
+// (ImageSplit). Against 256: C tiles stored a quarter as often, fewer partial gradients (S6,
+// 784 pixels: one run of one block, not two of two), 2-8% faster on one and two threads
+// (S1, S3, S6, S7, ResNet's 28x28 and stride-2 1x1 layers); 2048 was slower on two threads
+// (an unpadded 1x1 of 64 channels on 56x56 by a quarter).
+constexpr int64_t kBlockPixels = 1024;
 // The gathered path sums the images in this many fixed runs (fewer with fewer images), one
 // partial gradient each, added in run order: the order depends on the shape only.
 constexpr int64_t kImageRuns = 8;
@@ -37,7 +42,7 @@ constexpr int64_t kImageRuns = 8;
 // parallel work items (S5b: 0.15 M, where two threads took 3x one thread's time): its images
 // run in parallel instead.
 constexpr int64_t kSmallImageWork = int64_t{1} << 21;
-constexpr int64_t kRunImagePixels = 4 * kBlockPixels;  // see sum_in_image_runs
+constexpr int64_t kRunImagePixels = 1024;  // see sum_in_image_runs (measured with blocks of 256)
 constexpr int64_t kMaxTapDotsWidth = 7;  // the widest kernel row Kernels::tap_row_dots takes
 constexpr int64_t kPlanarFilters = 6;    // filters per work item of the planar path, at most
 // A planar work item pads its channel's planes itself up to this many values (256 KB of float).
