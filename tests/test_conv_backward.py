@@ -162,6 +162,11 @@ AWKWARD = {
     "stride (2, 1), two groups of 17 channels (col2im)": ((1, 34, 7, 7), (4, 17, 3, 3),
                                                           dict(groups=2, stride=(2, 1), padding=(1, 2))),
     "stride 3 larger than the kernel, 16 channels (col2im)": ((2, 16, 11, 10), (5, 16, 2, 2), dict(stride=3)),
+    # a column stride above 1 and several taps a row: each plane summed in column phases
+    "stride 4, 5x5 kernel, circular, odd width (col2im column phases)": (
+        (2, 16, 13, 15), (6, 16, 5, 5), dict(stride=4, padding=2, padding_mode="circular")),
+    "column stride 2, column dilation 3, 20 channels (col2im column phases)": (
+        (1, 20, 11, 17), (4, 20, 3, 3), dict(stride=(1, 2), dilation=(1, 3), padding=(1, 3))),
     # maps large enough that a work item takes a block of channels, the last one narrower (at 2
     # threads on every backend and dtype, but for the reflect case on the portable backend)
     "23 channels on 64x64, stride 2 (col2im channel blocks)": ((1, 23, 64, 64), (5, 23, 3, 3),
