@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from conftest import DTYPES, assert_close, num_threads, random
+from conftest import BACKENDS, DTYPES, assert_close, num_threads, random
 from fastconv import reference as ref
 
 PAD_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -668,6 +668,30 @@ def test_stride_1_input_gradients_of_small_maps_take_col2im(monkeypatch):
     fastconv.conv2d_backward(random((8, 8, 14, 14), np.float32, 3), random((8, 64, 14, 14), np.float32, 4), w,
                              padding=1, needs="input")
     assert calls == []  # 1568 pixels: the correlation
+
+
+@pytest.mark.skipif(len(BACKENDS) < 2, reason="needs a SIMD backend beside the portable one")
+def test_the_input_gradients_route_follows_the_backend(monkeypatch):
+    """The route of an input gradient is kept per shape, and per backend: 24 small images of 6
+    channels run the correlation across images on a SIMD backend, col2im on the portable one
+    (whose conv2d has no batched kernel). A route kept from the SIMD backend would skip col2im."""
+    calls = []
+    original = fastconv._core.conv2d_grad_input
+    monkeypatch.setattr(fastconv._core, "conv2d_grad_input", lambda *args: calls.append(1) or original(*args))
+    x, w = random((24, 6, 12, 12), np.float32, 0), random((16, 6, 5, 5), np.float32, 1)
+    grad_out = random((24, 16, 8, 8), np.float32, 2)
+    want = ref.conv2d_backward(grad_out.astype(np.float64), x.astype(np.float64), w.astype(np.float64),
+                               needs="input")["input"]
+    previous = fastconv.backend()
+    try:
+        for name, col2im in ((BACKENDS[-1], []), ("portable", [1]), (BACKENDS[-1], [])):
+            fastconv.set_backend(name)
+            calls.clear()
+            got = fastconv.conv2d_backward(grad_out, x, w, needs="input")["input"]
+            assert calls == col2im, name
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    finally:
+        fastconv.set_backend(previous)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])

@@ -192,19 +192,68 @@ def _correlation_via_nhwc(go, weight, dilation, x_sizes, before, padding_mode, c
     return _correlation_pads(go, weight, dilation, x_sizes, before, padding_mode, False)[1]
 
 
+class _InputRoute:
+    """How _input_grad computes the input gradient of one set of shapes and arguments (read
+    from them only, so kept in _input_routes): col2im, the flipped-weights NHWC GEMM
+    (via_nhwc), or a correlation of grad_out with the flipped weights (stride 1: `pads`, and
+    whether its result is the gradient itself, `direct`; its conv2d plan, `plan`, when
+    _core.conv2d takes it as it is) or one per stride phase."""
+
+    __slots__ = ("col2im", "via_nhwc", "pads", "direct", "plan")
+
+    def __init__(self, go, weight, x_sizes, scalars, nhwc, padding_mode):
+        sh, sw, dh, dw, pt, pb, pl, pr, groups = scalars[:9]
+        correlation = None
+        if (sh, sw) == (1, 1) and not nhwc:
+            correlation = _correlation_algorithm(go, weight, (dh, dw), groups, x_sizes, (pt, pl), padding_mode, nhwc)
+        self.via_nhwc = _correlation_via_nhwc(go, weight, (dh, dw), x_sizes, (pt, pl), padding_mode, correlation)
+        self.col2im = _col2im_pays(go, weight, (sh, sw), (dh, dw), nhwc, correlation, self.via_nhwc)
+        self.pads, self.direct, self.plan = None, False, None
+        if (sh, sw) == (1, 1):
+            self.pads, self.direct = _correlation_pads(go, weight, (dh, dw), x_sizes, (pt, pl), padding_mode, nhwc)
+            flipped_shape = (weight.shape[1] * groups, weight.shape[0] // groups) + weight.shape[2:]
+            if weight.shape[0] > 0:  # (no filters: conv2d writes the bias alone)
+                shape, _, _, core = _conv._conv_plan(go.shape, flipped_shape, 2, 1, self.pads, (dh, dw), groups,
+                                                     "zeros", None, "auto", "NHWC" if nhwc else "NCHW")
+                self.plan = (shape, core)
+
+
+_input_routes = _common.PlanCache()
+
+
+def _input_route(go, weight, x_sizes, scalars, nhwc, padding_mode):
+    """_InputRoute for these shapes and arguments on the backend in use (whose conv2d "auto"
+    choices it follows), made once. (The key holds only shapes, the validated scalars
+    _conv_plan made, and names.)"""
+    key = (go.shape, weight.shape, go.dtype.char, tuple(x_sizes), scalars, padding_mode, _core.backend())
+    route = _input_routes.get(key)
+    if route is None:
+        route = _InputRoute(go, weight, x_sizes, scalars, nhwc, padding_mode)
+        _input_routes.remember(key, route)
+    return route
+
+
+def _correlate(go, weight, route, dilation, groups, nhwc):
+    """The stride-1 correlation of grad_out with the flipped weights, padded by route.pads."""
+    flipped = _flipped_transposed(weight, groups)
+    if route.plan is None:
+        return _conv.conv2d(go, flipped, None, 1, route.pads, dilation, groups, layout="NHWC" if nhwc else "NCHW")
+    shape, core = route.plan
+    result = _common.new_array(shape, go.dtype)
+    _core.conv2d(go, flipped, None, result, *core)
+    return result
+
+
 def _input_grad(go, weight, x_sizes, scalars, nhwc, padding_mode):
     """dL/dx of a batched conv2d (x spatial sizes ``x_sizes``) from kernel-ready grad_out."""
     sh, sw, dh, dw, pt, pb, pl, pr, groups = scalars[:9]
     ya, xa = _SPATIAL_AXES[nhwc]
-    correlation = None
-    if (sh, sw) == (1, 1) and not nhwc:
-        correlation = _correlation_algorithm(go, weight, (dh, dw), groups, x_sizes, (pt, pl), padding_mode, nhwc)
-    via_nhwc = _correlation_via_nhwc(go, weight, (dh, dw), x_sizes, (pt, pl), padding_mode, correlation)
-    if _col2im_pays(go, weight, (sh, sw), (dh, dw), nhwc, correlation, via_nhwc):
+    route = _input_route(go, weight, x_sizes, scalars, nhwc, padding_mode)
+    if route.col2im:
         grad = _common.new_array((go.shape[0], weight.shape[1] * groups) + tuple(x_sizes), go.dtype)
         _core.conv2d_grad_input(go, weight, grad, *scalars[:10])
         return grad
-    if via_nhwc:
+    if route.via_nhwc:
         grad = _common.new_array((go.shape[0], weight.shape[1] * groups) + tuple(x_sizes), go.dtype)
         if _core.conv2d_grad_input_via_nhwc(go, weight, grad, dh, dw, pt, pb, pl, pr, groups):
             return grad  # (not written with a non-finite weight: below)
@@ -218,10 +267,8 @@ def _input_grad(go, weight, x_sizes, scalars, nhwc, padding_mode):
     elif (sh, sw) != (1, 1):
         grad_padded = _phase_grads(go, weight, (sh, sw), (dh, dw), groups, nhwc)
     else:
-        pads, direct = _correlation_pads(go, weight, (dh, dw), x_sizes, (pt, pl), padding_mode, nhwc)
-        grad_padded = _conv.conv2d(go, _flipped_transposed(weight, groups), None, 1, pads, (dh, dw), groups,
-                                   layout="NHWC" if nhwc else "NCHW")
-        if direct:
+        grad_padded = _correlate(go, weight, route, (dh, dw), groups, nhwc)
+        if route.direct:
             return grad_padded
     if padding_mode == "zeros" and all(grad_padded.shape[axis] >= before + size
                                        for axis, before, size in zip((ya, xa), (pt, pl), x_sizes)):
@@ -252,8 +299,8 @@ def _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, paddi
     w = _common.float_input(weight, "weight", (nd + 2,), "(K, C/groups, k)" if nd == 1 else "(K, C/groups, kh, kw)")
     _args.same_dtype("x", xa, "weight", w)
     needs = _args.check_needs(needs)
-    shape, unbatched, shape4, scalars = _conv._conv_plan(xa.shape, w.shape, nd, stride, padding, dilation, groups,
-                                                         padding_mode, None, "auto", layout)
+    shape, unbatched, shape4, scalars = _conv._conv_plan_memo(xa.shape, w.shape, nd, stride, padding, dilation,
+                                                              groups, padding_mode, None, "auto", layout)
     go = _grad_out_input(grad_out, shape, xa, f"conv{nd}d")
     nhwc = scalars[-1]
     x4_shape = (1,) * unbatched + xa.shape[:-nd] + (1,) * (2 - nd) + xa.shape[-nd:]
