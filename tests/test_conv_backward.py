@@ -167,6 +167,8 @@ AWKWARD = {
         (2, 16, 13, 15), (6, 16, 5, 5), dict(stride=4, padding=2, padding_mode="circular")),
     "column stride 2, column dilation 3, 20 channels (col2im column phases)": (
         (1, 20, 11, 17), (4, 20, 3, 3), dict(stride=(1, 2), dilation=(1, 3), padding=(1, 3))),
+    "a column stride far past the width (col2im, no column phases: they would take stride * H values)": (
+        (1, 16, 8, 8), (4, 16, 3, 3), dict(stride=(1, 2 ** 40))),
     # maps large enough that a work item takes a block of channels, the last one narrower (at 2
     # threads on every backend and dtype, but for the reflect case on the portable backend)
     "23 channels on 64x64, stride 2 (col2im channel blocks)": ((1, 23, 64, 64), (5, 23, 3, 3),

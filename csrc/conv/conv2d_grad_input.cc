@@ -109,8 +109,9 @@ void pack_panels(const Conv2dShape& s, const T* grad_out, int64_t images, T* pac
 }
 
 // Whether scatter_plane sums a plane in column phases: a column stride above 1 and several
-// taps a kernel row (a 1x1 kernel of stride 2 on 56x56 ran 1.4% slower in phases).
-bool scatter_in_phases(const Conv2dShape& s) { return s.sw > 1 && s.kw > 1; }
+// taps a kernel row (a 1x1 kernel of stride 2 on 56x56 ran 1.4% slower in phases), and below
+// the width (so that the phases take less than twice the plane: at most (W + sw - 1) * H).
+bool scatter_in_phases(const Conv2dShape& s) { return s.sw > 1 && s.kw > 1 && s.sw < s.W; }
 
 // Values a plane's scatter needs besides the plane (scatter_plane's column phases).
 int64_t scatter_scratch(const Conv2dShape& s) {

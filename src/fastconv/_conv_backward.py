@@ -196,8 +196,8 @@ class _InputRoute:
     """How _input_grad computes the input gradient of one set of shapes and arguments (read
     from them only, so kept in _input_routes): col2im, the flipped-weights NHWC GEMM
     (via_nhwc), or a correlation of grad_out with the flipped weights (stride 1: `pads`, and
-    whether its result is the gradient itself, `direct`; its conv2d plan, `plan`, when
-    _core.conv2d takes it as it is) or one per stride phase."""
+    whether its result is the gradient itself, `direct`; its conv2d plan, `plan`, made by
+    _correlate when it first runs) or one per stride phase."""
 
     __slots__ = ("col2im", "via_nhwc", "pads", "direct", "plan")
 
@@ -211,11 +211,6 @@ class _InputRoute:
         self.pads, self.direct, self.plan = None, False, None
         if (sh, sw) == (1, 1):
             self.pads, self.direct = _correlation_pads(go, weight, (dh, dw), x_sizes, (pt, pl), padding_mode, nhwc)
-            flipped_shape = (weight.shape[1] * groups, weight.shape[0] // groups) + weight.shape[2:]
-            if weight.shape[0] > 0:  # (no filters: conv2d writes the bias alone)
-                shape, _, _, core = _conv._conv_plan(go.shape, flipped_shape, 2, 1, self.pads, (dh, dw), groups,
-                                                     "zeros", None, "auto", "NHWC" if nhwc else "NCHW")
-                self.plan = (shape, core)
 
 
 _input_routes = _common.PlanCache()
@@ -234,10 +229,17 @@ def _input_route(go, weight, x_sizes, scalars, nhwc, padding_mode):
 
 
 def _correlate(go, weight, route, dilation, groups, nhwc):
-    """The stride-1 correlation of grad_out with the flipped weights, padded by route.pads."""
+    """The stride-1 correlation of grad_out with the flipped weights, padded by route.pads
+    (on the conv2d plan kept in the route, made here on the first call: only the routes that
+    correlate validate the correlation's sizes)."""
     flipped = _flipped_transposed(weight, groups)
+    layout = "NHWC" if nhwc else "NCHW"
+    if weight.shape[0] == 0:  # no filters: conv2d writes the bias alone
+        return _conv.conv2d(go, flipped, None, 1, route.pads, dilation, groups, layout=layout)
     if route.plan is None:
-        return _conv.conv2d(go, flipped, None, 1, route.pads, dilation, groups, layout="NHWC" if nhwc else "NCHW")
+        shape, _, _, core = _conv._conv_plan(go.shape, flipped.shape, 2, 1, route.pads, dilation, groups, "zeros",
+                                             None, "auto", layout)
+        route.plan = (shape, core)
     shape, core = route.plan
     result = _common.new_array(shape, go.dtype)
     _core.conv2d(go, flipped, None, result, *core)
