@@ -252,8 +252,7 @@ AWKWARD = {
         (2, 144, 48, 48), (36, 48, 1, 1), dict(groups=3)),
     "1x1, two groups of 40 channels and 5 filters, small images (planes as rows, image runs)": (
         (5, 80, 9, 11), (10, 40, 1, 1), dict(groups=2)),
-    "1x1, 64 channels, 2 images, odd pixels (in place, pixel runs of two blocks)": ((2, 64, 47, 45),
-                                                                                     (48, 64, 1, 1), {}),
+    "1x1, 64 channels, 2 images, odd pixels (NHWC in place, pixel runs)": ((2, 64, 47, 45), (48, 64, 1, 1), {}),
     "1x1, two groups of 64 channels, large image (transposed planes per group)": ((1, 128, 40, 40),
                                                                                   (96, 64, 1, 1), dict(groups=2)),
     "1x1, 256 channels, 14x14, few pixels (groups of panels make the items)": ((1, 256, 14, 14),
@@ -261,8 +260,10 @@ AWKWARD = {
     "8 images of 32x32 pixels, 16 channels (large images in runs of images)": ((8, 16, 32, 32), (16, 16, 3, 3),
                                                                                dict(padding=1)),
     "3x3, 32 channels, unpadded, large image (in place rows)": ((1, 32, 40, 39), (40, 32, 3, 3), {}),
-    "3x3, 64 channels, padded, large image (groups of panels, pixel runs of two blocks)": (
-        (1, 64, 46, 46), (64, 64, 3, 3), dict(padding=1)),
+    "3x3, 64 channels, padded, large image (groups of panels, pixel runs)": ((1, 64, 46, 46), (64, 64, 3, 3),
+                                                                            dict(padding=1)),
+    "3x3, 128 channels, padded, large image (depth blocks: two runs of two on AVX-512, one of three on AVX2)": (
+        (1, 128, 48, 48), (16, 128, 3, 3), dict(padding=1)),
     # small maps and a batch that fills the SIMD lanes: the input gradient's correlation runs
     # across images (batched) on the SIMD backends, col2im on the portable one
     "small maps, 5x5 kernel, 24 images (correlation across images)": ((24, 6, 12, 12), (16, 6, 5, 5), {}),

@@ -29,12 +29,15 @@
 namespace fastconv {
 namespace {
 
-// Reduction depth of one GEMM block, and the fewest pixels a pixel run of one image takes
-// (ImageSplit). Against 256: C tiles stored a quarter as often, fewer partial gradients (S6,
-// 784 pixels: one run of one block, not two of two), 2-8% faster on one and two threads
-// (S1, S3, S6, S7, ResNet's 28x28 and stride-2 1x1 layers); 2048 was slower on two threads
-// (an unpadded 1x1 of 64 channels on 56x56 by a quarter).
+// Reduction depth of one GEMM block (C tiles are read and written once a block), and the
+// fewest pixels a pixel run of one image takes (ImageSplit: a run's partial gradient is read
+// and written whole). Against 256 for both: 2-8% faster on one and two threads (S1, S3, S6 -
+// 784 pixels: one run of one block, not two of two -, S7, ResNet's 28x28 and stride-2 1x1
+// layers); blocks of 2048 were slower on two threads (an unpadded 1x1 of 64 channels on
+// 56x56 by a quarter: one run, not three); runs of 512 pixels or more ran as fast as of 1024
+// on two threads, and leave more work items to more threads.
 constexpr int64_t kBlockPixels = 1024;
+constexpr int64_t kRunPixels = 512;
 // The gathered path sums the images in this many fixed runs (fewer with fewer images), one
 // partial gradient each, added in run order: the order depends on the shape only.
 constexpr int64_t kImageRuns = 8;
@@ -224,14 +227,14 @@ void copy_window_rows(const Conv2dShape& s, const PaddedGrid& grid, const T* pad
 struct ImageSplit {
   int64_t runs, groups;
 
-  // Runs: enough for kImageItems items with the fewest panel groups, at most one per block
-  // of pixels, fewer if their partials would outgrow kPartialBytes; then as many groups as
+  // Runs: enough for kImageItems items with the fewest panel groups, at most one per
+  // run_pixels pixels, fewer if their partials would outgrow kPartialBytes; then as many groups as
   // make up the items, or more, until the items are a multiple of the threads or each group is
   // one panel (the static schedule then gives each thread as many panels: S7's 3 runs of 3
   // groups took 10% longer on two threads than 3 runs of 4).
-  ImageSplit(int64_t pixels, int64_t block_pixels, int64_t panels, int64_t G_bytes, int64_t threads)
+  ImageSplit(int64_t pixels, int64_t run_pixels, int64_t panels, int64_t G_bytes, int64_t threads)
       : runs(std::clamp(ceil_div(kImageItems, ceil_div(panels, kGroupPanels)), int64_t{1},
-                        std::max(int64_t{1}, pixels / block_pixels))) {
+                        std::max(int64_t{1}, pixels / run_pixels))) {
     while (runs > 1 && (runs - 1) * G_bytes > kPartialBytes) --runs;
     groups = std::clamp(ceil_div(kImageItems, runs), ceil_div(panels, kGroupPanels), panels);
     while (groups < panels && runs * groups % threads != 0) ++groups;
@@ -276,7 +279,7 @@ void sum_over_images(const Conv2dShape& s, bool image_runs, int64_t units, int64
     });
     return;
   }
-  const ImageSplit split(P, std::min(P, kBlockPixels), units, G_size * int64_t{sizeof(T)}, num_threads());
+  const ImageSplit split(P, std::min(P, kRunPixels), units, G_size * int64_t{sizeof(T)}, num_threads());
   CallScratch<T> scratch(scratch_values, WorkspaceSlot::Weights);
   Partials<T> partials(split.runs, G, G_size);
   for (int64_t n = 0; n < s.N; ++n) {
