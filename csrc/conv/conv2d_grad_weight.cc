@@ -31,9 +31,9 @@ namespace {
 
 // Reduction depth of one GEMM block (C tiles are read and written once a block), and the
 // fewest pixels a pixel run of one image takes (ImageSplit: a run's partial gradient is read
-// and written whole). Against 256 for both: 2-8% faster on one and two threads (S1, S3, S6 -
-// 784 pixels: one run of one block, not two of two -, S7, ResNet's 28x28 and stride-2 1x1
-// layers); blocks of 2048 were slower on two threads (an unpadded 1x1 of 64 channels on
+// and written whole). Against 256 for both: 2-8% faster on one and two threads on S1, S3, S6
+// (784 pixels: one run of one block, not two runs of two), S7, and ResNet's 28x28 and stride-2
+// 1x1 layers. Blocks of 2048 were slower on two threads (an unpadded 1x1 of 64 channels on
 // 56x56 by a quarter: one run, not three); runs of 512 pixels or more ran as fast as of 1024
 // on two threads, and leave more work items to more threads.
 constexpr int64_t kBlockPixels = 1024;
@@ -228,10 +228,10 @@ struct ImageSplit {
   int64_t runs, groups;
 
   // Runs: enough for kImageItems items with the fewest panel groups, at most one per
-  // run_pixels pixels, fewer if their partials would outgrow kPartialBytes; then as many groups as
-  // make up the items, or more, until the items are a multiple of the threads or each group is
-  // one panel (the static schedule then gives each thread as many panels: S7's 3 runs of 3
-  // groups took 10% longer on two threads than 3 runs of 4).
+  // run_pixels pixels, fewer if their partials would outgrow kPartialBytes; then as many
+  // groups as make up the items, or more, until the items are a multiple of the threads or
+  // each group is one panel (the static schedule then gives each thread as many panels:
+  // S7's 3 runs of 3 groups took 10% longer on two threads than 3 runs of 4).
   ImageSplit(int64_t pixels, int64_t run_pixels, int64_t panels, int64_t G_bytes, int64_t threads)
       : runs(std::clamp(ceil_div(kImageItems, ceil_div(panels, kGroupPanels)), int64_t{1},
                         std::max(int64_t{1}, pixels / run_pixels))) {
