@@ -1,9 +1,9 @@
 #include "conv/conv2d_grad_input.h"
 
 #include <algorithm>
-#include <type_traits>
 #include <utility>
 
+#include "common/constant_step.h"
 #include "common/parallel.h"
 #include "common/ranges.h"
 #include "common/workspace.h"
@@ -122,16 +122,12 @@ int64_t scatter_scratch(const Conv2dShape& s) {
 // one row; steps 2 and 3 (the common strides) constant, so that the interleave vectorises.
 template <class T>
 void interleave_phases(int64_t step, const T* phases, int64_t phase_step, int64_t W, T* row) {
-  const auto interleave = [&](auto constant) {
-    constexpr int64_t kStep = decltype(constant)::value;
-    const int64_t whole = W / kStep;
+  with_constant_step(step, [&](auto every) {
+    const int64_t whole = W / every;
     for (int64_t m = 0; m < whole; ++m)
-      for (int64_t r = 0; r < kStep; ++r) row[m * kStep + r] = phases[r * phase_step + m];
-    for (int64_t x = whole * kStep; x < W; ++x) row[x] = phases[(x % kStep) * phase_step + whole];
-  };
-  if (step == 2) return interleave(std::integral_constant<int64_t, 2>{});
-  if (step == 3) return interleave(std::integral_constant<int64_t, 3>{});
-  for (int64_t x = 0; x < W; ++x) row[x] = phases[(x % step) * phase_step + x / step];
+      for (int64_t r = 0; r < every; ++r) row[m * every + r] = phases[r * phase_step + m];
+    for (int64_t x = whole * every; x < W; ++x) row[x] = phases[(x % every) * phase_step + whole];
+  });
 }
 
 // Plane `c` of grad_in from its columns: tap t = ky*kw + kx of output pixel p = oy*OW + ox,

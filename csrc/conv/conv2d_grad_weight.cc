@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <new>
 #include <numeric>
-#include <type_traits>
 
+#include "common/constant_step.h"
 #include "common/heap_vector.h"
 #include "common/parallel.h"
 #include "common/ranges.h"
@@ -536,12 +536,9 @@ bool planar_suits(const Conv2dShape& s, int64_t NR) {
 // so that the copy vectorises (S2's phase copies took 4% of its weight gradient, scalar).
 template <class T>
 void copy_every(int64_t step, const T* src, int64_t count, T* dst) {
-  const auto copy = [&](auto constant) {
-    for (int64_t i = 0; i < count; ++i) dst[i] = src[i * decltype(constant)::value];
-  };
-  if (step == 2) return copy(std::integral_constant<int64_t, 2>{});
-  if (step == 3) return copy(std::integral_constant<int64_t, 3>{});
-  for (int64_t i = 0; i < count; ++i) dst[i] = src[i * step];
+  with_constant_step(step, [&](auto every) {
+    for (int64_t i = 0; i < count; ++i) dst[i] = src[i * every];
+  });
 }
 
 // The planar path, any groups: grad_w[k, c, ky, kx] is the sum over images and output pixels
