@@ -18,12 +18,20 @@ struct HasTransposeBlock<X, std::void_t<decltype(&X::transpose_block)>> : std::t
 template <class T>
 void transpose_simd(const T* src, int64_t ld_src, T* dst, int64_t ld_dst, int64_t rows, int64_t cols) {
   constexpr int64_t L = Vec<T>::kLanes;
-  // Along dst's rows (i inner), so each dst line is completed while in cache.
   if constexpr (HasTransposeBlock<Vec<T>>::value) {
-    for (int64_t j = 0; j < cols; j += L)
+    const auto block = [&](int64_t i, int64_t j) {
+      Vec<T>::transpose_block(src + i * ld_src + j, ld_src, dst + j * ld_dst + i, ld_dst, std::min(L, rows - i),
+                              std::min(L, cols - j));
+    };
+    // Along the rows of the side whose rows lie farther apart (fewer pages and prefetch
+    // streams at a time: NCHW planes into channels-last pixels walk slabs of L planes).
+    if (ld_src > ld_dst) {
       for (int64_t i = 0; i < rows; i += L)
-        Vec<T>::transpose_block(src + i * ld_src + j, ld_src, dst + j * ld_dst + i, ld_dst, std::min(L, rows - i),
-                                std::min(L, cols - j));
+        for (int64_t j = 0; j < cols; j += L) block(i, j);
+    } else {
+      for (int64_t j = 0; j < cols; j += L)
+        for (int64_t i = 0; i < rows; i += L) block(i, j);
+    }
   } else {
     const int64_t rows_full = rows / L * L, cols_full = cols / L * L;
     for (int64_t j = 0; j < cols_full; j += L)
