@@ -1,6 +1,6 @@
 """Backward passes on the shape suite: fastconv vs torch.autograd, side by side.
 
-    python benches/backward_report.py [--threads 1 2] [--repeat-seconds 0.5] [--shapes S1_resnet3x3 P1_max2x2s2 ...]
+    python benches/backward_report.py [--threads 1 2] [--repeat-seconds 0.5] [--runs 1] [--shapes S1_resnet3x3 P1_max2x2s2 ...]
 
 For each convolution shape: the three gradients together (input, weight, bias), then the
 input gradient alone and the weight gradient alone; for each pool, the input gradient. Torch
@@ -8,7 +8,10 @@ computes the backward of one recorded forward (torch.autograd.grad with retain_g
 forward not timed) on the very same buffers; fastconv's backward functions take the same
 grad_out (and the max pools the forward's indices). Every number is a median of calls taken
 in turns of 20 ms (report.interleaved_medians); ratios are torch time / fastconv time (above
-1: fastconv is faster). GFLOP/s counts 2*N*K*(C/groups)*kh*kw*OH*OW per gradient computed
+1: fastconv is faster). With --runs R, the whole table is timed R times over, on buffers made
+afresh each time (PyTorch's times are bimodal from one set of buffers to another on some
+shapes): the times shown are the medians of the runs' medians, the ratio the median of the
+runs' ratios, with their range. GFLOP/s counts 2*N*K*(C/groups)*kh*kw*OH*OW per gradient computed
 (input, weight); GB/s counts the bytes of grad_out and the input gradient.
 """
 
@@ -68,34 +71,47 @@ def pool_backward_calls(name):
 
 
 def main(argv=None):
-    args = _report.table_arguments(__doc__).parse_args(argv)
+    parser = _report.table_arguments(__doc__)
+    parser.add_argument("--runs", type=int, default=1, help="time the whole table this many times over")
+    args = parser.parse_args(argv)
     cases = [(n, conv_backward_calls) for n in SHAPES["conv2d"]] + [(n, pool_backward_calls) for n in SHAPES["pool2d"]]
     if args.shapes:
         cases = [c for c in cases if c[0] in args.shapes]
+    runs = "" if args.runs == 1 else f"; the ratio is the median of {args.runs} runs (their range)"
     print(f"fastconv {fastconv.__version__}, backend {fastconv.backend()}, torch "
-          f"{torch.__version__ if torch is not None else 'not installed'}; float32 NCHW; medians; torch / fastconv\n")
-    print_table_head(["shape", "threads", "gradients", "fastconv ms", "rate", "torch ms", "vs torch.autograd"])
-    rows, total = [], len(args.threads) * len(cases)
-    for round_, threads in enumerate(args.threads):
-        fastconv.set_num_threads(threads)
-        if torch is not None:
-            torch.set_num_threads(threads)
-        for done, (name, make) in enumerate(cases):
-            progress(round_ * len(cases) + done, total, f"{name} ({threads}t)")
-            calls, amount = make(name)
-            for part, peers in calls.items():
-                times = interleaved_medians(peers, args.repeat_seconds)
-                ours = times["fastconv"]
-                if make is conv_backward_calls:
-                    rate = f"{amount * sum(p in CONV_PARTS[part] for p in ('input', 'weight')) / ours:.1f} GFLOP/s"
-                else:
-                    rate = f"{amount / ours:.1f} GB/s"
-                ratio = times["torch"] / ours if "torch" in times else None
-                rows.append({"name": name, "threads": threads, "part": part, "ratio": ratio})
-                print(f"| {name} | {threads} | {part} | {ours * 1e3:.3f} | {rate} | "
-                      + (f"{times['torch'] * 1e3:.3f} | {ratio:.2f}x |" if ratio else "— | — |"))
+          f"{torch.__version__ if torch is not None else 'not installed'}; float32 NCHW; medians; torch / fastconv"
+          f"{runs}\n")
+    timed, total = {}, args.runs * len(args.threads) * len(cases)  # (threads, name, part) -> [times of each run]
+    for run in range(args.runs):
+        for round_, threads in enumerate(args.threads):
+            fastconv.set_num_threads(threads)
+            if torch is not None:
+                torch.set_num_threads(threads)
+            for done, (name, make) in enumerate(cases):
+                progress((run * len(args.threads) + round_) * len(cases) + done, total, f"{name} ({threads}t)")
+                calls, amount = make(name)
+                for part, peers in calls.items():
+                    entry = timed.setdefault((threads, name, part), {"make": make, "amount": amount, "runs": []})
+                    entry["runs"].append(interleaved_medians(peers, args.repeat_seconds))
     progress(total, total, "done")
     print(file=sys.stderr)
+    print_table_head(["shape", "threads", "gradients", "fastconv ms", "rate", "torch ms", "vs torch.autograd"])
+    rows = []
+    for (threads, name, part), entry in timed.items():
+        ours = float(np.median([t["fastconv"] for t in entry["runs"]]))
+        if entry["make"] is conv_backward_calls:
+            rate = f"{entry['amount'] * sum(p in CONV_PARTS[part] for p in ('input', 'weight')) / ours:.1f} GFLOP/s"
+        else:
+            rate = f"{entry['amount'] / ours:.1f} GB/s"
+        ratios = [t["torch"] / t["fastconv"] for t in entry["runs"]] if torch is not None else []
+        ratio = float(np.median(ratios)) if ratios else None
+        rows.append({"name": name, "threads": threads, "part": part, "ratio": ratio, "ratios": ratios})
+        if ratio is None:
+            print(f"| {name} | {threads} | {part} | {ours * 1e3:.3f} | {rate} | — | — |")
+            continue
+        theirs = float(np.median([t["torch"] for t in entry["runs"]]))
+        spread = f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
+        print(f"| {name} | {threads} | {part} | {ours * 1e3:.3f} | {rate} | {theirs * 1e3:.3f} | {ratio:.2f}x{spread} |")
     return rows
 
 

@@ -146,6 +146,21 @@ def test_backward_report_times_every_part_against_torch(capsys):
     assert all((r["ratio"] is not None and r["ratio"] > 0) == have_torch for r in rows)
 
 
+def test_backward_report_runs_the_table_again_and_takes_the_median_ratio(capsys):
+    """--runs 3: each entry timed three times over; its ratio the median of the three, shown
+    with their range."""
+    module = load_script("fastconv_backward_report", REPORT.parent / "backward_report.py")
+    rows = module.main(["--threads", "1", "--repeat-seconds", "0.002", "--runs", "3", "--shapes", "P3_avg2x2s2"])
+    assert [(r["name"], r["part"]) for r in rows] == [("P3_avg2x2s2", "input")]
+    (row,) = rows
+    out = capsys.readouterr().out
+    if importlib.util.find_spec("torch") is None:
+        assert row["ratios"] == [] and row["ratio"] is None
+        return
+    assert len(row["ratios"]) == 3 and row["ratio"] == sorted(row["ratios"])[1]
+    assert f"{row['ratio']:.2f}x ({min(row['ratios']):.2f}–{max(row['ratios']):.2f})" in out
+
+
 def test_blur_report_times_every_op_against_torch_and_the_reference(capsys):
     """One shape, a few milliseconds per op: four rows, ratios against torch's composition
     (when installed) and the reference (forward passes)."""
