@@ -1,6 +1,7 @@
 """Backward passes on the shape suite: fastconv vs torch.autograd, side by side.
 
-    python benches/backward_report.py [--threads 1 2] [--repeat-seconds 0.5] [--runs 1] [--shapes S1_resnet3x3 P1_max2x2s2 ...]
+    python benches/backward_report.py [--threads 1 2] [--repeat-seconds 0.5] [--runs 1]
+                                      [--shapes S1_resnet3x3 P1_max2x2s2 ...]
 
 For each convolution shape: the three gradients together (input, weight, bias), then the
 input gradient alone and the weight gradient alone; for each pool, the input gradient. Torch
@@ -111,7 +112,8 @@ def main(argv=None):
             continue
         theirs = float(np.median([t["torch"] for t in entry["runs"]]))
         spread = f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
-        print(f"| {name} | {threads} | {part} | {ours * 1e3:.3f} | {rate} | {theirs * 1e3:.3f} | {ratio:.2f}x{spread} |")
+        print(f"| {name} | {threads} | {part} | {ours * 1e3:.3f} | {rate} | {theirs * 1e3:.3f} | "
+              f"{ratio:.2f}x{spread} |")
     return rows
 
 

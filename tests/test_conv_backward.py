@@ -239,6 +239,17 @@ AWKWARD = {
                                                                          dict(padding=(1, 0))),
     "8 groups of 2 channels and 2 filters (whole kernels by rows)": ((2, 16, 9, 10), (16, 2, 3, 3),
                                                                       dict(groups=8, padding=1)),
+    # few (filter, channel, kernel row) items and 2**16 output pixels or more: the output rows
+    # divided into bands (up to 8 of 2**15 pixels or more), a partial sum each
+    "one 5x5 filter of one channel, large image (2 planar bands, whole kernels)": ((1, 1, 300, 301), (1, 1, 5, 5),
+                                                                                  dict(padding=2)),
+    "one 3x3 filter, 2 images, reflect (4 planar bands across both images)": ((2, 1, 250, 263), (1, 1, 3, 3),
+                                                                             dict(padding=1,
+                                                                                  padding_mode="reflect")),
+    "two 3x3 filters, row stride 2 (planar bands, kernel rows)": ((2, 1, 500, 263), (2, 1, 3, 3),
+                                                                  dict(stride=(2, 1), padding=1)),
+    "1x1, one channel, 3 images (3 planar bands, in place)": ((3, 1, 200, 200), (1, 1, 1, 1), {}),
+    "one 3x3 filter, stride 5 (planar bands, scalar sums)": ((4, 1, 650, 640), (1, 1, 3, 3), dict(stride=5)),
     # large images (weight-gradient GEMMs of 2M multiply-adds or more): fixed pixel runs with
     # a partial sum each, times groups of panels (8 images or more of 1,024 pixels or more: runs
     # of images, as small images); unpadded, the panels read the input itself
@@ -382,14 +393,15 @@ def test_an_infinite_weight_reaches_only_the_positions_it_multiplies(stride, lay
                                   "col2im pixel rows", "flipped weights packed, small images",
                                   "large image, 1x1 (pixel runs)", "1x1 planes as rows, three groups",
                                   "large images in runs of images",
-                                  "large image, 3x3 (pixel runs, groups of panels)"])
+                                  "large image, 3x3 (pixel runs, groups of panels)", "one channel, 8 planar bands"])
 def test_results_do_not_depend_on_the_thread_count(case, layout):
     # depthwise with 8 channels: whole kernels (tap_plane_dots) at 1 and 2 threads, kernel rows
     # (tap_row_dots) at 3 and 4; planar phases (stride 2): filter blocks of 6 at 1 and 2 threads,
     # 4 at 3, 3 at 4 (on AVX-512); col2im: channel blocks and tile heights that depend on the
     # threads (float32 on AVX-512: 1, 4, 4 and 6 channels, 9 to 14 rows), and with pixel rows
     # (one image, NCHW only: NHWC takes the correlation, and so does a batch of small NCHW
-    # images, through the NHWC GEMM with the flipped weights packed from w)
+    # images, through the NHWC GEMM with the flipped weights packed from w); one channel in 8 planar
+    # bands: whole kernels at 1 and 2 threads, kernel rows at 3 and 4
     x_shape, w_shape, groups = {"dense": ((3, 24, 21, 23), (40, 24, 3, 3), 1),
                                 "depthwise": ((3, 20, 21, 23), (20, 1, 3, 3), 20),
                                 "depthwise, 8 channels": ((3, 8, 21, 23), (8, 1, 3, 3), 8),
@@ -406,7 +418,8 @@ def test_results_do_not_depend_on_the_thread_count(case, layout):
                                 "1x1 planes as rows, three groups": ((2, 144, 48, 48), (36, 48, 1, 1), 3),
                                 "large images in runs of images": ((8, 16, 32, 32), (16, 16, 3, 3), 1),
                                 "large image, 3x3 (pixel runs, groups of panels)": ((1, 64, 46, 46), (64, 64, 3, 3),
-                                                                                    1)}[case]
+                                                                                    1),
+                                "one channel, 8 planar bands": ((4, 1, 256, 256), (1, 1, 5, 5), 1)}[case]
     stride = 2 if case in ("planar phases", "col2im channel blocks") else 1
     kwargs = dict(padding=0 if w_shape[2] == 1 else 1, stride=stride, groups=groups, layout=layout)
     x, w = random(x_shape, np.float32, 0), random(w_shape, np.float32, 1)

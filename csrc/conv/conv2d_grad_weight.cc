@@ -56,6 +56,13 @@ constexpr int64_t kMaxPlanarPhases = 4;  // column strides the planar path copie
 constexpr int64_t kPlanarChannels = 4;   // channels a group that the planar path takes at any width
 constexpr int64_t kPlanarPhaseTaps = 3;  // taps of its widest column phase, at least
 constexpr int64_t kPlanarPixels = int64_t{1} << 16;  // and output pixels of all images, at most
+// The planar path's output rows are divided into bands (fixed by the shape, a partial sum each)
+// only where its (filter, channel, kernel row) items are fewer than kPlanarBands, at most that
+// many bands of kPlanarBandPixels pixels or more. (S8, one 5x5 filter of one channel on
+// 1024x1024: its five kernel rows, each a pass over the whole planes, ran slower on two threads
+// than on one.)
+constexpr int64_t kPlanarBands = 8;
+constexpr int64_t kPlanarBandPixels = int64_t{1} << 15;
 
 // G (size values) as the sum of `runs` parts: part 0 is G itself, the others partials of
 // their own, added to G in run order (add_in_order), so that the result depends on the run
@@ -568,13 +575,16 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
   // enough for the threads. (Which item computes a sum does not change it.)
   const int64_t pass = vector_rows ? std::min<int64_t>(kPlanarFilters, kern.tap_row_dots_filters(int(columns.widest)))
                                    : kPlanarFilters;
-  const int64_t wanted = std::min(Kg, ceil_div(kPlanarItemsPerThread * num_threads(), s.groups * Cg * s.kh));
+  const int64_t bands = s.groups * Cg * Kg * s.kh >= kPlanarBands
+                            ? 1
+                            : std::clamp(s.N * P / kPlanarBandPixels, int64_t{1}, std::min(kPlanarBands, s.OH));
+  const int64_t wanted = std::min(Kg, ceil_div(kPlanarItemsPerThread * num_threads(), s.groups * Cg * s.kh * bands));
   const int64_t block = ceil_div(Kg, std::max(ceil_div(Kg, pass), wanted)), blocks = ceil_div(Kg, block);
-  // With one block of filters a group and kPlanarItemsPerThread channels a thread or more, a
-  // work item takes all its channel's kernel rows, and pads the channel's planes itself if they
-  // are small (into memory that stays in cache); else the input is padded whole.
-  const bool whole_kernels = blocks == 1 && s.groups * Cg >= kPlanarItemsPerThread * num_threads();
-  const bool pad_per_item = !in_place && whole_kernels && s.N * padded_plane <= kPlanarItemPadValues;
+  // With one block of filters a group and kPlanarItemsPerThread (channel, band) items a thread
+  // or more, a work item takes all its channel's kernel rows, and pads the channel's planes
+  // itself if they are small (into memory that stays in cache); else the input is padded whole.
+  const bool whole_kernels = blocks == 1 && s.groups * Cg * bands >= kPlanarItemsPerThread * num_threads();
+  const bool pad_per_item = !in_place && whole_kernels && bands == 1 && s.N * padded_plane <= kPlanarItemPadValues;
   CallScratch<T> planes(nhwc ? s.N * (C * HW + K * P) : 0, WorkspaceSlot::Weights);
   CallScratch<T> padded(in_place || pad_per_item ? 0 : s.N * C * padded_plane, WorkspaceSlot::Input);
   const T* x_planes = x;
@@ -618,9 +628,13 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
     });
   const bool consecutive_rows = s.sw == 1 && s.sh == 1 && s.dh == 1 && block == 1;  // tap_plane_dots
   const int64_t item_rows = whole_kernels ? s.kh : 1, row_items = s.kh / item_rows;
-  // Items in (group, filter block, channel, kernel row) order: consecutive items read the
-  // same grad_out planes.
-  parallel_for_allocating(s.groups * blocks * Cg * row_items, K * Cg * taps * P * s.N, [&](int64_t item) {
+  const int64_t band_items = s.groups * blocks * Cg * row_items;
+  Partials<T> partials(bands, grad_w, K * Cg * taps);
+  // Items in (band, group, filter block, channel, kernel row) order: consecutive items read
+  // the same grad_out planes. Band b: output rows [oy0, oy0 + band_rows) of every image.
+  parallel_for_allocating(bands * band_items, K * Cg * taps * P * s.N, [&](int64_t item) {
+    const int64_t band = item / band_items, oy0 = band * s.OH / bands, band_rows = (band + 1) * s.OH / bands - oy0;
+    item %= band_items;
     const int64_t ky0 = item % row_items * item_rows, c = item / row_items % Cg;
     const int64_t f0 = item / (row_items * Cg) % blocks * block, g = item / (row_items * Cg * blocks);
     const int64_t nf = std::min(block, Kg - f0), channel = g * Cg + c;
@@ -636,10 +650,12 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
       plane = in_place ? x_planes + channel * HW : padded.get() + channel * padded_plane;
       image_step = C * (in_place ? HW : padded_plane);
     }
+    plane += oy0 * s.sh * Wq;
     const T* filters[kPlanarFilters];
-    for (int64_t f = 0; f < nf; ++f) filters[f] = go + (g * Kg + f0 + f) * P;
-    T* kernel = grad_w + ((g * Kg + f0) * Cg + c) * taps;  // of the block's first filter; filter f: + f * Cg * taps
-    const TapDotsRows rows{s.N, s.OH, K * P, image_step};
+    for (int64_t f = 0; f < nf; ++f) filters[f] = go + (g * Kg + f0 + f) * P + oy0 * s.OW;
+    // The block's first filter's kernel in the band's partial; filter f's: + f * Cg * taps.
+    T* kernel = partials[band] + ((g * Kg + f0) * Cg + c) * taps;
+    const TapDotsRows rows{s.N, band_rows, K * P, image_step};
     if (whole_kernels && consecutive_rows) {
       T sums[kMaxTapPlane * kMaxTapPlane] = {};
       if (s.kh <= kMaxTapPlane && kern.tap_plane_dots(filters[0], s.OW, plane, Wq, static_cast<int>(s.kh),
@@ -668,7 +684,7 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
         for (int64_t kx = 0; kx < s.kw; ++kx) {
           T sum = T(0);
           for (int64_t n = 0; n < s.N; ++n)
-            for (int64_t oy = 0; oy < s.OH; ++oy)
+            for (int64_t oy = 0; oy < band_rows; ++oy)
               for (int64_t ox = 0; ox < s.OW; ++ox)
                 sum += filters[f][n * K * P + oy * s.OW + ox] *
                        tap_row[n * image_step + oy * s.sh * Wq + ox * s.sw + kx * s.dw];
@@ -676,6 +692,7 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
         }
     }
   });
+  partials.add_in_order();
 }
 
 }  // namespace
