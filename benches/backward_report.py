@@ -75,6 +75,8 @@ def main(argv=None):
     parser = _report.table_arguments(__doc__)
     parser.add_argument("--runs", type=int, default=1, help="time the whole table this many times over")
     args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error(f"--runs must be 1 or more, got {args.runs}")
     cases = [(n, conv_backward_calls) for n in SHAPES["conv2d"]] + [(n, pool_backward_calls) for n in SHAPES["pool2d"]]
     if args.shapes:
         cases = [c for c in cases if c[0] in args.shapes]

@@ -239,15 +239,22 @@ AWKWARD = {
                                                                          dict(padding=(1, 0))),
     "8 groups of 2 channels and 2 filters (whole kernels by rows)": ((2, 16, 9, 10), (16, 2, 3, 3),
                                                                       dict(groups=8, padding=1)),
-    # few (filter, channel, kernel row) items and 2**16 output pixels or more: the output rows
-    # divided into bands (up to 8 of 2**15 pixels or more), a partial sum each
-    "one 5x5 filter of one channel, large image (2 planar bands, whole kernels)": ((1, 1, 300, 301), (1, 1, 5, 5),
-                                                                                  dict(padding=2)),
+    # fewer than 8 (filter, channel, kernel row) items and 2**16 output pixels or more: the
+    # output rows divided into bands (up to 8, one per 2**15 pixels), a partial sum each; whole
+    # kernels where the bands are 4 a thread or more
+    "one 5x5 filter of one channel, large image (2 planar bands, kernel rows)": ((1, 1, 300, 301), (1, 1, 5, 5),
+                                                                                dict(padding=2)),
+    "one 3x3 filter on 512x512 (8 planar bands, whole kernels)": ((1, 1, 512, 512), (1, 1, 3, 3), dict(padding=1)),
+    "one 3x3 filter, stride 2, 2 images (4 planar bands in column phases)": ((2, 1, 514, 514), (1, 1, 3, 3),
+                                                                            dict(stride=2, padding=1)),
+    "one 3x3 filter, dilated rows, circular (4 planar bands)": ((2, 1, 300, 263), (1, 1, 3, 3),
+                                                               dict(dilation=(2, 1), padding=(2, 1),
+                                                                    padding_mode="circular")),
     "one 3x3 filter, 2 images, reflect (4 planar bands across both images)": ((2, 1, 250, 263), (1, 1, 3, 3),
                                                                              dict(padding=1,
                                                                                   padding_mode="reflect")),
-    "two 3x3 filters, row stride 2 (planar bands, kernel rows)": ((2, 1, 500, 263), (2, 1, 3, 3),
-                                                                  dict(stride=(2, 1), padding=1)),
+    "one 3x3 filter, row stride 2 (planar bands, kernel rows)": ((2, 1, 500, 263), (1, 1, 3, 3),
+                                                                 dict(stride=(2, 1), padding=1)),
     "1x1, one channel, 3 images (3 planar bands, in place)": ((3, 1, 200, 200), (1, 1, 1, 1), {}),
     "one 3x3 filter, stride 5 (planar bands, scalar sums)": ((4, 1, 650, 640), (1, 1, 3, 3), dict(stride=5)),
     # large images (weight-gradient GEMMs of 2M multiply-adds or more): fixed pixel runs with
@@ -419,7 +426,7 @@ def test_results_do_not_depend_on_the_thread_count(case, layout):
                                 "large images in runs of images": ((8, 16, 32, 32), (16, 16, 3, 3), 1),
                                 "large image, 3x3 (pixel runs, groups of panels)": ((1, 64, 46, 46), (64, 64, 3, 3),
                                                                                     1),
-                                "one channel, 8 planar bands": ((4, 1, 256, 256), (1, 1, 5, 5), 1)}[case]
+                                "one channel, 8 planar bands": ((4, 1, 256, 256), (1, 1, 3, 3), 1)}[case]
     stride = 2 if case in ("planar phases", "col2im channel blocks") else 1
     kwargs = dict(padding=0 if w_shape[2] == 1 else 1, stride=stride, groups=groups, layout=layout)
     x, w = random(x_shape, np.float32, 0), random(w_shape, np.float32, 1)

@@ -119,7 +119,7 @@ int64_t scatter_scratch(const Conv2dShape& s) {
 }
 
 // row[m * step + r] = phase r's value m, the phases `phase_step` apart, for the W columns of
-// one row; steps 2 and 3 (the common strides) constant, so that the interleave vectorises.
+// one row (with_constant_step).
 template <class T>
 void interleave_phases(int64_t step, const T* phases, int64_t phase_step, int64_t W, T* row) {
   with_constant_step(step, [&](auto every) {

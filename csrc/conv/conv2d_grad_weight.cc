@@ -57,10 +57,10 @@ constexpr int64_t kPlanarChannels = 4;   // channels a group that the planar pat
 constexpr int64_t kPlanarPhaseTaps = 3;  // taps of its widest column phase, at least
 constexpr int64_t kPlanarPixels = int64_t{1} << 16;  // and output pixels of all images, at most
 // The planar path's output rows are divided into bands (fixed by the shape, a partial sum each)
-// only where its (filter, channel, kernel row) items are fewer than kPlanarBands, at most that
-// many bands of kPlanarBandPixels pixels or more. (S8, one 5x5 filter of one channel on
-// 1024x1024: its five kernel rows, each a pass over the whole planes, ran slower on two threads
-// than on one.)
+// only where its (filter, channel, kernel row) items are fewer than kPlanarBands: at most that
+// many, one per kPlanarBandPixels output pixels of all images. (S8, one 5x5 filter of one
+// channel on 1024x1024: its five kernel rows, each a pass over the whole planes, ran slower on
+// two threads than on one.)
 constexpr int64_t kPlanarBands = 8;
 constexpr int64_t kPlanarBandPixels = int64_t{1} << 15;
 
@@ -539,8 +539,8 @@ bool planar_suits(const Conv2dShape& s, int64_t NR) {
          (s.Cg() <= kPlanarChannels && columns.widest >= kPlanarPhaseTaps && s.N * s.OH * s.OW <= kPlanarPixels);
 }
 
-// dst[i] = src[i * step] for i < count; steps 2 and 3 (the common column strides) constant,
-// so that the copy vectorises (S2's phase copies took 4% of its weight gradient, scalar).
+// dst[i] = src[i * step] for i < count (with_constant_step: S2's phase copies took 4% of its
+// weight gradient, scalar).
 template <class T>
 void copy_every(int64_t step, const T* src, int64_t count, T* dst) {
   with_constant_step(step, [&](auto every) {
@@ -550,11 +550,13 @@ void copy_every(int64_t step, const T* src, int64_t count, T* dst) {
 
 // The planar path, any groups: grad_w[k, c, ky, kx] is the sum over images and output pixels
 // of grad_out plane k times the padded input plane of the group's channel c shifted by the
-// tap. A work item is (group, block of filters, channel, kernel row), or (group, channel)
-// with all its kernel rows where one block holds all of a group's filters and the channels
-// are many (depthwise layers). Kernels::tap_row_dots computes a block's sums for the taps of
-// one column phase of a row in one pass over every image's planes (the padded planes are
-// copied in column phases for a column stride above 1), else a scalar loop does. A whole
+// tap. A work item is (band, group, block of filters, channel, kernel row), or (band, group,
+// channel) with all its kernel rows where one block holds all of a group's filters and the
+// (channel, band) items are many (depthwise layers; one channel in many bands). A band is a
+// range of output rows of every image, one band unless the items are few (kPlanarBands).
+// Kernels::tap_row_dots computes a block's sums for the taps of one column phase of a row in
+// one pass over the band's rows of every image (the padded planes are copied in column
+// phases for a column stride above 1), else a scalar loop does. A whole
 // kernel of one filter, square, at most 5x5, with stride 1, rows of dilation 1, is summed by
 // Kernels::tap_plane_dots instead, which loads each input row once for all kernel rows. NHWC
 // images and grad_out are transposed to planes first, and the input is padded unless it needs
@@ -581,8 +583,9 @@ void grad_weight_planar(const Conv2dShape& s, const Padding<T>& pad, bool nhwc, 
   const int64_t wanted = std::min(Kg, ceil_div(kPlanarItemsPerThread * num_threads(), s.groups * Cg * s.kh * bands));
   const int64_t block = ceil_div(Kg, std::max(ceil_div(Kg, pass), wanted)), blocks = ceil_div(Kg, block);
   // With one block of filters a group and kPlanarItemsPerThread (channel, band) items a thread
-  // or more, a work item takes all its channel's kernel rows, and pads the channel's planes
-  // itself if they are small (into memory that stays in cache); else the input is padded whole.
+  // or more, a work item takes all its channel's kernel rows, and, in one band, pads the
+  // channel's planes itself if they are small (into memory that stays in cache); else the
+  // input is padded whole.
   const bool whole_kernels = blocks == 1 && s.groups * Cg * bands >= kPlanarItemsPerThread * num_threads();
   const bool pad_per_item = !in_place && whole_kernels && bands == 1 && s.N * padded_plane <= kPlanarItemPadValues;
   CallScratch<T> planes(nhwc ? s.N * (C * HW + K * P) : 0, WorkspaceSlot::Weights);
