@@ -407,8 +407,8 @@ def test_results_do_not_depend_on_the_thread_count(case, layout):
     # 4 at 3, 3 at 4 (on AVX-512); col2im: channel blocks and tile heights that depend on the
     # threads (float32 on AVX-512: 1, 4, 4 and 6 channels, 9 to 14 rows), and with pixel rows
     # (one image, NCHW only: NHWC takes the correlation, and so does a batch of small NCHW
-    # images, through the NHWC GEMM with the flipped weights packed from w); one channel in 8 planar
-    # bands: whole kernels at 1 and 2 threads, kernel rows at 3 and 4
+    # images, through the NHWC GEMM with the flipped weights packed from w); one channel in 8
+    # planar bands: whole kernels at 1 and 2 threads, kernel rows at 3 and 4
     x_shape, w_shape, groups = {"dense": ((3, 24, 21, 23), (40, 24, 3, 3), 1),
                                 "depthwise": ((3, 20, 21, 23), (20, 1, 3, 3), 20),
                                 "depthwise, 8 channels": ((3, 8, 21, 23), (8, 1, 3, 3), 8),

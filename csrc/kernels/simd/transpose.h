@@ -28,7 +28,7 @@ void transpose_simd(const T* src, int64_t ld_src, T* dst, int64_t ld_dst, int64_
     if (ld_src > ld_dst) {
       for (int64_t i = 0; i < rows; i += L)
         for (int64_t j = 0; j < cols; j += L) block(i, j);
-    } else {
+    } else {  // along dst's rows, so that each dst line is completed while in cache
       for (int64_t j = 0; j < cols; j += L)
         for (int64_t i = 0; i < rows; i += L) block(i, j);
     }
